@@ -1,0 +1,89 @@
+"""Validation of the contact filters the Callbell API understands."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+TagsArg = str | Iterable[str] | None
+
+
+def parse_tags(tags: TagsArg, *, argument: str = "tags") -> tuple[str, ...]:
+    """Normalise ``tags`` given as a list of strings or a comma-separated string.
+
+    Blank entries are dropped and surrounding white space is stripped; case is kept, since
+    Callbell matches tags case-insensitively anyway.
+    """
+    if tags is None:
+        return ()
+    if isinstance(tags, str):
+        return tuple(tag.strip() for tag in tags.split(",") if tag.strip())
+    if isinstance(tags, bytes) or not isinstance(tags, Iterable):
+        raise ValueError(
+            f"{argument} must be a list of strings or a comma-separated string, got {type(tags).__name__}"
+        )
+    parsed = []
+    for tag in tags:
+        if not isinstance(tag, str):
+            raise ValueError(f"{argument} must contain only strings, got {tag!r}")
+        if "," in tag:
+            raise ValueError(f"{argument} entries cannot contain a comma, got {tag!r}")
+        if tag.strip():
+            parsed.append(tag.strip())
+    return tuple(parsed)
+
+
+def _optional_text(value: str | None, argument: str) -> str | None:
+    if value is None:
+        return None
+    if not isinstance(value, str) or not value.strip():
+        raise ValueError(f"{argument} must be a non-empty string or None, got {value!r}")
+    return value.strip()
+
+
+@dataclass(frozen=True)
+class ContactFilters:
+    """The server-side filters of ``GET /contacts``.
+
+    :param source: integration type, e.g. ``whatsapp``, ``instagram``, ``facebook``, ``telegram``.
+    :param tags: contacts carrying these tags (Callbell matches them case-insensitively).
+    :param team_uuid: only contacts of this team inbox.
+    :param include_field_types: add ``customFieldsMetadata`` to each contact.
+    """
+
+    source: str | None = None
+    tags: tuple[str, ...] = ()
+    team_uuid: str | None = None
+    include_field_types: bool = False
+
+    @classmethod
+    def of(
+        cls,
+        *,
+        source: str | None = None,
+        tags: TagsArg = None,
+        team_uuid: str | None = None,
+        include_field_types: bool = False,
+    ) -> ContactFilters:
+        """Validate user input; raise ``ValueError`` naming the bad argument."""
+        if not isinstance(include_field_types, bool):
+            raise ValueError(f"include_field_types must be True or False, got {include_field_types!r}")
+        return cls(
+            source=_optional_text(source, "source"),
+            tags=parse_tags(tags),
+            team_uuid=_optional_text(team_uuid, "team_uuid"),
+            include_field_types=include_field_types,
+        )
+
+    def query_params(self) -> dict[str, str]:
+        """The filters as ``GET /contacts`` query parameters."""
+        params: dict[str, str] = {}
+        if self.source:
+            params["source"] = self.source
+        if self.tags:
+            params["tags"] = ",".join(self.tags)
+        if self.team_uuid:
+            params["team_uuid"] = self.team_uuid
+        if self.include_field_types:
+            params["include_field_types"] = "true"
+        return params

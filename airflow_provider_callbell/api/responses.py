@@ -1,0 +1,109 @@
+"""Turning Callbell's HTTP answers into JSON documents or typed errors.
+
+Transport-independent, so the synchronous hook and the asynchronous triggers classify
+answers the same way.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import json
+import re
+import time
+from typing import TYPE_CHECKING, Any
+
+from airflow_provider_callbell.exceptions import (
+    CallbellAuthError,
+    CallbellClientError,
+    CallbellError,
+    CallbellInvalidResponseError,
+    CallbellNotFoundError,
+    CallbellPaginationLimitError,
+    CallbellRateLimitError,
+    CallbellServerError,
+)
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+
+_MAX_MESSAGE_CHARS = 200
+_TAG = re.compile(r"<[^>]*>")
+_SPACE = re.compile(r"\s+")
+
+
+def parse_retry_after(value: str | None, *, now: float | None = None) -> float | None:
+    """Seconds to wait from a ``Retry-After`` header given in seconds or as an HTTP date."""
+    if not value or not value.strip():
+        return None
+    value = value.strip()
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        moment = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if moment.tzinfo is None:
+        return None
+    return max(0.0, moment.timestamp() - (time.time() if now is None else now))
+
+
+def server_message(body: bytes, content_type: str | None) -> str:
+    """A short, single-line account of an error body: JSON ``error``/``message``, else its text."""
+    text = body.decode("utf-8", errors="replace")
+    try:
+        document = json.loads(text)
+    except ValueError:
+        document = None
+    if isinstance(document, dict):
+        for key in ("error", "message", "errors", "detail"):
+            if document.get(key):
+                text = str(document[key])
+                break
+    elif "html" in (content_type or "") or text.lstrip().startswith("<"):
+        text = _TAG.sub(" ", text)
+    text = _SPACE.sub(" ", text).strip()
+    if len(text) > _MAX_MESSAGE_CHARS:
+        text = text[: _MAX_MESSAGE_CHARS - 1] + "…"
+    return text or "no message"
+
+
+def _error_for(status: int, message: str, headers: Mapping[str, str], what: str) -> CallbellError:
+    detail = f"Callbell answered HTTP {status} to {what}: {message}"
+    if status in (401, 403):
+        return CallbellAuthError(
+            f"{detail}. Check the API token (the password) of the Callbell connection.", status=status
+        )
+    if status == 404:
+        return CallbellNotFoundError(detail, status=status)
+    if status == 429:
+        return CallbellRateLimitError(detail, retry_after=parse_retry_after(headers.get("Retry-After")))
+    if status == 400 and "pagination limit" in message.lower():
+        return CallbellPaginationLimitError(detail, status=status)
+    if status >= 500:
+        return CallbellServerError(detail, status=status)
+    return CallbellClientError(detail, status=status)
+
+
+def decode_response(
+    status: int, headers: Mapping[str, str], body: bytes, *, what: str, secret: str | None = None
+) -> Any:
+    """Return the parsed JSON of a 2xx answer, or raise the matching :class:`CallbellError`.
+
+    :param what: the request, as it should read in error messages (never with credentials).
+    :param secret: text to blank out of server messages, in case the server echoes it.
+    """
+    if not 200 <= status < 300:
+        message = server_message(body, headers.get("Content-Type"))
+        if secret:
+            message = message.replace(secret, "***")
+        raise _error_for(status, message, headers, what)
+    try:
+        return json.loads(body)
+    except ValueError:
+        raise CallbellInvalidResponseError(
+            f"Callbell answered HTTP {status} to {what} with a body that is not valid JSON "
+            f"({len(body)} bytes)",
+            status=status,
+        ) from None

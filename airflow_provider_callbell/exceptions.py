@@ -1,0 +1,61 @@
+"""Errors raised by the Callbell provider.
+
+Every error derives from :class:`CallbellError` (an ``AirflowException``). Errors that a later
+attempt may cure derive from :class:`CallbellTransientError` too, so a task's retry policy can
+retry exactly those and fail fast on the rest.
+"""
+
+from __future__ import annotations
+
+from airflow.providers.common.compat.sdk import AirflowException
+
+
+class CallbellError(AirflowException):
+    """Base class of every error raised by the Callbell provider."""
+
+    def __init__(self, message: str, *, status: int | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+class CallbellTransientError(CallbellError):
+    """An error that retrying the same request later may cure."""
+
+
+class CallbellAuthError(CallbellError):
+    """Callbell rejected the API token (HTTP 401 or 403)."""
+
+
+class CallbellNotFoundError(CallbellError):
+    """The requested resource does not exist (HTTP 404)."""
+
+
+class CallbellClientError(CallbellError):
+    """Callbell rejected the request (any other HTTP 4xx)."""
+
+
+class CallbellPaginationLimitError(CallbellClientError):
+    """Callbell refuses page numbers this deep; only its cursor can go further."""
+
+
+class CallbellRateLimitError(CallbellTransientError):
+    """Callbell answered 429 Too Many Requests.
+
+    :param retry_after: seconds Callbell asked to wait, when it said.
+    """
+
+    def __init__(self, message: str, *, retry_after: float | None = None) -> None:
+        super().__init__(message, status=429)
+        self.retry_after = retry_after
+
+
+class CallbellServerError(CallbellTransientError):
+    """Callbell answered with an HTTP 5xx."""
+
+
+class CallbellTransportError(CallbellTransientError):
+    """The request did not complete: connection refused or reset, timeout, truncated body."""
+
+
+class CallbellInvalidResponseError(CallbellTransientError):
+    """Callbell answered 2xx with a body that is not the JSON the API documents."""

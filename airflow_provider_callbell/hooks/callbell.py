@@ -1,0 +1,336 @@
+"""The Callbell hook: one connection, one HTTP session, polite retries and a rate limit."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Iterator, Mapping
+from functools import cached_property
+from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
+from urllib.parse import quote
+
+import requests
+from airflow.providers.common.compat.sdk import BaseHook
+
+from airflow_provider_callbell import __version__
+from airflow_provider_callbell.api.filters import ContactFilters, TagsArg
+from airflow_provider_callbell.api.pagination import Contact, ContactPage, ContactWalk
+from airflow_provider_callbell.api.progress import WalkProgress
+from airflow_provider_callbell.api.rate_limit import request_limiter
+from airflow_provider_callbell.api.responses import decode_response
+from airflow_provider_callbell.api.retry import RetryPolicy
+from airflow_provider_callbell.exceptions import (
+    CallbellAuthError,
+    CallbellInvalidResponseError,
+    CallbellPaginationLimitError,
+    CallbellTransportError,
+)
+
+if TYPE_CHECKING:
+    from airflow.providers.common.compat.sdk import Connection
+    from pyrate_limiter import Limiter
+
+T = TypeVar("T")
+
+DEFAULT_BASE_URL = "https://api.callbell.eu/v1"
+DEFAULT_TIMEOUT = 30.0
+DEFAULT_CONNECT_TIMEOUT = 10.0
+DEFAULT_MAX_RETRIES = 5
+DEFAULT_MAX_REQUESTS_PER_SECOND = 100.0
+
+CONNECTION_EXTRAS: dict[str, tuple[type, str, float]] = {
+    "timeout": (float, "Read timeout (seconds)", DEFAULT_TIMEOUT),
+    "connect_timeout": (float, "Connect timeout (seconds)", DEFAULT_CONNECT_TIMEOUT),
+    "max_retries": (int, "Retries of a failed request", DEFAULT_MAX_RETRIES),
+    "max_requests_per_second": (float, "Requests per second at most", DEFAULT_MAX_REQUESTS_PER_SECOND),
+}
+
+
+def base_url_of(conn: Connection) -> str:
+    """The API base URL a connection points at.
+
+    ``host`` holding a whole URL (``http://127.0.0.1:8765/v1``) is used as it is; a bare host
+    name becomes ``https://host[:port]/<schema or v1>``; no host means the public API.
+    """
+    host = (conn.host or "").strip().rstrip("/")
+    if not host:
+        return DEFAULT_BASE_URL
+    if "://" in host:
+        return host
+    port = f":{conn.port}" if conn.port else ""
+    path = (conn.schema or "v1").strip("/")
+    return f"https://{host}{port}/{path}"
+
+
+class CallbellHook(BaseHook):
+    """
+    Talks to the Callbell REST API with the token of a ``callbell`` connection.
+
+    One ``requests`` session is reused for every call (keep-alive). Failed calls that a retry
+    may cure (429, 5xx, connection errors, timeouts, unparsable bodies) are retried with
+    exponential backoff and jitter, waiting as ``Retry-After`` asks on 429; requests are
+    spaced so the hook never sends more than ``max_requests_per_second``, across all threads.
+
+    Each setting is read from the constructor argument, else the connection's extra of the
+    same name, else the default.
+
+    :param callbell_conn_id: the ``callbell`` connection holding the API token (password) and
+        optionally the base URL (host).
+    :param timeout: seconds to wait for Callbell's answer (default 30).
+    :param connect_timeout: seconds to wait for the TCP/TLS connection (default 10).
+    :param max_retries: retries of a request after a transient failure (default 5).
+    :param max_requests_per_second: client-side rate limit (default 100; Callbell allows 300).
+    """
+
+    conn_name_attr = "callbell_conn_id"
+    default_conn_name = "callbell_default"
+    conn_type = "callbell"
+    hook_name = "Callbell"
+
+    progress_interval: ClassVar[float] = 5.0
+
+    def __init__(
+        self,
+        callbell_conn_id: str = default_conn_name,
+        *,
+        timeout: float | None = None,
+        connect_timeout: float | None = None,
+        max_retries: int | None = None,
+        max_requests_per_second: float | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.callbell_conn_id = callbell_conn_id
+        self._overrides: dict[str, float | None] = {
+            "timeout": timeout,
+            "connect_timeout": connect_timeout,
+            "max_retries": max_retries,
+            "max_requests_per_second": max_requests_per_second,
+        }
+        for name, value in self._overrides.items():
+            if value is not None:
+                _checked_setting(name, value)
+
+    @classmethod
+    def get_ui_field_behaviour(cls) -> dict[str, Any]:
+        """The connection form on Airflow 2.x (3.x reads the provider info instead)."""
+        return {
+            "hidden_fields": ["schema", "port", "login"],
+            "relabeling": {"host": "Base URL", "password": "API token"},
+            "placeholders": {
+                "host": DEFAULT_BASE_URL,
+                "password": "API token from Callbell: Settings > Integrations > API",
+            },
+        }
+
+    @classmethod
+    def get_connection_form_widgets(cls) -> dict[str, Any]:
+        """Extra fields of the connection form on Airflow 2.x."""
+        from flask_appbuilder.fieldwidgets import BS3TextFieldWidget
+        from flask_babel import lazy_gettext
+        from wtforms import IntegerField, StringField
+        from wtforms.validators import NumberRange, Optional
+
+        fields: dict[str, Any] = {}
+        for name, (kind, label, _default) in CONNECTION_EXTRAS.items():
+            field_class = IntegerField if kind is int else StringField
+            validators = [Optional(), NumberRange(min=0)] if kind is int else [Optional()]
+            fields[name] = field_class(
+                lazy_gettext(label), validators=validators, widget=BS3TextFieldWidget()
+            )
+        return fields
+
+    @cached_property
+    def connection(self) -> Connection:
+        """The Airflow connection, read once."""
+        return self.get_connection(self.callbell_conn_id)
+
+    @cached_property
+    def base_url(self) -> str:
+        """The API base URL, without a trailing slash."""
+        return base_url_of(self.connection)
+
+    @cached_property
+    def settings(self) -> dict[str, float]:
+        """Timeouts, retries and rate limit in force: argument, else connection extra, else default."""
+        extras = self.connection.extra_dejson
+        resolved = {}
+        for name, (_kind, _label, default) in CONNECTION_EXTRAS.items():
+            value = self._overrides[name]
+            if value is None and extras.get(name) not in (None, ""):
+                value = extras[name]
+            resolved[name] = default if value is None else _checked_setting(name, value)
+        return resolved
+
+    @cached_property
+    def retry_policy(self) -> RetryPolicy:
+        """How transient failures are retried."""
+        return RetryPolicy(max_retries=int(self.settings["max_retries"]))
+
+    @cached_property
+    def rate_limiter(self) -> Limiter:
+        """The limiter every request of this hook passes, whatever thread sends it."""
+        return request_limiter(self.settings["max_requests_per_second"])
+
+    @cached_property
+    def _token(self) -> str:
+        token = (self.connection.password or "").strip()
+        if not token:
+            raise CallbellAuthError(
+                f"The Callbell connection {self.callbell_conn_id!r} has no API token: "
+                "put the token in the connection's password field."
+            )
+        return token
+
+    def get_conn(self) -> requests.Session:
+        """The HTTP session, created on first use and reused afterwards."""
+        return self._session
+
+    @cached_property
+    def _session(self) -> requests.Session:
+        session = requests.Session()
+        session.headers.update(
+            {
+                "Authorization": f"Bearer {self._token}",
+                "Accept": "application/json",
+                "User-Agent": f"airflow-provider-callbell/{__version__}",
+            }
+        )
+        return session
+
+    def close(self) -> None:
+        """Close the HTTP session and its pooled connections."""
+        if "_session" in self.__dict__:
+            self.__dict__.pop("_session").close()
+
+    def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: Mapping[str, str] | None = None,
+        json: Any = None,
+    ) -> Any:
+        """Send one API call with retries and rate limiting; return the decoded JSON answer.
+
+        :param method: HTTP method, e.g. ``GET``.
+        :param path: path under the base URL, e.g. ``contacts`` or ``auth/me``.
+        :param params: query parameters.
+        :param json: JSON request body.
+        :raises CallbellError: or one of its subclasses, once retries are exhausted.
+        """
+        return self._retrying(self._send, method, path, params, json)
+
+    def _retrying(self, call: Callable[..., T], *args: Any) -> T:
+        return self.retry_policy.retrying(self.log)(call, *args)
+
+    def _send(self, method: str, path: str, params: Mapping[str, str] | None, json: Any) -> Any:
+        what = f"{method} /{path}"
+        session = self.get_conn()
+        self.rate_limiter.try_acquire("callbell")
+        try:
+            response = session.request(
+                method,
+                f"{self.base_url}/{path}",
+                params=params,
+                json=json,
+                timeout=(self.settings["connect_timeout"], self.settings["timeout"]),
+            )
+            body = response.content
+        except requests.RequestException as error:
+            raise CallbellTransportError(f"{what} failed: {type(error).__name__}: {error}") from None
+        return decode_response(response.status_code, response.headers, body, what=what, secret=self._token)
+
+    def _contact_page(self, params: Mapping[str, str]) -> ContactPage:
+        return self._retrying(lambda: ContactPage.parse(self._send("GET", "contacts", params, None)))
+
+    def iter_contacts(
+        self,
+        *,
+        source: str | None = None,
+        tags: TagsArg = None,
+        team_uuid: str | None = None,
+        include_field_types: bool = False,
+    ) -> Iterator[Contact]:
+        """Yield every contact matching the filters exactly once, in the order Callbell lists them.
+
+        Pages are read one at a time, so memory does not grow with the account. Arguments are
+        checked before any request is sent.
+
+        :param source: integration type, e.g. ``whatsapp``.
+        :param tags: a list of tags or a comma-separated string; Callbell matches them
+            case-insensitively.
+        :param team_uuid: only contacts of this team inbox.
+        :param include_field_types: add ``customFieldsMetadata`` to each contact.
+        """
+        filters = ContactFilters.of(
+            source=source, tags=tags, team_uuid=team_uuid, include_field_types=include_field_types
+        )
+        return self._walk(ContactWalk(filters))
+
+    def _walk(self, walk: ContactWalk) -> Iterator[Contact]:
+        progress = WalkProgress(self.log, interval=self.progress_interval)
+        while (params := walk.next_params()) is not None:
+            try:
+                page = self._contact_page(params)
+            except CallbellPaginationLimitError as error:
+                walk.page_limit_reached(error)
+                continue
+            yield from walk.accept(page)
+            progress.update(pages=walk.pages_read, items=walk.contacts_read)
+        self.log.info("Read %s", progress.summary())
+
+    def get_contact(self, uuid: str, *, include_field_types: bool = False) -> Contact:
+        """One contact by its Callbell uuid.
+
+        :raises CallbellNotFoundError: when no contact has that uuid.
+        """
+        params = {"include_field_types": "true"} if include_field_types else None
+        return _single_contact(self.request("GET", f"contacts/{_path_part(uuid, 'uuid')}", params=params))
+
+    def get_contact_by_phone(self, phone_number: str, *, channel_uuid: str | None = None) -> Contact:
+        """One contact by phone number, on a channel (default: the main WhatsApp channel).
+
+        :raises CallbellNotFoundError: when no contact has that number.
+        """
+        params = {"channel_uuid": channel_uuid} if channel_uuid else None
+        path = f"contacts/phone/{_path_part(phone_number, 'phone_number')}"
+        return _single_contact(self.request("GET", path, params=params))
+
+    def test_connection(self) -> tuple[bool, str]:
+        """Check the token with ``GET /auth/me``, for the UI's and the CLI's connection test."""
+        try:
+            me = self.request("GET", "auth/me")
+        except Exception as error:
+            return False, str(error)
+        finally:
+            self.close()
+        who = (me.get("user_email") or me.get("user_name")) if isinstance(me, Mapping) else None
+        return True, f"Connected to Callbell at {self.base_url}" + (f" as {who}" if who else "")
+
+
+def _checked_setting(name: str, value: Any) -> float:
+    whole = CONNECTION_EXTRAS[name][0] is int
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        number = math.nan
+    valid = number >= 0 and number.is_integer() if whole else number > 0
+    if isinstance(value, bool) or not valid:
+        expected = "a whole number >= 0" if whole else "a number > 0"
+        raise ValueError(f"{name} must be {expected}, got {value!r}")
+    return number
+
+
+def _path_part(value: str, argument: str) -> str:
+    if not isinstance(value, str) or not value.strip():
+        raise ValueError(f"{argument} must be a non-empty string, got {value!r}")
+    return quote(value.strip(), safe="")
+
+
+def _single_contact(document: Any) -> Contact:
+    contact = document.get("contact") if isinstance(document, Mapping) else None
+    if isinstance(contact, list) and len(contact) == 1:
+        contact = contact[0]
+    if not isinstance(contact, dict):
+        raise CallbellInvalidResponseError("Callbell answered without the 'contact' object it documents")
+    return contact
