@@ -24,6 +24,11 @@ _CONNECTION_FIELDS: dict[str, Any] = {
         "description": "Retries after a 429, a 5xx, a timeout or a dropped connection.",
         "schema": {"type": ["integer", "null"], "minimum": 0, "default": 5},
     },
+    "retry_backoff": {
+        "label": "First wait before a retry (seconds)",
+        "description": "Doubled at each retry; a 429's Retry-After takes precedence.",
+        "schema": {"type": ["number", "null"], "exclusiveMinimum": 0, "default": 0.5},
+    },
     "max_requests_per_second": {
         "label": "Requests per second at most",
         "description": "Client-side rate limit of each hook; Callbell allows 300 per account.",

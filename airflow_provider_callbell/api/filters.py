@@ -18,7 +18,7 @@ def parse_tags(tags: TagsArg, *, argument: str = "tags") -> tuple[str, ...]:
         return ()
     if isinstance(tags, str):
         return tuple(tag.strip() for tag in tags.split(",") if tag.strip())
-    if isinstance(tags, bytes) or not isinstance(tags, Iterable):
+    if not isinstance(tags, Iterable):
         raise ValueError(
             f"{argument} must be a list of strings or a comma-separated string, got {type(tags).__name__}"
         )

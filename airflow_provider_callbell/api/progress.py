@@ -6,8 +6,9 @@ import time
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    import logging
     from collections.abc import Callable
+
+    from airflow_provider_callbell.api.logs import Log
 
 
 class WalkProgress:
@@ -15,7 +16,7 @@ class WalkProgress:
 
     def __init__(
         self,
-        log: logging.Logger,
+        log: Log,
         *,
         what: str = "contacts",
         interval: float = 5.0,

@@ -19,7 +19,7 @@ from tenacity.wait import wait_base
 from airflow_provider_callbell.exceptions import CallbellRateLimitError, CallbellTransientError
 
 if TYPE_CHECKING:
-    import logging
+    from airflow_provider_callbell.api.logs import Log
 
 
 class wait_retry_after(wait_base):
@@ -63,7 +63,7 @@ class RetryPolicy:
             if not isinstance(value, int | float) or isinstance(value, bool) or value < 0:
                 raise ValueError(f"{name} must be a number of seconds >= 0, got {value!r}")
 
-    def _options(self, log: logging.Logger) -> dict[str, Any]:
+    def _options(self, log: Log) -> dict[str, Any]:
         backoff = wait_exponential(multiplier=self.backoff, max=self.max_backoff) + wait_random(
             0, self.backoff
         )
@@ -86,10 +86,10 @@ class RetryPolicy:
             "reraise": True,
         }
 
-    def retrying(self, log: logging.Logger) -> Retrying:
+    def retrying(self, log: Log) -> Retrying:
         """A synchronous tenacity controller applying this policy."""
         return Retrying(**self._options(log))
 
-    def async_retrying(self, log: logging.Logger) -> AsyncRetrying:
+    def async_retrying(self, log: Log) -> AsyncRetrying:
         """An asyncio tenacity controller applying this policy."""
         return AsyncRetrying(**self._options(log))

@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Iterator, Mapping
 from functools import cached_property
-from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import quote
 
 import requests
@@ -36,11 +36,13 @@ DEFAULT_TIMEOUT = 30.0
 DEFAULT_CONNECT_TIMEOUT = 10.0
 DEFAULT_MAX_RETRIES = 5
 DEFAULT_MAX_REQUESTS_PER_SECOND = 100.0
+DEFAULT_RETRY_BACKOFF = 0.5
 
 CONNECTION_EXTRAS: dict[str, tuple[type, str, float]] = {
     "timeout": (float, "Read timeout (seconds)", DEFAULT_TIMEOUT),
     "connect_timeout": (float, "Connect timeout (seconds)", DEFAULT_CONNECT_TIMEOUT),
     "max_retries": (int, "Retries of a failed request", DEFAULT_MAX_RETRIES),
+    "retry_backoff": (float, "First wait before a retry (seconds)", DEFAULT_RETRY_BACKOFF),
     "max_requests_per_second": (float, "Requests per second at most", DEFAULT_MAX_REQUESTS_PER_SECOND),
 }
 
@@ -78,6 +80,8 @@ class CallbellHook(BaseHook):
     :param timeout: seconds to wait for Callbell's answer (default 30).
     :param connect_timeout: seconds to wait for the TCP/TLS connection (default 10).
     :param max_retries: retries of a request after a transient failure (default 5).
+    :param retry_backoff: seconds before the first retry, doubled at each retry (default 0.5);
+        a 429's ``Retry-After`` takes precedence.
     :param max_requests_per_second: client-side rate limit (default 100; Callbell allows 300).
     """
 
@@ -86,7 +90,7 @@ class CallbellHook(BaseHook):
     conn_type = "callbell"
     hook_name = "Callbell"
 
-    progress_interval: ClassVar[float] = 5.0
+    progress_interval: float = 5.0
 
     def __init__(
         self,
@@ -95,6 +99,7 @@ class CallbellHook(BaseHook):
         timeout: float | None = None,
         connect_timeout: float | None = None,
         max_retries: int | None = None,
+        retry_backoff: float | None = None,
         max_requests_per_second: float | None = None,
         **kwargs: Any,
     ) -> None:
@@ -104,6 +109,7 @@ class CallbellHook(BaseHook):
             "timeout": timeout,
             "connect_timeout": connect_timeout,
             "max_retries": max_retries,
+            "retry_backoff": retry_backoff,
             "max_requests_per_second": max_requests_per_second,
         }
         for name, value in self._overrides.items():
@@ -164,7 +170,9 @@ class CallbellHook(BaseHook):
     @cached_property
     def retry_policy(self) -> RetryPolicy:
         """How transient failures are retried."""
-        return RetryPolicy(max_retries=int(self.settings["max_retries"]))
+        return RetryPolicy(
+            max_retries=int(self.settings["max_retries"]), backoff=self.settings["retry_backoff"]
+        )
 
     @cached_property
     def rate_limiter(self) -> Limiter:

@@ -1,0 +1,89 @@
+"""How Callbell's answers are classified, whatever shape their bodies take."""
+
+from __future__ import annotations
+
+import email.utils
+
+import pytest
+
+from airflow_provider_callbell.api.responses import decode_response, parse_retry_after, server_message
+from airflow_provider_callbell.exceptions import (
+    CallbellAuthError,
+    CallbellClientError,
+    CallbellError,
+    CallbellInvalidResponseError,
+    CallbellNotFoundError,
+    CallbellPaginationLimitError,
+    CallbellRateLimitError,
+    CallbellServerError,
+    CallbellTransientError,
+)
+
+
+@pytest.mark.parametrize(
+    ("value", "seconds"),
+    [("3", 3.0), ("0.5", 0.5), (" 12 ", 12.0), ("-4", 0.0), ("", None), (None, None), ("soon", None)],
+)
+def test_retry_after_in_seconds(value: str | None, seconds: float | None) -> None:
+    assert parse_retry_after(value) == seconds
+
+
+def test_retry_after_as_an_http_date() -> None:
+    now = 1_800_000_000.0
+    header = email.utils.formatdate(now + 7, usegmt=True)
+
+    assert parse_retry_after(header, now=now) == pytest.approx(7.0)
+    assert parse_retry_after(email.utils.formatdate(now - 60, usegmt=True), now=now) == 0.0
+
+
+@pytest.mark.parametrize(
+    ("body", "content_type", "message"),
+    [
+        (b'{"error": "Contact not found"}', "application/json", "Contact not found"),
+        (b'{"message": "Bad\\n  things"}', "application/json", "Bad things"),
+        (b"<html><body><h1>502 Bad Gateway</h1></body></html>", "text/html", "502 Bad Gateway"),
+        (b"", None, "no message"),
+        (b"plain words", "text/plain", "plain words"),
+        (b"\xff\xfe broken", None, "\ufffd\ufffd broken"),
+    ],
+)
+def test_server_message(body: bytes, content_type: str | None, message: str) -> None:
+    assert server_message(body, content_type) == message
+
+
+def test_long_messages_are_cut() -> None:
+    assert len(server_message(b"x" * 5000, "text/plain")) == 200
+
+
+@pytest.mark.parametrize(
+    ("status", "body", "error"),
+    [
+        (401, b'{"error": "Unauthorized"}', CallbellAuthError),
+        (403, b"", CallbellAuthError),
+        (404, b"", CallbellNotFoundError),
+        (400, b'{"error": "Pagination limit exceeded"}', CallbellPaginationLimitError),
+        (400, b'{"error": "Invalid pagination cursor"}', CallbellClientError),
+        (422, b"", CallbellClientError),
+        (429, b"", CallbellRateLimitError),
+        (500, b"", CallbellServerError),
+        (503, b"<html>down</html>", CallbellServerError),
+    ],
+)
+def test_status_to_error(status: int, body: bytes, error: type[CallbellError]) -> None:
+    with pytest.raises(error) as caught:
+        decode_response(status, {}, body, what="GET /contacts")
+    assert type(caught.value) is error
+    assert caught.value.status == status
+    assert isinstance(caught.value, CallbellTransientError) == (status == 429 or status >= 500)
+
+
+def test_rate_limit_error_carries_retry_after() -> None:
+    with pytest.raises(CallbellRateLimitError) as caught:
+        decode_response(429, {"Retry-After": "2"}, b"", what="GET /contacts")
+    assert caught.value.retry_after == 2.0
+
+
+def test_success_body_must_be_json() -> None:
+    assert decode_response(200, {}, b'{"contacts": []}', what="GET /contacts") == {"contacts": []}
+    with pytest.raises(CallbellInvalidResponseError, match="not valid JSON"):
+        decode_response(200, {}, b'{"contacts": [', what="GET /contacts")

@@ -1,0 +1,51 @@
+"""Fixtures shared by the whole suite: an isolated Airflow home and running sandboxes."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+
+os.environ["AIRFLOW_HOME"] = tempfile.mkdtemp(prefix="callbell-tests-airflow-")
+os.environ["AIRFLOW__CORE__LOAD_EXAMPLES"] = "False"
+
+from airflow_provider_callbell.api.retry import RetryPolicy
+from airflow_provider_callbell.hooks.callbell import CallbellHook
+from airflow_provider_callbell.sandbox import CallbellSandbox
+
+SandboxFactory = Callable[..., CallbellSandbox]
+
+
+@pytest.fixture
+def sandbox_factory(monkeypatch: pytest.MonkeyPatch) -> Iterator[SandboxFactory]:
+    """Start sandboxes with the given settings; the last one started is ``callbell_default``."""
+    started: list[CallbellSandbox] = []
+
+    def start(**settings: Any) -> CallbellSandbox:
+        sandbox = CallbellSandbox(**settings)
+        sandbox.start()
+        started.append(sandbox)
+        monkeypatch.setenv("AIRFLOW_CONN_CALLBELL_DEFAULT", sandbox.airflow_connection())
+        return sandbox
+
+    yield start
+    for sandbox in started:
+        sandbox.stop()
+
+
+@pytest.fixture
+def sandbox(sandbox_factory: SandboxFactory) -> CallbellSandbox:
+    """A sandbox of 130 contacts, 20 a page, behind ``callbell_default``."""
+    return sandbox_factory(contacts=130, seed=7)
+
+
+def quick_hook(**kwargs: Any) -> CallbellHook:
+    """A hook that retries without the production waits, so fault tests stay fast."""
+    hook = CallbellHook(max_requests_per_second=kwargs.pop("max_requests_per_second", 5000), **kwargs)
+    hook.retry_policy = RetryPolicy(
+        max_retries=kwargs.get("max_retries", 6), backoff=0.001, max_backoff=0.01, max_retry_after=0.01
+    )
+    return hook
