@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import tempfile
 from collections.abc import Callable, Iterator
@@ -40,6 +41,19 @@ def sandbox_factory(monkeypatch: pytest.MonkeyPatch) -> Iterator[SandboxFactory]
 def sandbox(sandbox_factory: SandboxFactory) -> CallbellSandbox:
     """A sandbox of 130 contacts, 20 a page, behind ``callbell_default``."""
     return sandbox_factory(contacts=130, seed=7)
+
+
+@pytest.fixture
+def logs(caplog: pytest.LogCaptureFixture, capsys: pytest.CaptureFixture[str]) -> Callable[[], str]:
+    """Everything logged at DEBUG and up: Airflow 3 task loggers print through structlog,
+    Airflow 2 and libraries go through ``logging``. Call once, at the end of the test."""
+    caplog.set_level(logging.DEBUG)
+
+    def text() -> str:
+        captured = capsys.readouterr()
+        return caplog.text + captured.out + captured.err
+
+    return text
 
 
 def quick_hook(**kwargs: Any) -> CallbellHook:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import logging
+from collections.abc import Callable
 
 import pytest
 
@@ -12,10 +12,7 @@ from tests.conftest import SandboxFactory, quick_hook
 TOKEN = "cb-secret-7f3a9e1d2c"
 
 
-def test_token_absent_from_every_log_line(
-    sandbox_factory: SandboxFactory, caplog: pytest.LogCaptureFixture
-) -> None:
-    caplog.set_level(logging.DEBUG)
+def test_token_absent_from_every_log_line(sandbox_factory: SandboxFactory, logs: Callable[[], str]) -> None:
     sandbox_factory(
         contacts=80, page_size=10, page_cap=2, token=TOKEN, error_rate=0.2, throttle_rate=0.2, drop_rate=0.1
     )
@@ -25,15 +22,15 @@ def test_token_absent_from_every_log_line(
     assert len(list(hook.iter_contacts(tags="lead, vip"))) > 0
     hook.test_connection()
 
-    assert "retrying in" in caplog.text
-    assert "GET /v1/contacts" in caplog.text
-    assert TOKEN not in caplog.text
+    text = logs()
+    assert "retrying in" in text
+    assert "GET /v1/contacts" in text
+    assert TOKEN not in text
 
 
 def test_token_absent_from_exhausted_retry_errors(
-    sandbox_factory: SandboxFactory, caplog: pytest.LogCaptureFixture
+    sandbox_factory: SandboxFactory, logs: Callable[[], str]
 ) -> None:
-    caplog.set_level(logging.DEBUG)
     sandbox_factory(contacts=5, token=TOKEN, drop_rate=1.0, max_faults_per_request=50)
 
     with pytest.raises(CallbellError) as caught:
@@ -41,4 +38,4 @@ def test_token_absent_from_exhausted_retry_errors(
 
     assert TOKEN not in str(caught.value)
     assert TOKEN not in repr(caught.value.__cause__)
-    assert TOKEN not in caplog.text
+    assert TOKEN not in logs()
