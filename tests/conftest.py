@@ -13,6 +13,8 @@ import pytest
 os.environ["AIRFLOW_HOME"] = tempfile.mkdtemp(prefix="callbell-tests-airflow-")
 os.environ["AIRFLOW__CORE__LOAD_EXAMPLES"] = "False"
 
+from airflow.providers.common.compat.version_compat import AIRFLOW_V_3_0_PLUS
+
 from airflow_provider_callbell.api.retry import RetryPolicy
 from airflow_provider_callbell.hooks.callbell import CallbellHook
 from airflow_provider_callbell.sandbox import CallbellSandbox
@@ -45,13 +47,17 @@ def sandbox(sandbox_factory: SandboxFactory) -> CallbellSandbox:
 
 @pytest.fixture
 def logs(caplog: pytest.LogCaptureFixture, capsys: pytest.CaptureFixture[str]) -> Callable[[], str]:
-    """Everything logged at DEBUG and up: Airflow 3 task loggers print through structlog,
-    Airflow 2 and libraries go through ``logging``. Call once, at the end of the test."""
+    """Everything logged at DEBUG and up, once. Call it at the end of the test.
+
+    Airflow 3 prints task and hook loggers through structlog, outside ``logging``; Airflow 2
+    sends them through ``logging``, whose console handler would show each line twice.
+    """
     caplog.set_level(logging.DEBUG)
 
     def text() -> str:
         captured = capsys.readouterr()
-        return caplog.text + captured.out + captured.err
+        printed = captured.out + captured.err if AIRFLOW_V_3_0_PLUS else ""
+        return caplog.text + printed
 
     return text
 
