@@ -62,6 +62,7 @@ class ContactWalk:
         self._page = 1
         self._cursor: str | None = None
         self._latest_cursor: str | None = None
+        self._total_pages: int | None = None
         self._by_cursor = False
         self._done = False
         self._seen: set[str] = set()
@@ -74,13 +75,31 @@ class ContactWalk:
         """Whether every matching contact has been handed out."""
         return self._done
 
+    @property
+    def next_page(self) -> int | None:
+        """The page number :meth:`next_params` asks for; ``None`` on the cursor or when done."""
+        return None if self._by_cursor or self._done else self._page
+
     def next_params(self) -> dict[str, str] | None:
         """Query parameters of the next request, or ``None`` when the walk is over."""
         if self._done:
             return None
         if self._by_cursor:
             return {**self._filters, "after": self._cursor or ""}
-        return {**self._filters, "page": str(self._page)}
+        return self.page_params(self._page)
+
+    def page_params(self, number: int) -> dict[str, str]:
+        """Query parameters asking for page ``number``."""
+        return {**self._filters, "page": str(number)}
+
+    def upcoming_pages(self, count: int) -> range:
+        """Up to ``count`` page numbers after :attr:`next_page` that Callbell said exist.
+
+        They may be fetched ahead, concurrently, and handed to :meth:`accept` in order.
+        """
+        if self.next_page is None or self._total_pages is None:
+            return range(0)
+        return range(self._page + 1, min(self._total_pages, self._page + count) + 1)
 
     def accept(self, page: ContactPage) -> list[Contact]:
         """Take the answer to :meth:`next_params`; return the contacts not handed out before."""
@@ -94,6 +113,7 @@ class ContactWalk:
             self._cursor = page.next_cursor
         else:
             self._latest_cursor = page.next_cursor
+            self._total_pages = page.pages
             self._done = not page.contacts or (page.pages is not None and self._page >= page.pages)
             self._page += 1
         return fresh

@@ -24,6 +24,7 @@ from airflow_provider_callbell.exceptions import (
     CallbellPaginationLimitError,
     CallbellTransportError,
 )
+from airflow_provider_callbell.hooks.prefetch import PagePrefetcher
 
 if TYPE_CHECKING:
     from airflow.providers.common.compat.sdk import Connection
@@ -258,33 +259,43 @@ class CallbellHook(BaseHook):
         tags: TagsArg = None,
         team_uuid: str | None = None,
         include_field_types: bool = False,
+        concurrency: int = 1,
     ) -> Iterator[Contact]:
         """Yield every contact matching the filters exactly once, in the order Callbell lists them.
 
-        Pages are read one at a time, so memory does not grow with the account. Arguments are
-        checked before any request is sent.
+        Memory holds at most ``concurrency`` pages, whatever the size of the account.
+        Arguments are checked before any request is sent.
 
         :param source: integration type, e.g. ``whatsapp``.
         :param tags: a list of tags or a comma-separated string; Callbell matches them
             case-insensitively.
         :param team_uuid: only contacts of this team inbox.
         :param include_field_types: add ``customFieldsMetadata`` to each contact.
+        :param concurrency: pages fetched at once when Callbell reports how many there are
+            (``meta.pages``); the cursor, where the walk must use it, is read one page at a time.
+            The rate limit holds whatever the concurrency.
         """
         filters = ContactFilters.of(
             source=source, tags=tags, team_uuid=team_uuid, include_field_types=include_field_types
         )
-        return self._walk(ContactWalk(filters))
+        if not isinstance(concurrency, int) or isinstance(concurrency, bool) or concurrency < 1:
+            raise ValueError(f"concurrency must be a whole number >= 1, got {concurrency!r}")
+        return self._walk(ContactWalk(filters), concurrency)
 
-    def _walk(self, walk: ContactWalk) -> Iterator[Contact]:
+    def _walk(self, walk: ContactWalk, concurrency: int) -> Iterator[Contact]:
         progress = WalkProgress(self.log, interval=self.progress_interval)
-        while (params := walk.next_params()) is not None:
-            try:
-                page = self._contact_page(params)
-            except CallbellPaginationLimitError as error:
-                walk.page_limit_reached(error)
-                continue
-            yield from walk.accept(page)
-            progress.update(pages=walk.pages_read, items=walk.contacts_read)
+        with PagePrefetcher(self._contact_page, concurrency) as prefetcher:
+            while (params := walk.next_params()) is not None:
+                ahead = walk.upcoming_pages(concurrency - 1)
+                prefetcher.schedule({number: walk.page_params(number) for number in ahead})
+                try:
+                    page = prefetcher.take(walk.next_page, params)
+                except CallbellPaginationLimitError as error:
+                    prefetcher.cancel()
+                    walk.page_limit_reached(error)
+                    continue
+                yield from walk.accept(page)
+                progress.update(pages=walk.pages_read, items=walk.contacts_read)
         self.log.info("Read %s", progress.summary())
 
     def get_contact(self, uuid: str, *, include_field_types: bool = False) -> Contact:

@@ -44,14 +44,15 @@ def matching(contacts: list[dict[str, Any]], **wanted: Any) -> list[str]:
         ("cursor", 1, 5),
     ],
 )
+@pytest.mark.parametrize("concurrency", [1, 4])
 def test_every_contact_once_in_api_order(
-    sandbox_factory: SandboxFactory, pagination: str, page_size: int, page_cap: int | None
+    sandbox_factory: SandboxFactory, pagination: str, page_size: int, page_cap: int | None, concurrency: int
 ) -> None:
     sandbox = sandbox_factory(
         contacts=130, seed=3, pagination=pagination, page_size=page_size, page_cap=page_cap
     )
 
-    contacts = list(quick_hook().iter_contacts())
+    contacts = list(quick_hook().iter_contacts(concurrency=concurrency))
 
     assert uuids(contacts) == uuids(sandbox.contacts())
     assert contacts == sandbox.contacts()
@@ -190,15 +191,21 @@ FAULTS = [
 
 
 @pytest.mark.parametrize("faults", FAULTS, ids=lambda faults: "+".join(sorted(faults)))
-@pytest.mark.parametrize(("pagination", "page_cap"), [("pages", None), ("cursor", 3)])
+@pytest.mark.parametrize(
+    ("pagination", "page_cap", "concurrency"), [("pages", None, 1), ("cursor", 3, 1), ("cursor", 6, 4)]
+)
 def test_exactly_once_under_faults(
-    sandbox_factory: SandboxFactory, faults: dict[str, Any], pagination: str, page_cap: int | None
+    sandbox_factory: SandboxFactory,
+    faults: dict[str, Any],
+    pagination: str,
+    page_cap: int | None,
+    concurrency: int,
 ) -> None:
     sandbox = sandbox_factory(
         contacts=150, seed=11, page_size=10, pagination=pagination, page_cap=page_cap, **faults
     )
 
-    contacts = list(quick_hook().iter_contacts())
+    contacts = list(quick_hook().iter_contacts(concurrency=concurrency))
 
     assert contacts == sandbox.contacts()
     assert sum(sandbox.stats.faults.values()) > 0
@@ -214,12 +221,37 @@ def test_retries_give_up_with_the_last_error(sandbox_factory: SandboxFactory) ->
     assert sandbox.stats.total_requests == 3
 
 
+def test_concurrent_walk_wastes_requests_only_once_at_the_page_cap(sandbox_factory: SandboxFactory) -> None:
+    sandbox = sandbox_factory(contacts=200, pagination="cursor", page_size=10, page_cap=5)
+
+    assert uuids(list(quick_hook().iter_contacts(concurrency=4))) == uuids(sandbox.contacts())
+    assert sandbox.stats.by_status[400] <= 4
+    assert sandbox.stats.by_status[200] == 20
+
+
+def test_stopping_a_concurrent_walk_early(sandbox_factory: SandboxFactory) -> None:
+    sandbox = sandbox_factory(contacts=500, pagination="meta", page_size=10, latency=0.01)
+    walk = quick_hook().iter_contacts(concurrency=8)
+
+    first = [next(walk) for _ in range(25)]
+    walk.close()  # type: ignore[attr-defined]
+
+    assert uuids(first) == uuids(sandbox.contacts())[:25]
+    assert sandbox.stats.total_requests <= 3 + 8
+
+
+@pytest.mark.parametrize("concurrency", [0, -1, 2.5, True, "4"])
+def test_bad_concurrency(sandbox: Any, concurrency: Any) -> None:
+    with pytest.raises(ValueError, match="concurrency must be a whole number >= 1"):
+        quick_hook().iter_contacts(concurrency=concurrency)
+
+
 def test_rate_limit_holds_as_the_sandbox_counts_it(sandbox_factory: SandboxFactory) -> None:
     sandbox = sandbox_factory(contacts=200, page_size=5, pagination="pages", page_cap=None)
     hook = quick_hook(max_requests_per_second=50)
 
     def walk() -> None:
-        for _ in hook.iter_contacts():
+        for _ in hook.iter_contacts(concurrency=3):
             pass
 
     threads = [threading.Thread(target=walk) for _ in range(3)]
