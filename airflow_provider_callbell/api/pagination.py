@@ -8,7 +8,7 @@ deep page numbers, the walk goes on with the ``meta.next`` cursor of the last pa
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Generator, Iterator, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -138,3 +138,31 @@ class ContactWalk:
         if not self._by_cursor:
             self._seen.add(uuid)
         return True
+
+
+class ContactStream(Iterator[Contact]):
+    """The contacts of one walk, as they arrive, with the walk's running totals.
+
+    Close it (or exhaust it) to stop the walk and release its threads and connections.
+    """
+
+    def __init__(self, walk: ContactWalk, contacts: Generator[Contact, None, None]) -> None:
+        self._walk = walk
+        self._contacts = contacts
+
+    def __next__(self) -> Contact:
+        return next(self._contacts)
+
+    def close(self) -> None:
+        """Stop the walk."""
+        self._contacts.close()
+
+    @property
+    def pages_read(self) -> int:
+        """Pages of contacts read so far."""
+        return self._walk.pages_read
+
+    @property
+    def contacts_read(self) -> int:
+        """Distinct contacts handed out so far."""
+        return self._walk.contacts_read

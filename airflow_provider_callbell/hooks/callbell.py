@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Generator, Mapping
 from functools import cached_property
 from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import quote
@@ -13,11 +13,12 @@ from airflow.providers.common.compat.sdk import BaseHook
 
 from airflow_provider_callbell import __version__
 from airflow_provider_callbell.api.filters import ContactFilters, TagsArg
-from airflow_provider_callbell.api.pagination import Contact, ContactPage, ContactWalk
+from airflow_provider_callbell.api.pagination import Contact, ContactPage, ContactStream, ContactWalk
 from airflow_provider_callbell.api.progress import WalkProgress
 from airflow_provider_callbell.api.rate_limit import request_limiter
 from airflow_provider_callbell.api.responses import decode_response
 from airflow_provider_callbell.api.retry import RetryPolicy
+from airflow_provider_callbell.connection import CONN_TYPE, DEFAULT_CONN_ID
 from airflow_provider_callbell.exceptions import (
     CallbellAuthError,
     CallbellInvalidResponseError,
@@ -87,8 +88,8 @@ class CallbellHook(BaseHook):
     """
 
     conn_name_attr = "callbell_conn_id"
-    default_conn_name = "callbell_default"
-    conn_type = "callbell"
+    default_conn_name = DEFAULT_CONN_ID
+    conn_type = CONN_TYPE
     hook_name = "Callbell"
 
     progress_interval: float = 5.0
@@ -260,7 +261,7 @@ class CallbellHook(BaseHook):
         team_uuid: str | None = None,
         include_field_types: bool = False,
         concurrency: int = 1,
-    ) -> Iterator[Contact]:
+    ) -> ContactStream:
         """Yield every contact matching the filters exactly once, in the order Callbell lists them.
 
         Memory holds at most ``concurrency`` pages, whatever the size of the account.
@@ -280,9 +281,10 @@ class CallbellHook(BaseHook):
         )
         if not isinstance(concurrency, int) or isinstance(concurrency, bool) or concurrency < 1:
             raise ValueError(f"concurrency must be a whole number >= 1, got {concurrency!r}")
-        return self._walk(ContactWalk(filters), concurrency)
+        walk = ContactWalk(filters)
+        return ContactStream(walk, self._walk(walk, concurrency))
 
-    def _walk(self, walk: ContactWalk, concurrency: int) -> Iterator[Contact]:
+    def _walk(self, walk: ContactWalk, concurrency: int) -> Generator[Contact, None, None]:
         progress = WalkProgress(self.log, interval=self.progress_interval)
         with PagePrefetcher(self._contact_page, concurrency) as prefetcher:
             while (params := walk.next_params()) is not None:

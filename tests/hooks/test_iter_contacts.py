@@ -234,7 +234,7 @@ def test_stopping_a_concurrent_walk_early(sandbox_factory: SandboxFactory) -> No
     walk = quick_hook().iter_contacts(concurrency=8)
 
     first = [next(walk) for _ in range(25)]
-    walk.close()  # type: ignore[attr-defined]
+    walk.close()
 
     assert uuids(first) == uuids(sandbox.contacts())[:25]
     assert sandbox.stats.total_requests <= 3 + 8

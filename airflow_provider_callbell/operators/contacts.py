@@ -1,0 +1,241 @@
+"""CallbellListContactsOperator: the contacts of an account, filtered, into XCom or a file."""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from collections.abc import Iterable, Iterator, Sequence
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
+
+from airflow.providers.common.compat.sdk import AirflowFailException, BaseOperator
+
+from airflow_provider_callbell.api.filters import ContactFilters, TagsArg
+from airflow_provider_callbell.api.selection import ContactSelection, parse_positive
+from airflow_provider_callbell.connection import DEFAULT_CONN_ID
+from airflow_provider_callbell.exports.formats import format_of
+
+if TYPE_CHECKING:
+    from airflow.providers.common.compat.sdk import Context, ObjectStoragePath
+    from airflow.providers.openlineage.extractors import OperatorLineage
+
+    from airflow_provider_callbell.api.pagination import Contact
+
+DEFAULT_CONCURRENCY = 8
+DEFAULT_MAX_XCOM_CONTACTS = 1000
+
+
+def _is_template(value: Any) -> bool:
+    if isinstance(value, str):
+        return "{{" in value or "{%" in value
+    if isinstance(value, list | tuple | set):
+        return any(_is_template(item) for item in value)
+    return False
+
+
+def _static(value: Any) -> Any:
+    """The value when it is known at DAG parse time, else ``None`` (it is checked once rendered)."""
+    return None if _is_template(value) else value
+
+
+class CallbellListContactsOperator(BaseOperator):
+    """
+    List the contacts of a Callbell account, filtered, into XCom or into a file.
+
+    Without ``output_path`` the matching contacts are the task's return value (XCom), up to
+    ``max_xcom_contacts``. With it, they stream from Callbell into a file (JSON Lines, JSON,
+    CSV or Parquet) on local disk or object storage, which appears complete at ``output_path``
+    or not at all; the return value is then a summary ``{"path", "count", "format"}``.
+
+    Every matching contact is delivered once, in the order Callbell lists them (most recent
+    conversation first). When Callbell reports how many pages there are, ``concurrency`` pages
+    are fetched at once, under the connection's rate limit.
+
+    :param callbell_conn_id: the ``callbell`` connection (API token, optional base URL).
+    :param source: only contacts of this integration, e.g. ``whatsapp``. (templated)
+    :param tags: only contacts carrying these tags: a list or a comma-separated string,
+        matched case-insensitively. (templated)
+    :param tags_match: ``any`` (default) keeps contacts carrying at least one of ``tags``,
+        ``all`` only those carrying every one, checked here whatever Callbell does with
+        several tags.
+    :param team_uuid: only contacts of this team inbox. (templated)
+    :param include_field_types: add ``customFieldsMetadata`` (custom field types) to contacts.
+    :param created_after: only contacts created at or after this moment: a datetime or an ISO
+        8601 string such as ``"{{ data_interval_start }}"``. (templated)
+    :param created_before: only contacts created strictly before this moment. (templated)
+    :param max_contacts: stop after this many matching contacts. (templated)
+    :param fields: keep only these keys of each contact, in this order (list or
+        comma-separated string); they are also the CSV/Parquet columns. (templated)
+    :param output_path: where to write the contacts: a local path or an object-storage URL
+        (``file://``, ``s3://``, ``gs://``... with the matching provider installed).
+        (templated)
+    :param output_format: ``jsonl``, ``json``, ``csv`` or ``parquet``; by default taken from
+        the suffix of ``output_path`` (``.jsonl``/``.ndjson``, ``.json``, ``.csv``,
+        ``.parquet``). (templated)
+    :param output_conn_id: the connection of the object storage holding ``output_path``.
+        (templated)
+    :param max_xcom_contacts: without ``output_path``, fail rather than push more contacts than
+        this into XCom, which lives in the metadata database.
+    :param concurrency: pages fetched at once when Callbell reports the page count.
+    """
+
+    template_fields: Sequence[str] = (
+        "source",
+        "tags",
+        "team_uuid",
+        "created_after",
+        "created_before",
+        "max_contacts",
+        "fields",
+        "output_path",
+        "output_format",
+        "output_conn_id",
+    )
+    ui_color = "#e3f4ec"
+
+    def __init__(
+        self,
+        *,
+        callbell_conn_id: str = DEFAULT_CONN_ID,
+        source: str | None = None,
+        tags: TagsArg = None,
+        tags_match: str = "any",
+        team_uuid: str | None = None,
+        include_field_types: bool = False,
+        created_after: Any = None,
+        created_before: Any = None,
+        max_contacts: int | str | None = None,
+        fields: str | Sequence[str] | None = None,
+        output_path: str | None = None,
+        output_format: str | None = None,
+        output_conn_id: str | None = None,
+        max_xcom_contacts: int = DEFAULT_MAX_XCOM_CONTACTS,
+        concurrency: int = DEFAULT_CONCURRENCY,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.callbell_conn_id = callbell_conn_id
+        self.source = source
+        self.tags = tags
+        self.tags_match = tags_match
+        self.team_uuid = team_uuid
+        self.include_field_types = include_field_types
+        self.created_after = created_after
+        self.created_before = created_before
+        self.max_contacts = max_contacts
+        self.fields = fields
+        self.output_path = output_path
+        self.output_format = output_format
+        self.output_conn_id = output_conn_id
+        self.max_xcom_contacts = parse_positive(max_xcom_contacts, "max_xcom_contacts")
+        self.concurrency = parse_positive(concurrency, "concurrency")
+        self._written: ObjectStoragePath | None = None
+        self._check(resolve=_static)
+
+    def _check(self, resolve: Any = None) -> tuple[ContactFilters, ContactSelection, str | None]:
+        """Validate the arguments, those known now (``resolve=_static``) or all of them."""
+        value = resolve or (lambda given: given)
+        try:
+            filters = ContactFilters.of(
+                source=value(self.source),
+                tags=value(self.tags),
+                team_uuid=value(self.team_uuid),
+                include_field_types=self.include_field_types,
+            )
+            selection = ContactSelection.of(
+                tags=value(self.tags),
+                tags_match=self.tags_match,
+                created_after=value(self.created_after),
+                created_before=value(self.created_before),
+                fields=value(self.fields),
+                max_contacts=value(self.max_contacts),
+            )
+            return filters, selection, self._output_format(value)
+        except ValueError as error:
+            raise ValueError(f"{type(self).__name__} {self.task_id!r}: {error}") from None
+
+    def _output_format(self, value: Any) -> str | None:
+        path, output_format = value(self.output_path), value(self.output_format)
+        if self.output_path is None:
+            if self.output_format is not None or self.output_conn_id is not None:
+                raise ValueError("output_format and output_conn_id need output_path")
+            return None
+        if path is None or (self.output_format is not None and output_format is None):
+            return None
+        return format_of(str(path), output_format)
+
+    def execute(self, context: Context) -> Any:
+        """Stream the matching contacts into XCom or the output file."""
+        from airflow_provider_callbell.hooks.callbell import CallbellHook
+
+        filters, selection, output_format = self._check()
+        hook = CallbellHook(callbell_conn_id=self.callbell_conn_id)
+        started = time.monotonic()
+        stream = hook.iter_contacts(
+            source=filters.source,
+            tags=filters.tags,
+            team_uuid=filters.team_uuid,
+            include_field_types=filters.include_field_types,
+            concurrency=self.concurrency or DEFAULT_CONCURRENCY,
+        )
+        with contextlib.closing(stream), contextlib.closing(hook):
+            contacts = selection.apply(stream)
+            if output_format is None:
+                result: Any = self._collect(contacts)
+                count, where = len(result), "XCom"
+            else:
+                result = self._write(contacts, output_format, selection)
+                count, where = result["count"], result["path"]
+            seconds = time.monotonic() - started
+            self.log.info(
+                "Listed %d contacts into %s: %d pages in %.1f s, %.0f contacts/s",
+                count,
+                where,
+                stream.pages_read,
+                seconds,
+                count / seconds if seconds else 0.0,
+            )
+        return result
+
+    def _collect(self, contacts: Iterator[Contact]) -> list[Contact]:
+        collected: list[Contact] = []
+        for contact in contacts:
+            if len(collected) == self.max_xcom_contacts:
+                raise AirflowFailException(
+                    f"More than max_xcom_contacts={self.max_xcom_contacts} contacts match, and XCom "
+                    "lives in Airflow's metadata database: set output_path to write them to a file "
+                    "instead (or narrow the filters, or set max_contacts)."
+                )
+            collected.append(contact)
+        return collected
+
+    def _write(
+        self, contacts: Iterable[Contact], output_format: str, selection: ContactSelection
+    ) -> dict[str, Any]:
+        from airflow.providers.common.compat.sdk import ObjectStoragePath
+
+        from airflow_provider_callbell.exports.atomic import atomic_write
+        from airflow_provider_callbell.exports.formats import WRITERS
+
+        target = ObjectStoragePath(str(self.output_path), conn_id=self.output_conn_id)
+        with atomic_write(target) as out:
+            count = WRITERS[output_format](contacts, out, selection.fields)
+        self._written = target
+        return {"path": str(target), "count": count, "format": output_format}
+
+    def get_openlineage_facets_on_complete(self, task_instance: Any) -> OperatorLineage | None:
+        """OpenLineage: Callbell's contact list in, the written file out."""
+        try:
+            from airflow.providers.common.compat.openlineage.facet import Dataset
+            from airflow.providers.openlineage.extractors import OperatorLineage
+        except ImportError:
+            return None
+        from airflow_provider_callbell.hooks.callbell import CallbellHook
+
+        api = urlsplit(CallbellHook(callbell_conn_id=self.callbell_conn_id).base_url)
+        inputs = [Dataset(namespace=f"{api.scheme}://{api.netloc}", name=f"{api.path}/contacts")]
+        outputs = []
+        if self._written is not None:
+            target = self._written
+            outputs.append(Dataset(namespace=target.namespace or "file", name=target.key or target.path))
+        return OperatorLineage(inputs=inputs, outputs=outputs)
