@@ -32,7 +32,7 @@ _CONNECTION_FIELDS: dict[str, Any] = {
     "max_requests_per_second": {
         "label": "Requests per second at most",
         "description": "Client-side rate limit of each hook; Callbell allows 300 per account.",
-        "schema": {"type": ["number", "null"], "exclusiveMinimum": 0, "default": 100},
+        "schema": {"type": ["number", "null"], "exclusiveMinimum": 0, "default": 200},
     },
 }
 

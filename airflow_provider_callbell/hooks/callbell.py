@@ -37,7 +37,7 @@ DEFAULT_BASE_URL = "https://api.callbell.eu/v1"
 DEFAULT_TIMEOUT = 30.0
 DEFAULT_CONNECT_TIMEOUT = 10.0
 DEFAULT_MAX_RETRIES = 5
-DEFAULT_MAX_REQUESTS_PER_SECOND = 100.0
+DEFAULT_MAX_REQUESTS_PER_SECOND = 200.0
 DEFAULT_RETRY_BACKOFF = 0.5
 
 CONNECTION_EXTRAS: dict[str, tuple[type, str, float]] = {
@@ -84,7 +84,7 @@ class CallbellHook(BaseHook):
     :param max_retries: retries of a request after a transient failure (default 5).
     :param retry_backoff: seconds before the first retry, doubled at each retry (default 0.5);
         a 429's ``Retry-After`` takes precedence.
-    :param max_requests_per_second: client-side rate limit (default 100; Callbell allows 300).
+    :param max_requests_per_second: client-side rate limit (default 200; Callbell allows 300).
     """
 
     conn_name_attr = "callbell_conn_id"

@@ -21,7 +21,7 @@ if TYPE_CHECKING:
 
     from airflow_provider_callbell.api.pagination import Contact
 
-DEFAULT_CONCURRENCY = 8
+DEFAULT_CONCURRENCY = 16
 DEFAULT_MAX_XCOM_CONTACTS = 1000
 
 

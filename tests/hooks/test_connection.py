@@ -76,7 +76,7 @@ def test_settings_come_from_arguments_then_extras_then_defaults(monkeypatch: pyt
         "connect_timeout": 10.0,
         "max_retries": 4.0,
         "retry_backoff": 0.5,
-        "max_requests_per_second": 100.0,
+        "max_requests_per_second": 200.0,
     }
 
 
