@@ -1,0 +1,114 @@
+"""Command line: ``python -m airflow_provider_callbell.sandbox`` (``callbell-sandbox``)."""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import logging
+import os
+import signal
+import sys
+import threading
+from typing import TYPE_CHECKING
+
+from airflow_provider_callbell.sandbox.server import CallbellSandbox
+from airflow_provider_callbell.sandbox.settings import (
+    DEFAULT_TOKEN,
+    PAGINATION_MODES,
+    RETRY_AFTER_FORMATS,
+    TAGS_SEMANTICS,
+    SandboxSettings,
+)
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+    from types import FrameType
+
+TOKEN_ENV = "CALLBELL_SANDBOX_TOKEN"  # noqa: S105 - a variable name
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="callbell-sandbox",
+        description="Serve a local, Callbell-compatible API until interrupted.",
+    )
+    add = parser.add_argument
+    add("--host", default="127.0.0.1", help="address to bind (default: %(default)s)")
+    add("--port", type=int, default=8765, help="port, 0 for any (default: %(default)s)")
+    add("--contacts", type=int, default=1000, help="contacts to seed (default: %(default)s)")
+    add("--seed", type=int, default=0, help="seed of the data and faults (default: %(default)s)")
+    add(
+        "--token",
+        default=os.environ.get(TOKEN_ENV, DEFAULT_TOKEN),
+        help=f"API token (default: ${TOKEN_ENV}, else {DEFAULT_TOKEN!r})",
+    )
+    add("--page-size", type=int, default=20, help="contacts per page (default: %(default)s)")
+    add("--page-cap", type=int, default=500, help="last page number allowed, 0 for none")
+    add("--pagination", choices=sorted(PAGINATION_MODES), default="cursor")
+    add("--tags-semantics", choices=sorted(TAGS_SEMANTICS), default="any")
+    add("--rate-limit", type=float, default=300, help="requests per second, 0 for none")
+    add("--retry-after-format", choices=sorted(RETRY_AFTER_FORMATS), default="seconds")
+    add("--latency", type=float, default=0.0, help="seconds added to every request")
+    add("--latency-jitter", type=float, default=0.0, help="random extra latency, up to")
+    for kind in ("error", "throttle", "drop", "truncate"):
+        add(f"--{kind}-rate", type=float, default=0.0, help=f"probability of {kind} faults")
+    add("--max-faults-per-request", type=int, default=2)
+    add("--verbose", "-v", action="store_true", help="log every request to stderr")
+    return parser
+
+
+def _settings(args: argparse.Namespace) -> SandboxSettings:
+    return SandboxSettings(
+        contacts=args.contacts,
+        seed=args.seed,
+        token=args.token,
+        page_size=args.page_size,
+        page_cap=args.page_cap or None,
+        pagination=args.pagination,
+        tags_semantics=args.tags_semantics,
+        rate_limit=args.rate_limit or None,
+        retry_after_format=args.retry_after_format,
+        error_rate=args.error_rate,
+        throttle_rate=args.throttle_rate,
+        drop_rate=args.drop_rate,
+        truncate_rate=args.truncate_rate,
+        latency=args.latency,
+        latency_jitter=args.latency_jitter,
+        max_faults_per_request=args.max_faults_per_request,
+    )
+
+
+@contextlib.contextmanager
+def _stop_on_signals() -> Iterator[threading.Event]:
+    """Turn SIGINT and SIGTERM into setting the yielded event, within the block."""
+    stop = threading.Event()
+
+    def request_stop(signum: int, frame: FrameType | None) -> None:
+        stop.set()
+
+    previous = {sig: signal.signal(sig, request_stop) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield stop
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the sandbox until SIGINT or SIGTERM; returns the exit status."""
+    parser = _parser()
+    args = parser.parse_args(argv)
+    try:
+        settings = _settings(args)
+    except ValueError as error:
+        parser.error(str(error))
+    if args.verbose:
+        logging.basicConfig(level=logging.DEBUG, format="%(asctime)s %(message)s")
+    with _stop_on_signals() as stop, CallbellSandbox(host=args.host, port=args.port, settings=settings) as sb:
+        print(f"Callbell sandbox listening on {sb.url} ({settings.contacts} contacts)", flush=True)
+        stop.wait()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,203 @@
+"""The Callbell endpoints the sandbox imitates, and the routing to them."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+from urllib.parse import unquote
+
+from airflow_provider_callbell.sandbox.payloads import (
+    PayloadError,
+    creation_fields,
+    parse_object,
+    patch_edit,
+)
+from airflow_provider_callbell.sandbox.records import ContactRecord, encode_json
+from airflow_provider_callbell.sandbox.responses import (
+    Response,
+    error_response,
+    json_response,
+)
+from airflow_provider_callbell.sandbox.store import (
+    ContactConflictError,
+    ContactFilter,
+    ContactStore,
+    Cursor,
+    Page,
+)
+
+if TYPE_CHECKING:
+    from airflow_provider_callbell.sandbox.settings import SandboxSettings
+
+PREFIX = "/v1"
+USER_EMAIL = "sandbox@example.com"
+USER_NAME = "Sandbox"
+
+
+@dataclass(frozen=True, slots=True)
+class Call:
+    """A request routed to an endpoint."""
+
+    settings: SandboxSettings
+    params: Mapping[str, str]
+    query: Mapping[str, str]
+    body: bytes = b""
+
+    def flag(self, name: str) -> bool:
+        """Whether the boolean query parameter ``name`` is on."""
+        return self.query.get(name, "").lower() in ("true", "1")
+
+
+Handler = Callable[[Call], Response]
+
+
+def _not_found(_: Call) -> Response:
+    return error_response(404, "Not found")
+
+
+def _method_not_allowed(allowed: str) -> Handler:
+    def handler(_: Call) -> Response:
+        return error_response(405, "Method not allowed", (("Allow", allowed),))
+
+    return handler
+
+
+class Endpoints:
+    """The contact endpoints over one :class:`ContactStore`."""
+
+    def __init__(self, store: ContactStore) -> None:
+        """Serve the contacts of ``store``."""
+        self.store = store
+        self._routes: tuple[tuple[re.Pattern[str], Mapping[str, Handler]], ...] = (
+            (re.compile(r"/auth/me"), {"GET": self.auth_me}),
+            (re.compile(r"/contacts"), {"GET": self.list_contacts, "POST": self.create_contact}),
+            (re.compile(r"/contacts/phone/(?P<number>[^/]+)"), {"GET": self.by_phone}),
+            (re.compile(r"/contacts/bsuid/(?P<bsuid>[^/]+)"), {"GET": self.by_bsuid}),
+            (
+                re.compile(r"/contacts/(?P<uuid>[^/]+)"),
+                {"GET": self.get_contact, "PATCH": self.update_contact},
+            ),
+        )
+
+    def resolve(self, method: str, path: str) -> tuple[Handler, dict[str, str]]:
+        """The handler for ``method`` on ``path``, with the path's parameters."""
+        if not path.startswith(PREFIX + "/"):
+            return _not_found, {}
+        relative = path[len(PREFIX) :].rstrip("/")
+        for pattern, handlers in self._routes:
+            match = pattern.fullmatch(relative)
+            if match is None:
+                continue
+            params = {key: unquote(value) for key, value in match.groupdict().items()}
+            handler = handlers.get(method)
+            if handler is None:
+                return _method_not_allowed(", ".join(handlers)), params
+            return handler, params
+        return _not_found, {}
+
+    def auth_me(self, call: Call) -> Response:
+        """``GET /auth/me``: who the token belongs to; the key comes back masked."""
+        return json_response(
+            200,
+            {
+                "status": "ok",
+                "user_email": USER_EMAIL,
+                "user_name": USER_NAME,
+                "api_key": call.settings.token[:4] + "****",
+            },
+        )
+
+    def list_contacts(self, call: Call) -> Response:
+        """``GET /contacts``: one page of the filtered list."""
+        settings = call.settings
+        query = _contact_filter(call.query, settings)
+        after = call.query.get("after") if settings.pagination == "cursor" else None
+        if after:
+            try:
+                cursor = Cursor.decode(after)
+            except ValueError:
+                return error_response(400, "Invalid pagination cursor")
+            page = self.store.page_after(query, cursor, settings.page_size)
+        else:
+            number = _page_number(call.query.get("page", "1"))
+            if number is None:
+                return error_response(400, "Invalid page")
+            if settings.page_cap is not None and number > settings.page_cap:
+                return error_response(400, "Pagination limit exceeded")
+            page = self.store.page(query, number, settings.page_size)
+        body = _page_body(page, settings.pagination, call.flag("include_field_types"))
+        return Response(200, body)
+
+    def get_contact(self, call: Call) -> Response:
+        """``GET /contacts/{uuid}``."""
+        return _contact_response(self.store.get(call.params["uuid"]), call)
+
+    def by_phone(self, call: Call) -> Response:
+        """``GET /contacts/phone/{number}``, optionally within one channel."""
+        record = self.store.find_by_phone(call.params["number"], call.query.get("channel_uuid") or None)
+        return _contact_response(record, call)
+
+    def by_bsuid(self, call: Call) -> Response:
+        """``GET /contacts/bsuid/{bsuid}``."""
+        return _contact_response(self.store.find_by_bsuid(call.params["bsuid"]), call)
+
+    def create_contact(self, call: Call) -> Response:
+        """``POST /contacts``."""
+        try:
+            fields = creation_fields(parse_object(call.body), self.store.catalog)
+            record = self.store.add(fields)
+        except PayloadError as error:
+            return error_response(400, str(error))
+        except ContactConflictError:
+            return error_response(409, "Contact already exists")
+        return _contact_response(record, call)
+
+    def update_contact(self, call: Call) -> Response:
+        """``PATCH /contacts/{uuid}``: ``custom_fields`` are merged, the rest replaced."""
+        try:
+            edit = patch_edit(parse_object(call.body), self.store.catalog)
+            record = self.store.update(call.params["uuid"], edit)
+        except PayloadError as error:
+            return error_response(400, str(error))
+        except KeyError:
+            return error_response(404, "Contact not found")
+        return _contact_response(record, call)
+
+
+def _contact_filter(query: Mapping[str, str], settings: SandboxSettings) -> ContactFilter:
+    tags = (tag.strip().lower() for tag in query.get("tags", "").split(","))
+    return ContactFilter(
+        source=query.get("source", "").strip().lower() or None,
+        tags=frozenset(tag for tag in tags if tag),
+        all_tags=settings.tags_semantics == "all",
+        team_uuid=query.get("team_uuid") or None,
+    )
+
+
+def _page_number(value: str) -> int | None:
+    if not (value.isascii() and value.isdigit()) or int(value) < 1:
+        return None
+    return int(value)
+
+
+def _contact_bytes(record: ContactRecord, field_types: bool) -> bytes:
+    return record.body_with_field_types() if field_types else record.body
+
+
+def _page_body(page: Page, pagination: str, field_types: bool) -> bytes:
+    contacts = b",".join(_contact_bytes(record, field_types) for record in page.records)
+    if pagination == "pages":
+        return b'{"contacts":[' + contacts + b"]}"
+    meta: dict[str, Any] = {"page": page.number, "pages": page.pages}
+    if pagination == "cursor":
+        meta["next"] = page.next.encode() if page.next else None
+    return b'{"contacts":[' + contacts + b'],"meta":' + encode_json(meta) + b"}"
+
+
+def _contact_response(record: ContactRecord | None, call: Call) -> Response:
+    if record is None:
+        return error_response(404, "Contact not found")
+    body = _contact_bytes(record, call.flag("include_field_types"))
+    return Response(200, b'{"contact":' + body + b"}")

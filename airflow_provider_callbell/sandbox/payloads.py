@@ -1,0 +1,117 @@
+"""Validation of the JSON bodies of ``POST /contacts`` and ``PATCH /contacts/{uuid}``.
+
+Bodies use the API's snake_case names; the functions here translate them into
+the contact's own (camelCase) fields.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from airflow_provider_callbell.sandbox.catalog import Catalog
+
+MAX_NOTE_LENGTH = 1000
+
+ContactEdit = Callable[[dict[str, Any]], None]
+
+
+class PayloadError(ValueError):
+    """The request body is invalid; the message is sent back to the client."""
+
+
+def parse_object(body: bytes) -> dict[str, Any]:
+    """Parse a request body that must be a JSON object."""
+    try:
+        value = json.loads(body)
+    except ValueError as error:
+        raise PayloadError("Malformed JSON body") from error
+    if not isinstance(value, dict):
+        raise PayloadError("Request body must be a JSON object")
+    return value
+
+
+def creation_fields(payload: Mapping[str, Any], catalog: Catalog) -> dict[str, Any]:
+    """The fields of a contact created from a ``POST /contacts`` body."""
+    fields: dict[str, Any] = {}
+    for key, field in (("identifier", "phoneNumber"), ("source", "source"), ("name", "name")):
+        if not payload.get(key):
+            raise PayloadError(f"Missing required field: {key}")
+        fields[field] = _text(payload, key)
+    fields.update(_common_fields(payload, catalog))
+    if "custom_fields" in payload:
+        fields["customFields"] = _custom_fields(payload)
+    if "channel_uuid" in payload:
+        fields["channel"] = _known(catalog.channel, payload, "channel_uuid")
+    return fields
+
+
+def patch_edit(payload: Mapping[str, Any], catalog: Catalog) -> ContactEdit:
+    """The change a ``PATCH /contacts/{uuid}`` body makes to a contact."""
+    changes = _common_fields(payload, catalog)
+    if "name" in payload:
+        if not payload["name"]:
+            raise PayloadError("Invalid field: name (must not be empty)")
+        changes["name"] = _text(payload, "name")
+    if payload.get("unassign_user") is True:
+        changes["assignedUser"] = None
+    merged = _custom_fields(payload) if "custom_fields" in payload else {}
+
+    def edit(contact: dict[str, Any]) -> None:
+        contact.update(changes)
+        if merged:
+            contact["customFields"] = {**(contact.get("customFields") or {}), **merged}
+
+    return edit
+
+
+def _common_fields(payload: Mapping[str, Any], catalog: Catalog) -> dict[str, Any]:
+    fields: dict[str, Any] = {}
+    if "tags" in payload:
+        tags = payload["tags"]
+        if not isinstance(tags, list) or not all(isinstance(t, str) for t in tags):
+            raise PayloadError("Invalid field: tags (expected a list of strings)")
+        fields["tags"] = tags
+    if "assigned_user" in payload:
+        fields["assignedUser"] = _text(payload, "assigned_user")
+    if "team_uuid" in payload:
+        fields["team"] = _known(catalog.team, payload, "team_uuid")
+    if "note" in payload:
+        fields["note"] = _note(payload)
+    return fields
+
+
+def _text(payload: Mapping[str, Any], key: str) -> str:
+    value = payload[key]
+    if not isinstance(value, str):
+        raise PayloadError(f"Invalid field: {key} (expected a string)")
+    return value
+
+
+def _custom_fields(payload: Mapping[str, Any]) -> dict[str, str]:
+    value = payload["custom_fields"]
+    if not isinstance(value, dict) or not all(isinstance(item, str) for item in value.values()):
+        raise PayloadError("Invalid field: custom_fields (expected an object of strings)")
+    return value
+
+
+def _known(
+    lookup: Callable[[str], dict[str, Any] | None],
+    payload: Mapping[str, Any],
+    key: str,
+) -> dict[str, Any]:
+    found = lookup(_text(payload, key))
+    if found is None:
+        raise PayloadError(f"Invalid field: {key} (unknown uuid)")
+    return found
+
+
+def _note(payload: Mapping[str, Any]) -> str | None:
+    if payload["note"] is None:
+        return None
+    note = _text(payload, "note")
+    if len(note) > MAX_NOTE_LENGTH:
+        raise PayloadError(f"Invalid field: note (longer than {MAX_NOTE_LENGTH})")
+    return note

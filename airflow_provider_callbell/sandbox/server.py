@@ -1,0 +1,322 @@
+"""The HTTP layer of the sandbox and :class:`CallbellSandbox`, its Python API."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import socket
+import threading
+from http import HTTPStatus
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import TYPE_CHECKING, Any
+
+from airflow_provider_callbell.sandbox.app import SandboxApp
+from airflow_provider_callbell.sandbox.responses import (
+    Delivery,
+    Request,
+    Response,
+    error_response,
+)
+from airflow_provider_callbell.sandbox.settings import SandboxSettings
+from airflow_provider_callbell.sandbox.store import ContactStore
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+    from types import TracebackType
+
+    from airflow_provider_callbell.sandbox.traffic import SandboxStats
+
+logger = logging.getLogger("airflow_provider_callbell.sandbox")
+
+_POLL_INTERVAL = 0.01  # how long stop() may wait for the accept loop
+_FIXED_SETTINGS = frozenset({"contacts", "seed"})
+
+
+class _Handler(BaseHTTPRequestHandler):
+    """Speaks HTTP/1.1 with keep-alive; every response leaves in one write."""
+
+    protocol_version = "HTTP/1.1"
+    server_version = "callbell-sandbox"
+    server: _SandboxServer
+
+    def do_GET(self) -> None:
+        self._serve()
+
+    do_POST = do_PUT = do_PATCH = do_DELETE = do_GET
+
+    def _serve(self) -> None:
+        unreadable = self._unreadable_body()
+        if unreadable is not None:
+            # The next request's start is unknown: this connection is done.
+            self.close_connection = True
+            self._send(unreadable)
+            return
+        length = int(self.headers.get("Content-Length") or 0)
+        request = Request(
+            method=self.command,
+            target=self.path,
+            authorization=self.headers.get("Authorization"),
+            body=self.rfile.read(length),
+        )
+        self._send(self.server.app.handle(request))
+
+    def _unreadable_body(self) -> Response | None:
+        """The error to answer when the request body cannot be delimited."""
+        if "chunked" in self.headers.get("Transfer-Encoding", "").lower():
+            return error_response(411, "Content-Length required")
+        length = self.headers.get("Content-Length") or "0"
+        if not (length.isascii() and length.isdigit()):
+            return error_response(400, "Invalid Content-Length")
+        return None
+
+    def _send(self, response: Response) -> None:
+        if response.delivery is Delivery.DROP:
+            logger.debug("%s %s -> connection dropped", self.command, self.path)
+            self._close()
+            return
+        logger.debug("%s %s -> %s", self.command, self.path, response.status)
+        body = response.body
+        if response.delivery is Delivery.SHORT_WRITE:
+            self.wfile.write(self._head(response) + body[: len(body) // 2])
+            self._close()
+            return
+        self.wfile.write(self._head(response) + body)
+
+    def _head(self, response: Response) -> bytes:
+        lines = [
+            f"HTTP/1.1 {response.status} {HTTPStatus(response.status).phrase}",
+            f"Server: {self.server_version}",
+            f"Date: {self.date_time_string()}",
+            f"Content-Type: {response.content_type}",
+            f"Content-Length: {len(response.body)}",
+            *(f"{name}: {value}" for name, value in response.headers),
+        ]
+        if self.close_connection:
+            lines.append("Connection: close")
+        return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
+
+    def _close(self) -> None:
+        self.close_connection = True
+        with contextlib.suppress(OSError):
+            self.connection.shutdown(socket.SHUT_RDWR)
+        self.connection.close()
+
+    def log_message(self, format: str, *args: Any) -> None:
+        # Only http.server's own messages arrive here (request lines and
+        # errors); headers, where the token travels, are never logged.
+        logger.debug(format, *args)
+
+    def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
+        """Do nothing: :meth:`_send` logs every response itself."""
+
+
+class _SandboxServer(ThreadingHTTPServer):
+    """A threading server that can close its keep-alive connections on stop."""
+
+    daemon_threads = True
+    allow_reuse_address = True
+    request_queue_size = 128
+
+    def __init__(self, host: str, port: int, app: SandboxApp) -> None:
+        self.app = app
+        self.address_family = socket.AF_INET6 if ":" in host else socket.AF_INET
+        self._connections: set[socket.socket] = set()
+        self._connections_lock = threading.Lock()
+        super().__init__((host, port), _Handler)
+
+    def get_request(self) -> tuple[socket.socket, Any]:
+        connection, address = super().get_request()
+        # Small responses must not wait for Nagle's algorithm.
+        connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        with self._connections_lock:
+            self._connections.add(connection)
+        return connection, address
+
+    def shutdown_request(self, request: Any) -> None:
+        with self._connections_lock:
+            self._connections.discard(request)
+        super().shutdown_request(request)
+
+    def close_connections(self) -> None:
+        """Cut every open connection, waking the threads that serve them."""
+        with self._connections_lock:
+            connections = list(self._connections)
+        for connection in connections:
+            with contextlib.suppress(OSError):
+                connection.shutdown(socket.SHUT_RDWR)
+
+
+class CallbellSandbox:
+    """A local, Callbell-compatible API server for tests, demos and benchmarks.
+
+    Use it as a context manager, or call :meth:`start` and :meth:`stop`::
+
+        with CallbellSandbox(contacts=5000, seed=1) as sandbox:
+            requests.get(f"{sandbox.url}/contacts",
+                         headers={"Authorization": f"Bearer {sandbox.token}"})
+
+    Keyword arguments other than ``host``, ``port`` and ``settings`` are
+    :class:`SandboxSettings` fields and override ``settings``. The contacts
+    are generated when the sandbox is created, before it starts serving.
+    """
+
+    def __init__(
+        self,
+        *,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        settings: SandboxSettings | None = None,
+        **setting_values: Any,
+    ) -> None:
+        """Generate the contacts; ``port=0`` picks a free port on start."""
+        resolved = (settings or SandboxSettings()).replace(**setting_values)
+        self.host = host
+        self._requested_port = port
+        self._store = ContactStore.seeded(resolved.contacts, resolved.seed)
+        self._app = SandboxApp(self._store, resolved)
+        self._server: _SandboxServer | None = None
+        self._thread: threading.Thread | None = None
+
+    def __enter__(self) -> CallbellSandbox:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+    def start(self) -> CallbellSandbox:
+        """Bind the port and serve from a daemon thread; returns ``self``."""
+        if self._server is not None:
+            raise RuntimeError("the sandbox is already running")
+        self._server = _SandboxServer(self.host, self._requested_port, self._app)
+        self._thread = threading.Thread(
+            target=self._server.serve_forever,
+            kwargs={"poll_interval": _POLL_INTERVAL},
+            name="callbell-sandbox",
+            daemon=True,
+        )
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        """Stop serving and close every connection; a no-op when not running."""
+        server, thread = self._server, self._thread
+        if server is None or thread is None:
+            return
+        server.shutdown()
+        server.close_connections()
+        server.server_close()
+        thread.join()
+        self._server = self._thread = None
+
+    @property
+    def port(self) -> int:
+        """The port the sandbox listens on."""
+        if self._server is None:
+            raise RuntimeError("the sandbox is not running")
+        return int(self._server.server_address[1])
+
+    @property
+    def url(self) -> str:
+        """The API base URL, e.g. ``http://127.0.0.1:8765/v1``."""
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"http://{host}:{self.port}/v1"
+
+    @property
+    def token(self) -> str:
+        """The API token clients must send as ``Authorization: Bearer <token>``."""
+        return self.settings.token
+
+    @property
+    def settings(self) -> SandboxSettings:
+        """The settings in force."""
+        return self._app.settings
+
+    @property
+    def teams(self) -> list[dict[str, Any]]:
+        """The team inboxes of the account; their uuids are stable for a seed."""
+        return [dict(team) for team in self._store.catalog.teams]
+
+    @property
+    def stats(self) -> SandboxStats:
+        """What the sandbox served since start or :meth:`reset_stats`."""
+        return self._app.stats.snapshot()
+
+    def reset_stats(self) -> None:
+        """Zero the statistics."""
+        self._app.stats.reset()
+
+    def configure(self, **changes: Any) -> None:
+        """Change settings while running, e.g. ``configure(error_rate=0.2)``.
+
+        Raises:
+            ValueError: an invalid value, an unknown name, or ``contacts`` or
+                ``seed``, which are fixed when the sandbox is created.
+        """
+        fixed = sorted(_FIXED_SETTINGS & set(changes))
+        if fixed:
+            raise ValueError(f"{', '.join(fixed)} cannot change after creation")
+        self._app.settings = self._app.settings.replace(**changes)
+
+    def add_contact(
+        self,
+        *,
+        name: str,
+        phoneNumber: str | None = None,
+        source: str = "whatsapp",
+        tags: Sequence[str] = (),
+        createdAt: str | None = None,
+        **fields: Any,
+    ) -> dict[str, Any]:
+        """Add a contact at the top of the list (its conversation is the newest).
+
+        ``fields`` are further contact fields under their API names (``uuid``,
+        ``customFields``, ``team``, ...). A unique phone number, a uuid and
+        ``createdAt`` (now) are generated when not given.
+
+        Raises:
+            ValueError: the uuid or phone number belongs to another contact.
+        """
+        values: dict[str, Any] = {"name": name, "source": source, "tags": list(tags)}
+        if phoneNumber is not None:
+            values["phoneNumber"] = phoneNumber
+        if createdAt is not None:
+            values["createdAt"] = createdAt
+        return self._store.add({**values, **fields}).decode()
+
+    def update_contact(self, uuid: str, touch: bool = False, **fields: Any) -> dict[str, Any]:
+        """Set contact fields (API names, values replaced as given).
+
+        ``touch=True`` also moves the contact to the top of the list, as a new
+        message would; otherwise it keeps its place.
+
+        Raises:
+            KeyError: no contact has ``uuid``.
+            ValueError: ``fields`` change the uuid or reuse a phone number.
+        """
+        record = self._store.update(uuid, lambda contact: contact.update(fields), touch=touch)
+        return record.decode()
+
+    def get_contact(self, uuid: str) -> dict[str, Any]:
+        """The contact with ``uuid``.
+
+        Raises:
+            KeyError: no contact has ``uuid``.
+        """
+        record = self._store.get(uuid)
+        if record is None:
+            raise KeyError(uuid)
+        return record.decode()
+
+    def contacts(self) -> list[dict[str, Any]]:
+        """Every contact in API order (most recent conversation first)."""
+        return self._store.snapshot()
+
+    def airflow_connection(self) -> str:
+        """The connection as JSON, for an ``AIRFLOW_CONN_<ID>`` variable."""
+        return json.dumps({"conn_type": "callbell", "host": self.url, "password": self.token})

@@ -1,0 +1,313 @@
+"""Thread-safe contact store: filtering, ordering and both kinds of pagination.
+
+The list order is "most recent conversation first": records are kept in a
+dict whose insertion order is ``seq`` ascending, and listed in reverse.
+Filtered lists are cached per filter and dropped whenever the store changes.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import bisect
+import contextlib
+import gc
+import json
+import math
+import threading
+import time
+from collections import OrderedDict
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from airflow_provider_callbell.sandbox.catalog import ISO_FORMAT, Catalog, random_hex_uuid, seeded_random
+from airflow_provider_callbell.sandbox.records import ContactRecord, phone_key
+from airflow_provider_callbell.sandbox.seed import (
+    format_phone,
+    generate_contacts,
+    national_number,
+    new_contact,
+    phone_offset,
+)
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Iterable, Iterator, Mapping
+
+_CACHED_FILTERS = 32
+
+
+class ContactConflictError(ValueError):
+    """A contact with the same uuid or phone number already exists."""
+
+
+@dataclass(frozen=True, slots=True)
+class ContactFilter:
+    """The filters of ``GET /contacts``; values are already lowercased."""
+
+    source: str | None = None
+    tags: frozenset[str] = frozenset()
+    all_tags: bool = False
+    team_uuid: str | None = None
+
+    def matches(self, record: ContactRecord) -> bool:
+        """Whether ``record`` passes every filter."""
+        if self.source is not None and record.source != self.source:
+            return False
+        if self.team_uuid is not None and record.team_uuid != self.team_uuid:
+            return False
+        if not self.tags:
+            return True
+        if self.all_tags:
+            return self.tags <= record.tags
+        return not self.tags.isdisjoint(record.tags)
+
+    @property
+    def is_empty(self) -> bool:
+        """Whether the filter lets every record through."""
+        return self.source is None and self.team_uuid is None and not self.tags
+
+
+@dataclass(frozen=True, slots=True)
+class Cursor:
+    """Where a cursor walk stands.
+
+    ``last_seq`` is the ``seq`` of the last contact returned: the walk goes on
+    below it, so contacts that joined the top of the list later are left out.
+    ``horizon`` is the highest ``seq`` when the walk started; page numbers in
+    ``meta`` count from there.
+    """
+
+    last_seq: int
+    horizon: int
+
+    def encode(self) -> str:
+        """The opaque string sent to clients as ``meta.next``."""
+        raw = json.dumps({"s": self.last_seq, "h": self.horizon}, separators=(",", ":"))
+        return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
+
+    @classmethod
+    def decode(cls, token: str) -> Cursor:
+        """Parse a string made by :meth:`encode`.
+
+        Raises:
+            ValueError: the string is not a cursor.
+        """
+        try:
+            raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4))
+            data = json.loads(raw)
+        except (binascii.Error, UnicodeDecodeError, ValueError) as error:
+            raise ValueError("malformed cursor") from error
+        if not isinstance(data, dict) or set(data) != {"s", "h"}:
+            raise ValueError("malformed cursor")
+        last_seq, horizon = data["s"], data["h"]
+        if not all(_is_natural(value) for value in (last_seq, horizon)):
+            raise ValueError("malformed cursor")
+        return cls(last_seq=last_seq, horizon=horizon)
+
+
+def _is_natural(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
+
+
+@dataclass(frozen=True, slots=True)
+class Page:
+    """One page of a listing; ``number`` and ``pages`` are 1-based counts."""
+
+    records: tuple[ContactRecord, ...]
+    number: int
+    pages: int
+    next: Cursor | None
+
+
+@contextlib.contextmanager
+def _gc_paused() -> Iterator[None]:
+    # Records hold no reference cycles, so the collector passes that millions
+    # of new objects trigger only cost time (a fifth of a large seeding).
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
+def _descending_seq(record: ContactRecord) -> int:
+    return -record.seq
+
+
+class ContactStore:
+    """All contacts of the sandbox account; every method is thread-safe."""
+
+    def __init__(self, catalog: Catalog, records: Iterable[ContactRecord], *, seed: int) -> None:
+        """Store ``records``, which must come in ascending ``seq`` order."""
+        self.catalog = catalog
+        self._lock = threading.RLock()
+        self._records: dict[str, ContactRecord] = {}
+        self._by_phone: dict[str, str] = {}
+        self._by_bsuid: dict[str, str] = {}
+        self._cache: OrderedDict[ContactFilter, list[ContactRecord]] = OrderedDict()
+        self._max_seq = 0
+        self._uuids = seeded_random("new-contacts", seed)
+        self._phone_offset = phone_offset(seed)
+        for record in records:
+            self._insert(record)
+
+    @classmethod
+    def seeded(cls, count: int, seed: int) -> ContactStore:
+        """A store holding ``count`` generated contacts."""
+        catalog = Catalog.for_seed(seed)
+        with _gc_paused():
+            return cls(catalog, generate_contacts(count, seed, catalog), seed=seed)
+
+    def __len__(self) -> int:
+        return len(self._records)
+
+    def page(self, query: ContactFilter, number: int, size: int) -> Page:
+        """Page ``number`` of the filtered list, as it is right now."""
+        with self._lock:
+            items = self._filtered(query)
+            horizon = self._max_seq
+        start = (number - 1) * size
+        chunk = tuple(items[start : start + size])
+        has_more = bool(chunk) and start + size < len(items)
+        return Page(
+            records=chunk,
+            number=number,
+            pages=math.ceil(len(items) / size),
+            next=Cursor(chunk[-1].seq, horizon) if has_more else None,
+        )
+
+    def page_after(self, query: ContactFilter, cursor: Cursor, size: int) -> Page:
+        """The ``size`` contacts that follow ``cursor`` in its walk."""
+        with self._lock:
+            items = self._filtered(query)
+        walk_start = bisect.bisect_left(items, -cursor.horizon, key=_descending_seq)
+        start = bisect.bisect_left(items, -(cursor.last_seq - 1), key=_descending_seq)
+        chunk = tuple(items[start : start + size])
+        has_more = start + size < len(items)
+        return Page(
+            records=chunk,
+            number=(start - walk_start) // size + 1,
+            pages=math.ceil((len(items) - walk_start) / size),
+            next=Cursor(chunk[-1].seq, cursor.horizon) if has_more else None,
+        )
+
+    def get(self, uuid: str) -> ContactRecord | None:
+        """The contact with ``uuid``, or None."""
+        return self._records.get(uuid)
+
+    def find_by_phone(self, number: str, channel_uuid: str | None = None) -> ContactRecord | None:
+        """The contact with this phone number (formatting ignored), or None."""
+        with self._lock:
+            uuid = self._by_phone.get(phone_key(number))
+            record = self._records.get(uuid) if uuid else None
+        if record is None or channel_uuid in (None, record.channel_uuid):
+            return record
+        return None
+
+    def find_by_bsuid(self, bsuid: str) -> ContactRecord | None:
+        """The contact with this WhatsApp business-scoped user id, or None."""
+        with self._lock:
+            uuid = self._by_bsuid.get(bsuid)
+            return self._records.get(uuid) if uuid else None
+
+    def snapshot(self) -> list[dict[str, Any]]:
+        """Every contact, decoded, in list order."""
+        with self._lock:
+            records = list(reversed(self._records.values()))
+        return [record.decode() for record in records]
+
+    def add(self, fields: Mapping[str, Any]) -> ContactRecord:
+        """Create a contact, first in the list; Callbell's defaults fill the gaps.
+
+        Raises:
+            ContactConflictError: the uuid or the phone number is taken.
+        """
+        with self._lock:
+            uuid = fields.get("uuid") or random_hex_uuid(self._uuids)
+            phone = fields.get("phoneNumber") or self._unused_phone_number()
+            contact = new_contact(
+                self.catalog,
+                fields,
+                uuid=uuid,
+                phone_number=phone,
+                created_at=time.strftime(ISO_FORMAT, time.gmtime()),
+            )
+            if uuid in self._records:
+                raise ContactConflictError(f"a contact with uuid {uuid} exists")
+            record = ContactRecord.from_contact(contact, self._max_seq + 1)
+            self._check_phone_free(record)
+            self._insert(record)
+            return record
+
+    def update(
+        self,
+        uuid: str,
+        edit: Callable[[dict[str, Any]], None],
+        *,
+        touch: bool = False,
+    ) -> ContactRecord:
+        """Apply ``edit`` to the decoded contact and store the result.
+
+        ``touch`` moves the contact to the top of the list, as a new message
+        would; a plain update keeps its position.
+
+        Raises:
+            KeyError: no contact has ``uuid``.
+            ValueError: ``edit`` changed the uuid.
+            ContactConflictError: the new phone number is taken.
+        """
+        with self._lock:
+            contact = self._records[uuid].decode()
+            edit(contact)
+            if contact.get("uuid") != uuid:
+                raise ValueError("the uuid of a contact cannot change")
+            seq = self._max_seq + 1 if touch else self._records[uuid].seq
+            record = ContactRecord.from_contact(contact, seq)
+            self._check_phone_free(record)
+            self._remove(uuid, keep_position=not touch)
+            self._insert(record)
+            return record
+
+    def _filtered(self, query: ContactFilter) -> list[ContactRecord]:
+        cached = self._cache.get(query)
+        if cached is not None:
+            self._cache.move_to_end(query)
+            return cached
+        records = reversed(self._records.values())
+        result = list(records) if query.is_empty else [r for r in records if query.matches(r)]
+        self._cache[query] = result
+        if len(self._cache) > _CACHED_FILTERS:
+            self._cache.popitem(last=False)
+        return result
+
+    def _insert(self, record: ContactRecord) -> None:
+        self._records[record.uuid] = record
+        if record.phone_key:
+            self._by_phone[record.phone_key] = record.uuid
+        if record.bsuid:
+            self._by_bsuid[record.bsuid] = record.uuid
+        self._max_seq = max(self._max_seq, record.seq)
+        self._cache.clear()
+
+    def _remove(self, uuid: str, *, keep_position: bool) -> None:
+        old = self._records[uuid]
+        self._by_phone.pop(old.phone_key, None)
+        if old.bsuid:
+            self._by_bsuid.pop(old.bsuid, None)
+        if not keep_position:
+            del self._records[uuid]
+
+    def _check_phone_free(self, record: ContactRecord) -> None:
+        owner = self._by_phone.get(record.phone_key)
+        if record.phone_key and owner not in (None, record.uuid):
+            raise ContactConflictError("a contact with this phone number exists")
+
+    def _unused_phone_number(self) -> str:
+        index = self._max_seq
+        while True:
+            national = national_number(index, self._phone_offset)
+            if "39" + national not in self._by_phone:
+                return format_phone("+39", national, style=0.0)
+            index += 1

@@ -1,0 +1,1 @@
+"""Tests of the Callbell sandbox server, over real HTTP."""

@@ -1,0 +1,69 @@
+"""Authentication, and the token staying out of responses and logs."""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING
+
+import pytest
+
+from tests.sandbox.client import ApiClient
+
+if TYPE_CHECKING:
+    from airflow_provider_callbell.sandbox import CallbellSandbox
+    from tests.sandbox.conftest import MakeSandbox
+
+
+@pytest.mark.parametrize("path", ["/auth/me", "/contacts", "/contacts/nobody", "/no/such/path"])
+@pytest.mark.parametrize("token", [None, "wrong-token"])
+def test_requests_without_the_token_are_unauthorized(
+    shared_sandbox: CallbellSandbox, path: str, token: str | None
+) -> None:
+    response = ApiClient(shared_sandbox, token=token).get(path)
+
+    assert response.status_code == 401
+    assert response.json() == {"error": "Unauthorized"}
+    assert response.headers["Content-Type"] == "application/json; charset=utf-8"
+
+
+@pytest.mark.parametrize("header", ["Basic c2FuZGJveA==", "Bearer", "Token sandbox-token", "sandbox-token"])
+def test_only_a_bearer_token_is_accepted(shared_sandbox: CallbellSandbox, header: str) -> None:
+    client = ApiClient(shared_sandbox, token=None)
+    client.session.headers["Authorization"] = header
+
+    assert client.get("/auth/me").status_code == 401
+
+
+def test_bearer_scheme_is_case_insensitive(shared_sandbox: CallbellSandbox) -> None:
+    client = ApiClient(shared_sandbox, token=None)
+    client.session.headers["Authorization"] = f"bearer {shared_sandbox.token}"
+
+    assert client.get("/auth/me").status_code == 200
+
+
+def test_auth_me_masks_the_key(make_sandbox: MakeSandbox) -> None:
+    sandbox = make_sandbox(contacts=1, token="cb-live-0123456789")
+
+    response = ApiClient(sandbox).get("/auth/me")
+
+    assert response.status_code == 200
+    assert response.json() == {
+        "status": "ok",
+        "user_email": "sandbox@example.com",
+        "user_name": "Sandbox",
+        "api_key": "cb-l****",
+    }
+    assert "0123456789" not in response.text
+
+
+def test_no_token_in_the_logs(make_sandbox: MakeSandbox, caplog: pytest.LogCaptureFixture) -> None:
+    right, wrong = "right-SECRET-4711", "wrong-SECRET-0815"
+    sandbox = make_sandbox(contacts=5, token=right)
+    caplog.set_level(logging.DEBUG, logger="airflow_provider_callbell.sandbox")
+
+    ApiClient(sandbox, token=wrong).get("/auth/me")
+    ApiClient(sandbox, token=right).get("/contacts", page=1)
+
+    sandbox_lines = [r.getMessage() for r in caplog.records if r.name == "airflow_provider_callbell.sandbox"]
+    assert sandbox_lines == ["GET /v1/auth/me -> 401", "GET /v1/contacts?page=1 -> 200"]
+    assert "SECRET" not in caplog.text
