@@ -1,7 +1,8 @@
 """`make demo`: run the example DAG in real Airflow against the sandbox or the real API.
 
 With ``CALLBELL_API_TOKEN`` set (and optionally ``CALLBELL_BASE_URL``) the DAG reads the real
-Callbell account; otherwise it reads a sandbox of seeded contacts started here.
+Callbell account; otherwise it reads a sandbox of seeded contacts started here, to which a few
+contacts created today are added, so that today's incremental export has something to show.
 """
 
 from __future__ import annotations
@@ -16,11 +17,13 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
+from datetime import UTC, datetime
 
 ROOT = Path(__file__).resolve().parent.parent
 DEMO = ROOT / ".demo"
-DAG_ID = "callbell_contacts_hook"
-LOGICAL_DATE = "2026-11-24"
+DAG_ID = "callbell_contacts_export"
+TODAY = datetime.now(UTC)
+NEW_TODAY = 25
 
 
 @contextlib.contextmanager
@@ -35,7 +38,13 @@ def callbell_connection() -> Iterator[str]:
     from airflow_provider_callbell.sandbox import CallbellSandbox
 
     with CallbellSandbox(contacts=500, seed=1) as sandbox:
-        print(f"Reading a Callbell sandbox of 500 contacts at {sandbox.url}")
+        for number in range(NEW_TODAY):
+            sandbox.add_contact(
+                name=f"New contact {number + 1}",
+                tags=["lead", "VIP"] if number % 5 == 0 else ["lead"],
+                createdAt=TODAY.strftime("%Y-%m-%dT%H:%M:%SZ"),
+            )
+        print(f"Reading a Callbell sandbox of {500 + NEW_TODAY} contacts at {sandbox.url}")
         yield sandbox.airflow_connection()
 
 
@@ -55,11 +64,12 @@ def main() -> int:
     if not (home / "airflow.db").exists():
         airflow(env, "db", "migrate")
     with callbell_connection() as connection:
-        airflow({**env, "AIRFLOW_CONN_CALLBELL_DEFAULT": connection}, "dags", "test", DAG_ID, LOGICAL_DATE)
-    result = output / f"contacts-{LOGICAL_DATE}.jsonl"
+        day = TODAY.strftime("%Y-%m-%d")
+        airflow({**env, "AIRFLOW_CONN_CALLBELL_DEFAULT": connection}, "dags", "test", DAG_ID, day)
+    result = output / "contacts" / f"ds={day}" / "contacts.jsonl"
     with result.open(encoding="utf-8") as lines:
         count = sum(1 for _ in lines)
-    print(f"\nDemo done: {count} contacts in {result}")
+    print(f"\nDemo done: {count} contacts created since {day} exported to {result}")
     return 0
 
 
