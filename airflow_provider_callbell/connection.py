@@ -1,6 +1,111 @@
-"""Names shared by everything that uses the ``callbell`` connection, importable at parse time."""
+"""The ``callbell`` connection: its names, and the client settings read from it.
+
+Shared by the synchronous and asynchronous hooks; light enough to import at DAG parse time.
+"""
 
 from __future__ import annotations
 
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from airflow_provider_callbell import __version__
+
+if TYPE_CHECKING:
+    from airflow.providers.common.compat.sdk import Connection
+
 DEFAULT_CONN_ID = "callbell_default"
 CONN_TYPE = "callbell"
+DEFAULT_BASE_URL = "https://api.callbell.eu/v1"
+USER_AGENT = f"airflow-provider-callbell/{__version__}"
+
+#: name -> (whole number?, label in the connection form, default)
+SETTINGS: dict[str, tuple[bool, str, float]] = {
+    "timeout": (False, "Read timeout (seconds)", 30.0),
+    "connect_timeout": (False, "Connect timeout (seconds)", 10.0),
+    "max_retries": (True, "Retries of a failed request", 5),
+    "retry_backoff": (False, "First wait before a retry (seconds)", 0.5),
+    "max_requests_per_second": (False, "Requests per second at most", 200.0),
+}
+
+
+def checked_setting(name: str, value: Any) -> float:
+    """A setting's value as a number, or ``ValueError`` naming the setting and what it accepts."""
+    whole = SETTINGS[name][0]
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        number = math.nan
+    valid = number >= 0 and number.is_integer() if whole else number > 0
+    if isinstance(value, bool) or not valid:
+        expected = "a whole number >= 0" if whole else "a number > 0"
+        raise ValueError(f"{name} must be {expected}, got {value!r}")
+    return number
+
+
+def base_url_of(conn: Connection) -> str:
+    """The API base URL a connection points at.
+
+    ``host`` holding a whole URL (``http://127.0.0.1:8765/v1``) is used as it is; a bare host
+    name becomes ``https://host[:port]/<schema or v1>``; no host means the public API.
+    """
+    host = (conn.host or "").strip().rstrip("/")
+    if not host:
+        return DEFAULT_BASE_URL
+    if "://" in host:
+        return host
+    port = f":{conn.port}" if conn.port else ""
+    path = (conn.schema or "v1").strip("/")
+    return f"https://{host}{port}/{path}"
+
+
+@dataclass(frozen=True)
+class ClientConfig:
+    """What a Callbell client needs from its connection; the token never shows in a repr."""
+
+    base_url: str
+    token: str = field(repr=False)
+    timeout: float
+    connect_timeout: float
+    max_retries: int
+    retry_backoff: float
+    max_requests_per_second: float
+
+    @classmethod
+    def of(
+        cls, conn: Connection, extras: Mapping[str, Any], overrides: Mapping[str, Any], conn_id: str
+    ) -> ClientConfig:
+        """Settings from ``overrides`` (hook arguments), else the connection's extras, else defaults."""
+        from airflow_provider_callbell.exceptions import CallbellAuthError
+
+        token = (conn.password or "").strip()
+        if not token:
+            raise CallbellAuthError(
+                f"The Callbell connection {conn_id!r} has no API token: "
+                "put the token in the connection's password field."
+            )
+        values = {}
+        for name, (_whole, _label, default) in SETTINGS.items():
+            value = overrides.get(name)
+            if value is None and extras.get(name) not in (None, ""):
+                value = extras[name]
+            values[name] = default if value is None else checked_setting(name, value)
+        return cls(
+            base_url=base_url_of(conn),
+            token=token,
+            timeout=values["timeout"],
+            connect_timeout=values["connect_timeout"],
+            max_retries=int(values["max_retries"]),
+            retry_backoff=values["retry_backoff"],
+            max_requests_per_second=values["max_requests_per_second"],
+        )
+
+    @property
+    def headers(self) -> dict[str, str]:
+        """The headers of every request."""
+        return {
+            "Authorization": f"Bearer {self.token}",
+            "Accept": "application/json",
+            "User-Agent": USER_AGENT,
+        }

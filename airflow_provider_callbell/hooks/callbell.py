@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable, Generator, Mapping
 from functools import cached_property
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -11,16 +10,21 @@ from urllib.parse import quote
 import requests
 from airflow.providers.common.compat.sdk import BaseHook
 
-from airflow_provider_callbell import __version__
 from airflow_provider_callbell.api.filters import ContactFilters, TagsArg
 from airflow_provider_callbell.api.pagination import Contact, ContactPage, ContactStream, ContactWalk
 from airflow_provider_callbell.api.progress import WalkProgress
 from airflow_provider_callbell.api.rate_limit import request_limiter
 from airflow_provider_callbell.api.responses import decode_response
 from airflow_provider_callbell.api.retry import RetryPolicy
-from airflow_provider_callbell.connection import CONN_TYPE, DEFAULT_CONN_ID
+from airflow_provider_callbell.connection import (
+    CONN_TYPE,
+    DEFAULT_BASE_URL,
+    DEFAULT_CONN_ID,
+    SETTINGS,
+    ClientConfig,
+    checked_setting,
+)
 from airflow_provider_callbell.exceptions import (
-    CallbellAuthError,
     CallbellInvalidResponseError,
     CallbellPaginationLimitError,
     CallbellTransportError,
@@ -32,37 +36,6 @@ if TYPE_CHECKING:
     from pyrate_limiter import Limiter
 
 T = TypeVar("T")
-
-DEFAULT_BASE_URL = "https://api.callbell.eu/v1"
-DEFAULT_TIMEOUT = 30.0
-DEFAULT_CONNECT_TIMEOUT = 10.0
-DEFAULT_MAX_RETRIES = 5
-DEFAULT_MAX_REQUESTS_PER_SECOND = 200.0
-DEFAULT_RETRY_BACKOFF = 0.5
-
-CONNECTION_EXTRAS: dict[str, tuple[type, str, float]] = {
-    "timeout": (float, "Read timeout (seconds)", DEFAULT_TIMEOUT),
-    "connect_timeout": (float, "Connect timeout (seconds)", DEFAULT_CONNECT_TIMEOUT),
-    "max_retries": (int, "Retries of a failed request", DEFAULT_MAX_RETRIES),
-    "retry_backoff": (float, "First wait before a retry (seconds)", DEFAULT_RETRY_BACKOFF),
-    "max_requests_per_second": (float, "Requests per second at most", DEFAULT_MAX_REQUESTS_PER_SECOND),
-}
-
-
-def base_url_of(conn: Connection) -> str:
-    """The API base URL a connection points at.
-
-    ``host`` holding a whole URL (``http://127.0.0.1:8765/v1``) is used as it is; a bare host
-    name becomes ``https://host[:port]/<schema or v1>``; no host means the public API.
-    """
-    host = (conn.host or "").strip().rstrip("/")
-    if not host:
-        return DEFAULT_BASE_URL
-    if "://" in host:
-        return host
-    port = f":{conn.port}" if conn.port else ""
-    path = (conn.schema or "v1").strip("/")
-    return f"https://{host}{port}/{path}"
 
 
 class CallbellHook(BaseHook):
@@ -116,7 +89,7 @@ class CallbellHook(BaseHook):
         }
         for name, value in self._overrides.items():
             if value is not None:
-                _checked_setting(name, value)
+                checked_setting(name, value)
 
     @classmethod
     def get_ui_field_behaviour(cls) -> dict[str, Any]:
@@ -139,9 +112,9 @@ class CallbellHook(BaseHook):
         from wtforms.validators import NumberRange, Optional
 
         fields: dict[str, Any] = {}
-        for name, (kind, label, _default) in CONNECTION_EXTRAS.items():
-            field_class = IntegerField if kind is int else StringField
-            validators = [Optional(), NumberRange(min=0)] if kind is int else [Optional()]
+        for name, (whole, label, _default) in SETTINGS.items():
+            field_class = IntegerField if whole else StringField
+            validators = [Optional(), NumberRange(min=0)] if whole else [Optional()]
             fields[name] = field_class(
                 lazy_gettext(label), validators=validators, widget=BS3TextFieldWidget()
             )
@@ -153,43 +126,25 @@ class CallbellHook(BaseHook):
         return self.get_connection(self.callbell_conn_id)
 
     @cached_property
+    def config(self) -> ClientConfig:
+        """Base URL, token, timeouts, retries and rate limit in force."""
+        conn = self.connection
+        return ClientConfig.of(conn, conn.extra_dejson, self._overrides, self.callbell_conn_id)
+
+    @property
     def base_url(self) -> str:
         """The API base URL, without a trailing slash."""
-        return base_url_of(self.connection)
-
-    @cached_property
-    def settings(self) -> dict[str, float]:
-        """Timeouts, retries and rate limit in force: argument, else connection extra, else default."""
-        extras = self.connection.extra_dejson
-        resolved = {}
-        for name, (_kind, _label, default) in CONNECTION_EXTRAS.items():
-            value = self._overrides[name]
-            if value is None and extras.get(name) not in (None, ""):
-                value = extras[name]
-            resolved[name] = default if value is None else _checked_setting(name, value)
-        return resolved
+        return self.config.base_url
 
     @cached_property
     def retry_policy(self) -> RetryPolicy:
         """How transient failures are retried."""
-        return RetryPolicy(
-            max_retries=int(self.settings["max_retries"]), backoff=self.settings["retry_backoff"]
-        )
+        return RetryPolicy(max_retries=self.config.max_retries, backoff=self.config.retry_backoff)
 
     @cached_property
     def rate_limiter(self) -> Limiter:
         """The limiter every request of this hook passes, whatever thread sends it."""
-        return request_limiter(self.settings["max_requests_per_second"])
-
-    @cached_property
-    def _token(self) -> str:
-        token = (self.connection.password or "").strip()
-        if not token:
-            raise CallbellAuthError(
-                f"The Callbell connection {self.callbell_conn_id!r} has no API token: "
-                "put the token in the connection's password field."
-            )
-        return token
+        return request_limiter(self.config.max_requests_per_second)
 
     def get_conn(self) -> requests.Session:
         """The HTTP session, created on first use and reused afterwards."""
@@ -198,13 +153,7 @@ class CallbellHook(BaseHook):
     @cached_property
     def _session(self) -> requests.Session:
         session = requests.Session()
-        session.headers.update(
-            {
-                "Authorization": f"Bearer {self._token}",
-                "Accept": "application/json",
-                "User-Agent": f"airflow-provider-callbell/{__version__}",
-            }
-        )
+        session.headers.update(self.config.headers)
         return session
 
     def close(self) -> None:
@@ -243,12 +192,14 @@ class CallbellHook(BaseHook):
                 f"{self.base_url}/{path}",
                 params=params,
                 json=json,
-                timeout=(self.settings["connect_timeout"], self.settings["timeout"]),
+                timeout=(self.config.connect_timeout, self.config.timeout),
             )
             body = response.content
         except requests.RequestException as error:
             raise CallbellTransportError(f"{what} failed: {type(error).__name__}: {error}") from None
-        return decode_response(response.status_code, response.headers, body, what=what, secret=self._token)
+        return decode_response(
+            response.status_code, response.headers, body, what=what, secret=self.config.token
+        )
 
     def _contact_page(self, params: Mapping[str, str]) -> ContactPage:
         return self._retrying(lambda: ContactPage.parse(self._send("GET", "contacts", params, None)))
@@ -327,19 +278,6 @@ class CallbellHook(BaseHook):
             self.close()
         who = (me.get("user_email") or me.get("user_name")) if isinstance(me, Mapping) else None
         return True, f"Connected to Callbell at {self.base_url}" + (f" as {who}" if who else "")
-
-
-def _checked_setting(name: str, value: Any) -> float:
-    whole = CONNECTION_EXTRAS[name][0] is int
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        number = math.nan
-    valid = number >= 0 and number.is_integer() if whole else number > 0
-    if isinstance(value, bool) or not valid:
-        expected = "a whole number >= 0" if whole else "a number > 0"
-        raise ValueError(f"{name} must be {expected}, got {value!r}")
-    return number
 
 
 def _path_part(value: str, argument: str) -> str:

@@ -223,7 +223,7 @@ class CallbellListContactsOperator(BaseOperator):
         self._written = target
         return {"path": str(target), "count": count, "format": output_format}
 
-    def get_openlineage_facets_on_complete(self, task_instance: Any) -> OperatorLineage | None:
+    def get_openlineage_facets_on_complete(self, task_instance: Any) -> OperatorLineage[Any, Any] | None:
         """OpenLineage: Callbell's contact list in, the written file out."""
         try:
             from airflow.providers.common.compat.openlineage.facet import Dataset

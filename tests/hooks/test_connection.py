@@ -16,7 +16,8 @@ from airflow_provider_callbell.exceptions import (
     CallbellNotFoundError,
     CallbellTransportError,
 )
-from airflow_provider_callbell.hooks.callbell import DEFAULT_BASE_URL, CallbellHook
+from airflow_provider_callbell.connection import DEFAULT_BASE_URL
+from airflow_provider_callbell.hooks.callbell import CallbellHook
 from tests.conftest import SandboxFactory, quick_hook
 
 if TYPE_CHECKING:
@@ -69,15 +70,11 @@ def test_uri_connection_base_urls(monkeypatch: pytest.MonkeyPatch, uri: str, bas
 def test_settings_come_from_arguments_then_extras_then_defaults(monkeypatch: pytest.MonkeyPatch) -> None:
     use_connection(monkeypatch, "callbell://:tok@api.callbell.eu/v1?timeout=12&max_retries=2")
 
-    settings = CallbellHook(max_retries=4).settings
+    config = CallbellHook(max_retries=4).config
 
-    assert settings == {
-        "timeout": 12.0,
-        "connect_timeout": 10.0,
-        "max_retries": 4.0,
-        "retry_backoff": 0.5,
-        "max_requests_per_second": 200.0,
-    }
+    assert (config.timeout, config.connect_timeout, config.max_retries) == (12.0, 10.0, 4)
+    assert (config.retry_backoff, config.max_requests_per_second) == (0.5, 200.0)
+    assert "tok" not in repr(config)
 
 
 @pytest.mark.parametrize(
