@@ -10,13 +10,13 @@ from urllib.parse import quote
 import pytest
 import requests
 
+from airflow_provider_callbell.connection import DEFAULT_BASE_URL
 from airflow_provider_callbell.exceptions import (
     CallbellAuthError,
     CallbellInvalidResponseError,
     CallbellNotFoundError,
     CallbellTransportError,
 )
-from airflow_provider_callbell.connection import DEFAULT_BASE_URL
 from airflow_provider_callbell.hooks.callbell import CallbellHook
 from tests.conftest import SandboxFactory, quick_hook
 
