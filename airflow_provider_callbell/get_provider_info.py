@@ -37,8 +37,9 @@ _CONNECTION_FIELDS: dict[str, Any] = {
 }
 
 
-def _modules(package: str) -> list[dict[str, Any]]:
-    return [{"integration-name": INTEGRATION, "python-modules": [f"airflow_provider_callbell.{package}"]}]
+def _modules(*modules: str) -> list[dict[str, Any]]:
+    paths = [f"airflow_provider_callbell.{module}" for module in modules]
+    return [{"integration-name": INTEGRATION, "python-modules": paths}]
 
 
 def get_provider_info() -> dict[str, Any]:
@@ -56,7 +57,10 @@ def get_provider_info() -> dict[str, Any]:
                 "tags": ["service"],
             }
         ],
-        "hooks": _modules("hooks.callbell"),
+        "operators": _modules("operators.contacts"),
+        "sensors": _modules("sensors.contacts"),
+        "hooks": _modules("hooks.callbell", "hooks.callbell_async"),
+        "triggers": _modules("triggers.contacts"),
         "connection-types": [
             {
                 "connection-type": "callbell",

@@ -60,7 +60,8 @@ def parse_positive(value: Any, argument: str) -> int | None:
     return number
 
 
-def _created_at(contact: Contact) -> datetime | None:
+def created_at(contact: Contact) -> datetime | None:
+    """When the contact was created, from its ``createdAt``; ``None`` when absent or unreadable."""
     stamp = contact.get("createdAt")
     if not isinstance(stamp, str):
         return None
@@ -129,7 +130,7 @@ class ContactSelection:
                 return False
         if self.created_after is None and self.created_before is None:
             return True
-        created = _created_at(contact)
+        created = created_at(contact)
         if created is None:
             return False
         return (self.created_after is None or created >= self.created_after) and (

@@ -12,6 +12,7 @@ from airflow.providers.common.compat.sdk import AirflowFailException, BaseOperat
 
 from airflow_provider_callbell.api.filters import ContactFilters, TagsArg
 from airflow_provider_callbell.api.selection import ContactSelection, parse_positive
+from airflow_provider_callbell.arguments import DEFAULT_MAX_XCOM_CONTACTS, known_now
 from airflow_provider_callbell.connection import DEFAULT_CONN_ID
 from airflow_provider_callbell.exports.formats import format_of
 
@@ -22,20 +23,6 @@ if TYPE_CHECKING:
     from airflow_provider_callbell.api.pagination import Contact
 
 DEFAULT_CONCURRENCY = 16
-DEFAULT_MAX_XCOM_CONTACTS = 1000
-
-
-def _is_template(value: Any) -> bool:
-    if isinstance(value, str):
-        return "{{" in value or "{%" in value
-    if isinstance(value, list | tuple | set):
-        return any(_is_template(item) for item in value)
-    return False
-
-
-def _static(value: Any) -> Any:
-    """The value when it is known at DAG parse time, else ``None`` (it is checked once rendered)."""
-    return None if _is_template(value) else value
 
 
 class CallbellListContactsOperator(BaseOperator):
@@ -130,10 +117,10 @@ class CallbellListContactsOperator(BaseOperator):
         self.max_xcom_contacts = parse_positive(max_xcom_contacts, "max_xcom_contacts")
         self.concurrency = parse_positive(concurrency, "concurrency")
         self._written: ObjectStoragePath | None = None
-        self._check(resolve=_static)
+        self._check(resolve=known_now)
 
     def _check(self, resolve: Any = None) -> tuple[ContactFilters, ContactSelection, str | None]:
-        """Validate the arguments, those known now (``resolve=_static``) or all of them."""
+        """Validate the arguments, those known now (``resolve=known_now``) or all of them."""
         value = resolve or (lambda given: given)
         try:
             filters = ContactFilters.of(

@@ -1,0 +1,128 @@
+"""CallbellHook's twin for asyncio code such as triggers: same connection, limits and errors."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Mapping
+from typing import TYPE_CHECKING, Any
+
+from airflow.providers.common.compat.sdk import BaseHook
+
+from airflow_provider_callbell.api.filters import ContactFilters, TagsArg
+from airflow_provider_callbell.api.pagination import Contact, ContactPage, ContactWalk
+from airflow_provider_callbell.api.rate_limit import request_limiter
+from airflow_provider_callbell.api.responses import decode_response
+from airflow_provider_callbell.api.retry import RetryPolicy
+from airflow_provider_callbell.connection import CONN_TYPE, DEFAULT_CONN_ID, ClientConfig, checked_setting
+from airflow_provider_callbell.exceptions import CallbellPaginationLimitError, CallbellTransportError
+
+if TYPE_CHECKING:
+    import aiohttp
+    from pyrate_limiter import Limiter
+
+
+class CallbellAsyncHook(BaseHook):
+    """
+    Talks to the Callbell REST API from an event loop, never blocking it.
+
+    The connection is read with Airflow's async helpers; requests go through one ``aiohttp``
+    session, the same rate limiter, retry policy and typed errors as :class:`CallbellHook`.
+    Close it with :meth:`aclose` when done.
+
+    :param callbell_conn_id: the ``callbell`` connection.
+    :param settings: ``timeout``, ``connect_timeout``, ``max_retries``, ``retry_backoff`` or
+        ``max_requests_per_second``, overriding the connection's extras.
+    """
+
+    conn_name_attr = "callbell_conn_id"
+    default_conn_name = DEFAULT_CONN_ID
+    conn_type = CONN_TYPE
+    hook_name = "Callbell (asyncio)"
+
+    def __init__(self, callbell_conn_id: str = DEFAULT_CONN_ID, **settings: float | None) -> None:
+        super().__init__()
+        self.callbell_conn_id = callbell_conn_id
+        self._overrides = {name: value for name, value in settings.items() if value is not None}
+        for name, value in self._overrides.items():
+            checked_setting(name, value)
+        self._config: ClientConfig | None = None
+        self._session: aiohttp.ClientSession | None = None
+        self._limiter: Limiter | None = None
+
+    async def config(self) -> ClientConfig:
+        """The client settings, read from the connection once."""
+        if self._config is None:
+            from airflow.providers.common.compat.connection import (
+                get_async_connection,
+                get_async_extra_dejson,
+            )
+
+            conn = await get_async_connection(self.callbell_conn_id)
+            extras = await get_async_extra_dejson(conn)
+            self._config = ClientConfig.of(conn, extras, self._overrides, self.callbell_conn_id)
+        return self._config
+
+    async def request(self, method: str, path: str, *, params: Mapping[str, str] | None = None) -> Any:
+        """Send one API call with retries and rate limiting; return the decoded JSON answer."""
+        config = await self.config()
+        policy = RetryPolicy(max_retries=config.max_retries, backoff=config.retry_backoff)
+        return await policy.async_retrying(self.log)(self._send, config, method, path, params)
+
+    async def _send(
+        self, config: ClientConfig, method: str, path: str, params: Mapping[str, str] | None
+    ) -> Any:
+        import aiohttp
+
+        what = f"{method} /{path}"
+        if self._limiter is None:
+            self._limiter = request_limiter(config.max_requests_per_second)
+        await self._limiter.try_acquire_async("callbell")
+        if self._session is None:
+            timeout = aiohttp.ClientTimeout(sock_connect=config.connect_timeout, sock_read=config.timeout)
+            self._session = aiohttp.ClientSession(headers=config.headers, timeout=timeout)
+        try:
+            async with self._session.request(method, f"{config.base_url}/{path}", params=params) as response:
+                body = await response.read()
+        except (TimeoutError, aiohttp.ClientError) as error:
+            raise CallbellTransportError(f"{what} failed: {type(error).__name__}: {error}") from None
+        return decode_response(response.status, response.headers, body, what=what, secret=config.token)
+
+    async def _contact_page(self, params: Mapping[str, str]) -> ContactPage:
+        config = await self.config()
+        policy = RetryPolicy(max_retries=config.max_retries, backoff=config.retry_backoff)
+
+        async def fetch() -> ContactPage:
+            return ContactPage.parse(await self._send(config, "GET", "contacts", params))
+
+        return await policy.async_retrying(self.log)(fetch)
+
+    async def iter_contacts(
+        self,
+        *,
+        source: str | None = None,
+        tags: TagsArg = None,
+        team_uuid: str | None = None,
+        include_field_types: bool = False,
+    ) -> AsyncIterator[Contact]:
+        """Yield every contact matching the filters exactly once, in Callbell's order.
+
+        The same walk as :meth:`CallbellHook.iter_contacts`, one page at a time.
+        """
+        walk = ContactWalk(
+            ContactFilters.of(
+                source=source, tags=tags, team_uuid=team_uuid, include_field_types=include_field_types
+            )
+        )
+        while (params := walk.next_params()) is not None:
+            try:
+                page = await self._contact_page(params)
+            except CallbellPaginationLimitError as error:
+                walk.page_limit_reached(error)
+                continue
+            for contact in walk.accept(page):
+                yield contact
+
+    async def aclose(self) -> None:
+        """Close the HTTP session."""
+        if self._session is not None:
+            await self._session.close()
+            self._session = None

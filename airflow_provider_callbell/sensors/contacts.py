@@ -1,0 +1,181 @@
+"""CallbellNewLeadsSensor: wait for new contacts carrying given tags."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+from airflow.providers.common.compat.sdk import (
+    AirflowFailException,
+    BaseSensorOperator,
+    PokeReturnValue,
+    conf,
+)
+
+from airflow_provider_callbell.api.filters import ContactFilters, TagsArg
+from airflow_provider_callbell.api.selection import ContactSelection, parse_moment, parse_positive
+from airflow_provider_callbell.arguments import DEFAULT_MAX_XCOM_CONTACTS, known_now
+from airflow_provider_callbell.connection import DEFAULT_CONN_ID
+
+if TYPE_CHECKING:
+    from airflow.providers.common.compat.sdk import Context
+
+    from airflow_provider_callbell.api.selection import Contact
+
+
+class CallbellNewLeadsSensor(BaseSensorOperator):
+    """
+    Wait until new leads appear in Callbell: contacts carrying the given tags that are new.
+
+    A contact is a **new lead** when it matches the tag filter and either was created at or
+    after ``since``, or did not match the filter when the sensor first looked: a contact tagged
+    ``lead`` an hour after it first wrote is caught; leads that existed before are never
+    reported. Once at least ``min_leads`` new leads are seen, the sensor succeeds and returns
+    them (full contacts, each once) as its XCom.
+
+    Works in ``poke``, ``reschedule`` and deferrable modes alike. What it remembers between
+    looks is the uuids that matched when it began: kept in the task state store on Airflow 3.3,
+    in an Airflow Variable named after the task instance on older versions, handed to the
+    trigger in deferrable mode, and dropped when the sensor finishes.
+
+    :param callbell_conn_id: the ``callbell`` connection.
+    :param tags: the lead tags: a list or a comma-separated string, matched
+        case-insensitively (default ``["lead"]``). (templated)
+    :param tags_match: ``any`` (default): at least one of ``tags``; ``all``: every one of them.
+    :param source: only contacts of this integration, e.g. ``whatsapp``. (templated)
+    :param team_uuid: only contacts of this team inbox. (templated)
+    :param since: contacts created at or after this moment are new: a datetime or ISO 8601
+        string; by default the run's data interval start, or the moment the sensor first looked
+        when the run has none. (templated)
+    :param min_leads: how many new leads to wait for (default 1). (templated)
+    :param max_xcom_contacts: fail rather than return more new leads than this through XCom.
+    :param deferrable: hand the waiting to the triggerer (default: ``[operators]
+        default_deferrable``).
+    """
+
+    template_fields: Sequence[str] = ("tags", "source", "team_uuid", "since", "min_leads")
+    ui_color = "#e3f4ec"
+
+    def __init__(
+        self,
+        *,
+        callbell_conn_id: str = DEFAULT_CONN_ID,
+        tags: TagsArg = ("lead",),
+        tags_match: str = "any",
+        source: str | None = None,
+        team_uuid: str | None = None,
+        since: Any = None,
+        min_leads: int | str = 1,
+        max_xcom_contacts: int = DEFAULT_MAX_XCOM_CONTACTS,
+        deferrable: bool = conf.getboolean("operators", "default_deferrable", fallback=False),
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.callbell_conn_id = callbell_conn_id
+        self.tags = list(tags) if isinstance(tags, tuple) else tags
+        self.tags_match = tags_match
+        self.source = source
+        self.team_uuid = team_uuid
+        self.since = since
+        self.min_leads = min_leads
+        self.max_xcom_contacts = parse_positive(max_xcom_contacts, "max_xcom_contacts") or 1
+        self.deferrable = deferrable
+        self._check(resolve=known_now)
+
+    def _check(self, resolve: Any = None) -> tuple[ContactFilters, ContactSelection]:
+        """Validate the arguments, those known now (``resolve=known_now``) or all of them."""
+        value = resolve or (lambda given: given)
+        try:
+            filters = ContactFilters.of(
+                source=value(self.source), tags=value(self.tags), team_uuid=value(self.team_uuid)
+            )
+            selection = ContactSelection.of(tags=value(self.tags), tags_match=self.tags_match)
+            if not selection.tags and value(self.tags) is not None:
+                raise ValueError("tags must name at least one tag, e.g. ['lead']")
+            parse_moment(value(self.since), "since")
+            parse_positive(value(self.min_leads), "min_leads")
+        except ValueError as error:
+            raise ValueError(f"{type(self).__name__} {self.task_id!r}: {error}") from None
+        return filters, selection
+
+    def poke(self, context: Context) -> PokeReturnValue:
+        """Look once: on the first look remember who matches, later report who is new."""
+        from airflow_provider_callbell.api.leads import LeadWatch
+        from airflow_provider_callbell.hooks.callbell import CallbellHook
+        from airflow_provider_callbell.sensors.state import WatchState
+
+        filters, selection = self._check()
+        state = WatchState(context)
+        saved = state.load()
+        hook = CallbellHook(callbell_conn_id=self.callbell_conn_id)
+        contacts = hook.iter_contacts(source=filters.source, tags=filters.tags, team_uuid=filters.team_uuid)
+        with contextlib.closing(contacts), contextlib.closing(hook):
+            if saved is None:
+                watch, leads = LeadWatch.begin(selection, self._since(context), contacts)
+                state.save(watch.to_state())
+                self.log.info(
+                    "Watching for new leads since %s; %d leads exist", watch.since, len(watch.baseline)
+                )
+            else:
+                watch = LeadWatch.from_state(selection, saved)
+                leads = watch.new_leads(contacts)
+        self.log.info("%d new leads so far, %d wanted", len(leads), self._min_leads)
+        if len(leads) < self._min_leads:
+            return PokeReturnValue(is_done=False)
+        state.clear()
+        return PokeReturnValue(is_done=True, xcom_value=self._bounded(leads))
+
+    def execute(self, context: Context) -> Any:
+        """In deferrable mode look once here, then let the triggerer watch."""
+        if not self.deferrable:
+            return super().execute(context)
+        from airflow_provider_callbell.sensors.state import WatchState
+        from airflow_provider_callbell.triggers.contacts import CallbellNewLeadsTrigger
+
+        first_look = self.poke(context)
+        if first_look.is_done:
+            return first_look.xcom_value
+        saved = WatchState(context).load() or {}
+        filters, selection = self._check()
+        trigger = CallbellNewLeadsTrigger(
+            callbell_conn_id=self.callbell_conn_id,
+            tags=list(filters.tags),
+            tags_match=selection.tags_match,
+            source=filters.source,
+            team_uuid=filters.team_uuid,
+            since=saved["since"],
+            baseline=saved["baseline"],
+            min_leads=self._min_leads,
+            poll_interval=float(self.poke_interval),
+            max_leads=self.max_xcom_contacts,
+        )
+        self.defer(trigger=trigger, method_name="execute_complete", timeout=timedelta(seconds=self.timeout))
+
+    def execute_complete(self, context: Context, event: dict[str, Any] | None = None, **kwargs: Any) -> Any:
+        """Resume after the trigger fired: return its new leads, or fail with its error."""
+        from airflow_provider_callbell.exceptions import CallbellError
+        from airflow_provider_callbell.sensors.state import WatchState
+
+        if not event or event.get("status") != "success":
+            message = (event or {}).get("message", "the trigger ended without an event")
+            raise CallbellError(f"Watching for new Callbell leads failed: {message}")
+        WatchState(context).clear()
+        return self._bounded(event["leads"])
+
+    @property
+    def _min_leads(self) -> int:
+        return parse_positive(self.min_leads, "min_leads") or 1
+
+    def _since(self, context: Context) -> datetime:
+        since = parse_moment(self.since, "since") or context.get("data_interval_start")
+        return since or datetime.now(UTC)
+
+    def _bounded(self, leads: list[Contact]) -> list[Contact]:
+        if len(leads) > self.max_xcom_contacts:
+            raise AirflowFailException(
+                f"More than max_xcom_contacts={self.max_xcom_contacts} new leads, and XCom lives in "
+                "Airflow's metadata database: narrow tags, source or team_uuid, or raise max_xcom_contacts."
+            )
+        return leads
