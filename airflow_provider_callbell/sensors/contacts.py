@@ -9,6 +9,8 @@ from typing import TYPE_CHECKING, Any
 
 from airflow.providers.common.compat.sdk import (
     AirflowFailException,
+    AirflowSensorTimeout,
+    AirflowSkipException,
     BaseSensorOperator,
     PokeReturnValue,
     conf,
@@ -150,6 +152,7 @@ class CallbellNewLeadsSensor(BaseSensorOperator):
             min_leads=self._min_leads,
             poll_interval=float(self.poke_interval),
             max_leads=self.max_xcom_contacts,
+            timeout_at=(datetime.now(UTC) + timedelta(seconds=self.timeout)).isoformat(),
         )
         self.defer(trigger=trigger, method_name="execute_complete", timeout=timedelta(seconds=self.timeout))
 
@@ -158,8 +161,14 @@ class CallbellNewLeadsSensor(BaseSensorOperator):
         from airflow_provider_callbell.exceptions import CallbellError
         from airflow_provider_callbell.sensors.state import WatchState
 
-        if not event or event.get("status") != "success":
-            message = (event or {}).get("message", "the trigger ended without an event")
+        event = event or {}
+        status, message = event.get("status"), event.get("message", "the trigger ended without an event")
+        if status == "timeout":
+            WatchState(context).clear()
+            if self.soft_fail:
+                raise AirflowSkipException(f"Sensor timed out, skipping (soft_fail): {message}")
+            raise AirflowSensorTimeout(f"Sensor timed out: {message}")
+        if status != "success":
             raise CallbellError(f"Watching for new Callbell leads failed: {message}")
         WatchState(context).clear()
         return self._bounded(event["leads"])

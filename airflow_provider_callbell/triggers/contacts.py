@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Sequence
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from airflow.providers.common.compat.version_compat import AIRFLOW_V_3_0_PLUS
@@ -66,6 +67,8 @@ class CallbellNewLeadsTrigger(BaseTrigger):
     :param min_leads: how many new leads to wait for.
     :param poll_interval: seconds between two looks.
     :param max_leads: collect at most one more than this (the sensor fails above it).
+    :param timeout_at: ISO 8601 moment after which the trigger gives up with a ``timeout``
+        event; the sensor's own deadline, kept even where nothing else enforces it.
     """
 
     def __init__(
@@ -81,6 +84,7 @@ class CallbellNewLeadsTrigger(BaseTrigger):
         min_leads: int = 1,
         poll_interval: float = 60.0,
         max_leads: int = 1000,
+        timeout_at: str | None = None,
     ) -> None:
         super().__init__()
         self._source = _LeadSource(callbell_conn_id, tags, tags_match, source, team_uuid)
@@ -89,6 +93,7 @@ class CallbellNewLeadsTrigger(BaseTrigger):
         self.min_leads = min_leads
         self.poll_interval = poll_interval
         self.max_leads = max_leads
+        self.timeout_at = timeout_at
 
     def serialize(self) -> tuple[str, dict[str, Any]]:
         """The class path and the JSON-able arguments that rebuild this trigger."""
@@ -99,11 +104,13 @@ class CallbellNewLeadsTrigger(BaseTrigger):
             "min_leads": self.min_leads,
             "poll_interval": self.poll_interval,
             "max_leads": self.max_leads,
+            "timeout_at": self.timeout_at,
         }
 
     async def run(self) -> AsyncIterator[TriggerEvent]:
         """Look every ``poll_interval`` seconds; fire once with the new leads, or with the error."""
         watch = LeadWatch.from_state(self._source.selection, {"since": self.since, "baseline": self.baseline})
+        deadline = datetime.fromisoformat(self.timeout_at) if self.timeout_at else None
         hook = CallbellAsyncHook(self._source.kwargs["callbell_conn_id"])
         try:
             while True:
@@ -112,6 +119,10 @@ class CallbellNewLeadsTrigger(BaseTrigger):
                     yield TriggerEvent({"status": "success", "leads": leads})
                     return
                 self.log.info("%d new leads so far, %d wanted", len(leads), self.min_leads)
+                if deadline and datetime.now(UTC) + timedelta(seconds=self.poll_interval) > deadline:
+                    message = f"{len(leads)} new leads by {self.timeout_at}, {self.min_leads} wanted"
+                    yield TriggerEvent({"status": "timeout", "message": message})
+                    return
                 await asyncio.sleep(self.poll_interval)
         except CallbellError as error:
             yield TriggerEvent({"status": "error", "message": str(error)})
