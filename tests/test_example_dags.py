@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import json
 import os
+import runpy
 import subprocess
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from airflow.providers.common.compat.version_compat import AIRFLOW_V_3_0_PLUS
 
 from tests.conftest import SandboxFactory
 
@@ -26,6 +28,47 @@ def dag_bag_errors(folder: Path) -> dict[str, str]:
 
 def test_example_dags_import_without_errors() -> None:
     assert dag_bag_errors(DAGS) == {}
+
+
+def dags_test(dag_id: str, logical_date: str, export_dir: Path) -> None:
+    env = {**os.environ, "AIRFLOW__CORE__DAGS_FOLDER": str(DAGS), "CALLBELL_EXPORT_DIR": str(export_dir)}
+    subprocess.run(
+        [sys.executable, "-m", "airflow", "dags", "test", dag_id, logical_date],
+        env=env,
+        check=True,
+        capture_output=True,
+    )
+
+
+def test_new_leads_dag_runs_end_to_end(sandbox_factory: SandboxFactory, tmp_path: Path) -> None:
+    sandbox = sandbox_factory(contacts=80, seed=6)
+    lead = sandbox.add_contact(name="Fresh lead", tags=["Lead"], createdAt="2026-11-24T08:30:00Z")
+
+    dags_test("callbell_new_leads", "2026-11-24T08:00:00+00:00", tmp_path)
+
+    synced = (tmp_path / "crm" / "new-leads-20261124T080000.jsonl").read_text().splitlines()
+    assert [json.loads(line) for line in synced] == [lead]
+
+
+@pytest.mark.skipif(not AIRFLOW_V_3_0_PLUS, reason="event-driven scheduling needs Airflow 3")
+def test_event_driven_dag_is_scheduled_by_the_lead_watcher(sandbox: object, tmp_path: Path) -> None:
+    from airflow_provider_callbell.triggers.contacts import CallbellNewLeadsEventTrigger
+
+    asset = runpy.run_path(str(DAGS / "callbell_new_leads_event_driven.py"))["new_callbell_leads"]
+    assert isinstance(asset.watchers[0].trigger, CallbellNewLeadsEventTrigger)
+
+    dags_test("callbell_new_leads_event_driven", "2026-11-24T08:00:00+00:00", tmp_path)
+
+    assert (tmp_path / "crm" / "new-leads-20261124T080000.jsonl").read_text() == ""
+
+
+@pytest.mark.skipif(AIRFLOW_V_3_0_PLUS, reason="Airflow 2 has no event-driven scheduling")
+def test_event_driven_dag_is_absent_on_airflow_2() -> None:
+    from airflow.models.dagbag import DagBag
+
+    bag = DagBag(dag_folder=str(DAGS))
+    assert "callbell_new_leads_event_driven" not in bag.dag_ids
+    assert "callbell_new_leads" in bag.dag_ids
 
 
 def test_export_dag_runs_end_to_end(sandbox_factory: SandboxFactory, tmp_path: Path) -> None:

@@ -1,0 +1,52 @@
+"""Wait for new Callbell leads, then hand them to a CRM sync (here: a JSON Lines file).
+
+``wait_for_new_leads`` succeeds once a contact tagged ``lead`` is new since the run's data
+interval start (created since, or tagged after the sensor began watching); ``sync_to_crm``
+writes those leads under ``CALLBELL_EXPORT_DIR`` (default: ``callbell`` in the temporary
+directory).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import pendulum
+from airflow.providers.common.compat.sdk import dag, task
+
+from airflow_provider_callbell.sensors.contacts import CallbellNewLeadsSensor
+
+EXPORT_DIR = Path(os.environ.get("CALLBELL_EXPORT_DIR") or Path(tempfile.gettempdir()) / "callbell")
+
+
+@dag(
+    schedule="@hourly",
+    start_date=pendulum.datetime(2026, 1, 1, tz="UTC"),
+    catchup=False,
+    tags=["callbell", "example"],
+)
+def callbell_new_leads() -> None:
+    """Sync each hour's new leads to the CRM as soon as there is one."""
+    new_leads = CallbellNewLeadsSensor(
+        task_id="wait_for_new_leads",
+        tags=["lead"],
+        mode="reschedule",
+        poke_interval=60,
+        timeout=60 * 60,
+        soft_fail=True,
+    )
+
+    @task
+    def sync_to_crm(leads: list[dict[str, Any]], ts_nodash: str | None = None) -> str:
+        target = EXPORT_DIR / "crm" / f"new-leads-{ts_nodash}.jsonl"
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text("".join(json.dumps(lead, ensure_ascii=False) + "\n" for lead in leads))
+        return str(target)
+
+    sync_to_crm(new_leads.output)  # type: ignore[arg-type]
+
+
+callbell_new_leads()

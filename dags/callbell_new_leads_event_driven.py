@@ -1,0 +1,56 @@
+"""Event-driven (Airflow 3): a DAG scheduled by new Callbell leads, with no sensor task.
+
+An ``AssetWatcher`` runs ``CallbellNewLeadsEventTrigger`` in the triggerer; each batch of new
+leads becomes an asset event whose ``extra`` holds the leads, and triggers a run that writes
+them under ``CALLBELL_EXPORT_DIR``. On Airflow 2 this file defines no DAG.
+"""
+
+from __future__ import annotations
+
+from airflow.providers.common.compat.version_compat import AIRFLOW_V_3_0_PLUS
+
+if AIRFLOW_V_3_0_PLUS:
+    import json
+    import os
+    import tempfile
+    from pathlib import Path
+    from typing import Any
+
+    import pendulum
+    from airflow.sdk import Asset, AssetWatcher, dag, task
+
+    from airflow_provider_callbell.triggers.contacts import CallbellNewLeadsEventTrigger
+
+    EXPORT_DIR = Path(os.environ.get("CALLBELL_EXPORT_DIR") or Path(tempfile.gettempdir()) / "callbell")
+
+    new_callbell_leads = Asset(
+        name="callbell_new_leads",
+        watchers=[
+            AssetWatcher(
+                name="callbell_new_leads_watcher",
+                trigger=CallbellNewLeadsEventTrigger(tags=["lead"], poll_interval=60),
+            )
+        ],
+    )
+
+    @dag(
+        schedule=[new_callbell_leads],
+        start_date=pendulum.datetime(2026, 1, 1, tz="UTC"),
+        catchup=False,
+        tags=["callbell", "example"],
+    )
+    def callbell_new_leads_event_driven() -> None:
+        """Sync the new leads of each asset event to the CRM."""
+
+        @task
+        def sync_to_crm(triggering_asset_events: Any = None, ts_nodash: str | None = None) -> int:
+            events = triggering_asset_events[new_callbell_leads] if triggering_asset_events else []
+            leads = [lead for event in events for lead in event.extra.get("leads", [])]
+            target = EXPORT_DIR / "crm" / f"new-leads-{ts_nodash}.jsonl"
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_text("".join(json.dumps(lead, ensure_ascii=False) + "\n" for lead in leads))
+            return len(leads)
+
+        sync_to_crm()
+
+    callbell_new_leads_event_driven()
