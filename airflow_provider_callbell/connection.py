@@ -20,19 +20,57 @@ CONN_TYPE = "callbell"
 DEFAULT_BASE_URL = "https://api.callbell.eu/v1"
 USER_AGENT = f"airflow-provider-callbell/{__version__}"
 
-#: name -> (whole number?, label in the connection form, default)
-SETTINGS: dict[str, tuple[bool, str, float]] = {
-    "timeout": (False, "Read timeout (seconds)", 30.0),
-    "connect_timeout": (False, "Connect timeout (seconds)", 10.0),
-    "max_retries": (True, "Retries of a failed request", 5),
-    "retry_backoff": (False, "First wait before a retry (seconds)", 0.5),
-    "max_requests_per_second": (False, "Requests per second at most", 200.0),
+
+#: The connection form: fields Callbell does not use are hidden, the others say what they hold.
+FORM: dict[str, Any] = {
+    "hidden_fields": ["schema", "port", "login"],
+    "relabeling": {"host": "Base URL", "password": "API token"},
+    "placeholders": {
+        "host": DEFAULT_BASE_URL,
+        "password": "API token from Callbell: Settings > Integrations > API",
+    },
+}
+
+
+@dataclass(frozen=True)
+class Setting:
+    """A client setting, read from the connection's extra of the same name."""
+
+    label: str
+    description: str
+    default: float
+    whole: bool = False
+
+
+SETTINGS = {
+    "timeout": Setting(
+        "Read timeout (seconds)", "How long to wait for Callbell's answer to one request.", 30.0
+    ),
+    "connect_timeout": Setting(
+        "Connect timeout (seconds)", "How long to wait for the connection to Callbell.", 10.0
+    ),
+    "max_retries": Setting(
+        "Retries of a failed request",
+        "Retries after a 429, a 5xx, a timeout or a dropped connection.",
+        5,
+        whole=True,
+    ),
+    "retry_backoff": Setting(
+        "First wait before a retry (seconds)",
+        "Doubled at each retry; a 429's Retry-After takes precedence.",
+        0.5,
+    ),
+    "max_requests_per_second": Setting(
+        "Requests per second at most",
+        "Client-side rate limit of each hook; Callbell allows 300 per account.",
+        200.0,
+    ),
 }
 
 
 def checked_setting(name: str, value: Any) -> float:
     """A setting's value as a number, or ``ValueError`` naming the setting and what it accepts."""
-    whole = SETTINGS[name][0]
+    whole = SETTINGS[name].whole
     try:
         number = float(value)
     except (TypeError, ValueError):
@@ -86,11 +124,11 @@ class ClientConfig:
                 "put the token in the connection's password field."
             )
         values = {}
-        for name, (_whole, _label, default) in SETTINGS.items():
+        for name, setting in SETTINGS.items():
             value = overrides.get(name)
             if value is None and extras.get(name) not in (None, ""):
                 value = extras[name]
-            values[name] = default if value is None else checked_setting(name, value)
+            values[name] = setting.default if value is None else checked_setting(name, value)
         return cls(
             base_url=base_url_of(conn),
             token=token,

@@ -5,36 +5,21 @@ from __future__ import annotations
 from typing import Any
 
 from airflow_provider_callbell import __version__
+from airflow_provider_callbell.connection import FORM, SETTINGS
 
 INTEGRATION = "Callbell"
 
-_CONNECTION_FIELDS: dict[str, Any] = {
-    "timeout": {
-        "label": "Read timeout (seconds)",
-        "description": "How long to wait for Callbell's answer to one request.",
-        "schema": {"type": ["number", "null"], "minimum": 0, "default": 30},
-    },
-    "connect_timeout": {
-        "label": "Connect timeout (seconds)",
-        "description": "How long to wait for the connection to Callbell.",
-        "schema": {"type": ["number", "null"], "minimum": 0, "default": 10},
-    },
-    "max_retries": {
-        "label": "Retries of a failed request",
-        "description": "Retries after a 429, a 5xx, a timeout or a dropped connection.",
-        "schema": {"type": ["integer", "null"], "minimum": 0, "default": 5},
-    },
-    "retry_backoff": {
-        "label": "First wait before a retry (seconds)",
-        "description": "Doubled at each retry; a 429's Retry-After takes precedence.",
-        "schema": {"type": ["number", "null"], "exclusiveMinimum": 0, "default": 0.5},
-    },
-    "max_requests_per_second": {
-        "label": "Requests per second at most",
-        "description": "Client-side rate limit of each hook; Callbell allows 300 per account.",
-        "schema": {"type": ["number", "null"], "exclusiveMinimum": 0, "default": 200},
-    },
-}
+
+def _connection_fields() -> dict[str, Any]:
+    fields = {}
+    for name, setting in SETTINGS.items():
+        kind, bound = ("integer", "minimum") if setting.whole else ("number", "exclusiveMinimum")
+        fields[name] = {
+            "label": setting.label,
+            "description": setting.description,
+            "schema": {"type": [kind, "null"], bound: 0, "default": setting.default},
+        }
+    return fields
 
 
 def _modules(*modules: str) -> list[dict[str, Any]]:
@@ -66,15 +51,8 @@ def get_provider_info() -> dict[str, Any]:
                 "connection-type": "callbell",
                 "hook-class-name": "airflow_provider_callbell.hooks.callbell.CallbellHook",
                 "hook-name": "Callbell",
-                "ui-field-behaviour": {
-                    "hidden-fields": ["schema", "port", "login"],
-                    "relabeling": {"host": "Base URL", "password": "API token"},
-                    "placeholders": {
-                        "host": "https://api.callbell.eu/v1",
-                        "password": "API token from Callbell: Settings > Integrations > API",
-                    },
-                },
-                "conn-fields": _CONNECTION_FIELDS,
+                "ui-field-behaviour": {key.replace("_", "-"): value for key, value in FORM.items()},
+                "conn-fields": _connection_fields(),
             }
         ],
     }

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import subprocess
@@ -70,6 +71,13 @@ def logs(caplog: pytest.LogCaptureFixture, capsys: pytest.CaptureFixture[str]) -
         return caplog.text + printed
 
     return text
+
+
+def connect(monkeypatch: pytest.MonkeyPatch, sandbox: CallbellSandbox, **extra: Any) -> None:
+    """Point ``callbell_default`` at ``sandbox``, with these connection extras."""
+    connection = json.loads(sandbox.airflow_connection())
+    connection["extra"] = {"retry_backoff": 0.001, **extra}
+    monkeypatch.setenv("AIRFLOW_CONN_CALLBELL_DEFAULT", json.dumps(connection))
 
 
 def quick_hook(**kwargs: Any) -> CallbellHook:

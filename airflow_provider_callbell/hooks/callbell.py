@@ -18,8 +18,8 @@ from airflow_provider_callbell.api.responses import decode_response
 from airflow_provider_callbell.api.retry import RetryPolicy
 from airflow_provider_callbell.connection import (
     CONN_TYPE,
-    DEFAULT_BASE_URL,
     DEFAULT_CONN_ID,
+    FORM,
     SETTINGS,
     ClientConfig,
     checked_setting,
@@ -94,14 +94,7 @@ class CallbellHook(BaseHook):
     @classmethod
     def get_ui_field_behaviour(cls) -> dict[str, Any]:
         """The connection form on Airflow 2.x (3.x reads the provider info instead)."""
-        return {
-            "hidden_fields": ["schema", "port", "login"],
-            "relabeling": {"host": "Base URL", "password": "API token"},
-            "placeholders": {
-                "host": DEFAULT_BASE_URL,
-                "password": "API token from Callbell: Settings > Integrations > API",
-            },
-        }
+        return FORM
 
     @classmethod
     def get_connection_form_widgets(cls) -> dict[str, Any]:
@@ -112,11 +105,14 @@ class CallbellHook(BaseHook):
         from wtforms.validators import NumberRange, Optional
 
         fields: dict[str, Any] = {}
-        for name, (whole, label, _default) in SETTINGS.items():
-            field_class = IntegerField if whole else StringField
-            validators = [Optional(), NumberRange(min=0)] if whole else [Optional()]
+        for name, setting in SETTINGS.items():
+            field_class = IntegerField if setting.whole else StringField
+            validators = [Optional(), NumberRange(min=0)] if setting.whole else [Optional()]
             fields[name] = field_class(
-                lazy_gettext(label), validators=validators, widget=BS3TextFieldWidget()
+                lazy_gettext(setting.label),
+                description=setting.description,
+                validators=validators,
+                widget=BS3TextFieldWidget(),
             )
         return fields
 

@@ -14,7 +14,7 @@ import pytest
 from airflow_provider_callbell.exports.formats import cell
 from airflow_provider_callbell.operators.contacts import CallbellListContactsOperator
 from airflow_provider_callbell.sandbox import CallbellSandbox
-from tests.conftest import SandboxFactory
+from tests.conftest import SandboxFactory, connect
 from tests.dag_runs import NOT_RETURNED, DagResult, run_task
 
 pytestmark = pytest.mark.usefixtures("airflow_db")
@@ -26,9 +26,7 @@ TOKEN = "cb-operator-secret-51c0"
 def accounts(sandbox_factory: SandboxFactory, monkeypatch: pytest.MonkeyPatch) -> CallbellSandbox:
     """A sandbox of 230 contacts behind callbell_default, with retries fast enough for tests."""
     sandbox = sandbox_factory(contacts=230, seed=5, token=TOKEN)
-    connection = json.loads(sandbox.airflow_connection())
-    connection["extra"] = {"retry_backoff": 0.001, "max_requests_per_second": 2000}
-    monkeypatch.setenv("AIRFLOW_CONN_CALLBELL_DEFAULT", json.dumps(connection))
+    connect(monkeypatch, sandbox, max_requests_per_second=2000)
     return sandbox
 
 
@@ -241,9 +239,7 @@ def test_exact_under_faults_with_concurrency(
         drop_rate=0.05,
         truncate_rate=0.05,
     )
-    connection = json.loads(sandbox.airflow_connection())
-    connection["extra"] = {"retry_backoff": 0.001, "max_retries": 8}
-    monkeypatch.setenv("AIRFLOW_CONN_CALLBELL_DEFAULT", json.dumps(connection))
+    connect(monkeypatch, sandbox, max_retries=8)
     target = tmp_path / "contacts.jsonl"
 
     result = run(tmp_path, output_path=str(target), concurrency=6)

@@ -13,7 +13,7 @@ import pytest
 
 from airflow_provider_callbell.sandbox import CallbellSandbox
 from airflow_provider_callbell.sensors.contacts import CallbellNewLeadsSensor
-from tests.conftest import SandboxFactory
+from tests.conftest import SandboxFactory, connect
 from tests.dag_runs import NOT_RETURNED, DagResult, run_task
 
 pytestmark = pytest.mark.usefixtures("airflow_db")
@@ -30,9 +30,7 @@ MODES = [
 def inbox(sandbox_factory: SandboxFactory, monkeypatch: pytest.MonkeyPatch) -> CallbellSandbox:
     """A small account whose leads fit one page, behind callbell_default."""
     sandbox = sandbox_factory(contacts=60, seed=4, token=TOKEN)
-    connection = json.loads(sandbox.airflow_connection())
-    connection["extra"] = {"retry_backoff": 0.001}
-    monkeypatch.setenv("AIRFLOW_CONN_CALLBELL_DEFAULT", json.dumps(connection))
+    connect(monkeypatch, sandbox)
     return sandbox
 
 

@@ -15,7 +15,7 @@ from airflow.triggers.base import TriggerEvent
 
 from airflow_provider_callbell.sandbox import CallbellSandbox
 from airflow_provider_callbell.triggers.contacts import CallbellNewLeadsTrigger
-from tests.conftest import SandboxFactory
+from tests.conftest import SandboxFactory, connect
 
 TOKEN = "cb-trigger-secret-4410de"
 
@@ -23,9 +23,7 @@ TOKEN = "cb-trigger-secret-4410de"
 @pytest.fixture
 def inbox(sandbox_factory: SandboxFactory, monkeypatch: pytest.MonkeyPatch) -> CallbellSandbox:
     sandbox = sandbox_factory(contacts=60, seed=8, token=TOKEN)
-    connection = json.loads(sandbox.airflow_connection())
-    connection["extra"] = {"retry_backoff": 0.001}
-    monkeypatch.setenv("AIRFLOW_CONN_CALLBELL_DEFAULT", json.dumps(connection))
+    connect(monkeypatch, sandbox)
     return sandbox
 
 
