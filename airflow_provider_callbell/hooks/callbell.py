@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Generator, Mapping
 from functools import cached_property
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -36,6 +37,8 @@ if TYPE_CHECKING:
     from pyrate_limiter import Limiter
 
 T = TypeVar("T")
+
+DEFAULT_POOL_SIZE = 10
 
 
 class CallbellHook(BaseHook):
@@ -90,6 +93,8 @@ class CallbellHook(BaseHook):
         for name, value in self._overrides.items():
             if value is not None:
                 checked_setting(name, value)
+        self._lock = threading.Lock()
+        self._pool_size = DEFAULT_POOL_SIZE
 
     @classmethod
     def get_ui_field_behaviour(cls) -> dict[str, Any]:
@@ -143,14 +148,29 @@ class CallbellHook(BaseHook):
         return request_limiter(self.config.max_requests_per_second)
 
     def get_conn(self) -> requests.Session:
-        """The HTTP session, created on first use and reused afterwards."""
-        return self._session
+        """The HTTP session, created on first use and reused afterwards, whatever the thread."""
+        with self._lock:
+            return self._session
 
     @cached_property
     def _session(self) -> requests.Session:
         session = requests.Session()
         session.headers.update(self.config.headers)
+        self._mount(session)
         return session
+
+    def _mount(self, session: requests.Session) -> None:
+        adapter = requests.adapters.HTTPAdapter(pool_connections=1, pool_maxsize=self._pool_size)
+        session.mount("https://", adapter)
+        session.mount("http://", adapter)
+
+    def _keep_alive_for(self, threads: int) -> None:
+        """Let ``threads`` concurrent requests all keep their connection alive."""
+        with self._lock:
+            if threads > self._pool_size:
+                self._pool_size = threads
+                if "_session" in self.__dict__:
+                    self._mount(self._session)
 
     def close(self) -> None:
         """Close the HTTP session and its pooled connections."""
@@ -181,7 +201,9 @@ class CallbellHook(BaseHook):
     def _send(self, method: str, path: str, params: Mapping[str, str] | None, json: Any) -> Any:
         what = f"{method} /{path}"
         session = self.get_conn()
-        self.rate_limiter.try_acquire("callbell")
+        with self._lock:
+            limiter = self.rate_limiter
+        limiter.try_acquire("callbell")
         try:
             response = session.request(
                 method,
@@ -228,6 +250,7 @@ class CallbellHook(BaseHook):
         )
         if not isinstance(concurrency, int) or isinstance(concurrency, bool) or concurrency < 1:
             raise ValueError(f"concurrency must be a whole number >= 1, got {concurrency!r}")
+        self._keep_alive_for(concurrency)
         walk = ContactWalk(filters)
         return ContactStream(walk, self._walk(walk, concurrency))
 

@@ -282,3 +282,13 @@ def test_no_progress_line_per_request(sandbox: Any, logs: Callable[[], str]) -> 
     progress = [line for line in logs().splitlines() if "contacts in" in line]
     assert len(progress) == 1
     assert "Read 130 contacts in 7 pages" in progress[0]
+
+
+def test_connection_pool_keeps_every_concurrent_connection_alive(sandbox: Any) -> None:
+    hook = quick_hook()
+    hook.get_contact(sandbox.contacts()[0]["uuid"])
+
+    assert len(list(hook.iter_contacts(concurrency=24))) == 130
+    adapter = hook.get_conn().get_adapter(sandbox.url)
+    assert adapter._pool_maxsize == 24  # type: ignore[attr-defined]
+    assert len(adapter.poolmanager.pools) == 1  # type: ignore[attr-defined]
