@@ -12,6 +12,8 @@ import re
 import time
 from typing import TYPE_CHECKING, Any
 
+import msgspec
+
 from airflow_provider_callbell.exceptions import (
     CallbellAuthError,
     CallbellClientError,
@@ -100,8 +102,8 @@ def decode_response(
             message = message.replace(secret, "***")
         raise _error_for(status, message, headers, what)
     try:
-        return json.loads(body)
-    except ValueError:
+        return msgspec.json.decode(body)
+    except msgspec.DecodeError:
         raise CallbellInvalidResponseError(
             f"Callbell answered HTTP {status} to {what} with a body that is not valid JSON "
             f"({len(body)} bytes)",

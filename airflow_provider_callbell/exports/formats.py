@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import contextlib
 import csv
-import io
-import json
 import tempfile
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import PurePosixPath
 from typing import IO, Any
+
+import msgspec
 
 FORMATS = ("jsonl", "json", "csv", "parquet")
 SUFFIXES = {".jsonl": "jsonl", ".ndjson": "jsonl", ".json": "json", ".csv": "csv", ".parquet": "parquet"}
@@ -65,35 +65,55 @@ def format_of(path: str, output_format: str | None) -> str:
     return SUFFIXES[suffix]
 
 
-def _json(value: Any) -> str:
-    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
-
-
 def cell(value: Any) -> str | None:
     """A contact value as one text cell: strings as they are, anything else as JSON."""
     if value is None or isinstance(value, str):
         return value
-    return _json(value)
+    return msgspec.json.encode(value).decode("utf-8")
+
+
+class _Sink:
+    """Bytes written to ``out`` in large chunks; ``out`` stays open for its owner.
+
+    Few large writes matter: object-storage file objects wrap every call to ``write``.
+    """
+
+    CHUNK = 1 << 20
+
+    def __init__(self, out: IO[bytes]) -> None:
+        self._out = out
+        self._parts: list[bytes] = []
+        self._size = 0
+
+    def write(self, data: bytes) -> None:
+        self._parts.append(data)
+        self._size += len(data)
+        if self._size >= self.CHUNK:
+            self.flush()
+
+    def write_text(self, text: str) -> None:
+        self.write(text.encode("utf-8"))
+
+    def flush(self) -> None:
+        self._out.write(b"".join(self._parts))
+        self._parts.clear()
+        self._size = 0
 
 
 @contextlib.contextmanager
-def _utf8(out: IO[bytes]) -> Iterator[io.TextIOWrapper]:
-    """A UTF-8 text view of ``out`` that leaves ``out`` open for its owner to close."""
-    text = io.TextIOWrapper(out, encoding="utf-8", newline="")
-    try:
-        yield text
-    finally:
-        text.flush()
-        text.detach()
+def _sink(out: IO[bytes]) -> Iterator[_Sink]:
+    sink = _Sink(out)
+    yield sink
+    sink.flush()
 
 
 def write_jsonl(contacts: Iterable[Contact], out: IO[bytes], columns: Sequence[str] | None = None) -> int:
     """One JSON object per line."""
     count = 0
-    with _utf8(out) as text:
+    encode = msgspec.json.Encoder().encode
+    with _sink(out) as sink:
         for contact in contacts:
-            text.write(_json(contact))
-            text.write("\n")
+            sink.write(encode(contact) + b"\n")
             count += 1
     return count
 
@@ -101,13 +121,13 @@ def write_jsonl(contacts: Iterable[Contact], out: IO[bytes], columns: Sequence[s
 def write_json(contacts: Iterable[Contact], out: IO[bytes], columns: Sequence[str] | None = None) -> int:
     """A JSON array, one contact per line."""
     count = 0
-    with _utf8(out) as text:
-        text.write("[")
+    encode = msgspec.json.Encoder().encode
+    with _sink(out) as sink:
+        sink.write(b"[")
         for contact in contacts:
-            text.write(",\n" if count else "\n")
-            text.write(_json(contact))
+            sink.write((b",\n" if count else b"\n") + encode(contact))
             count += 1
-        text.write("\n]\n" if count else "]\n")
+        sink.write(b"\n]\n" if count else b"]\n")
     return count
 
 
@@ -115,22 +135,22 @@ class _Spool:
     """Rows parked in a temporary file while the full column set is learnt."""
 
     def __init__(self) -> None:
-        self._file = tempfile.SpooledTemporaryFile(_SPOOL_IN_MEMORY, mode="w+", encoding="utf-8")  # noqa: SIM115
+        self._file = tempfile.SpooledTemporaryFile(_SPOOL_IN_MEMORY)  # noqa: SIM115
         self.columns: dict[str, None] = dict.fromkeys(CONTACT_KEYS)
-        self._extra: dict[str, None] = {}
 
     def fill(self, contacts: Iterable[Contact]) -> None:
+        encode = msgspec.json.Encoder().encode
         for contact in contacts:
-            self._file.write(_json(contact) + "\n")
+            self._file.write(encode(contact) + b"\n")
             for key in contact:
                 if key not in self.columns:
-                    self._extra[key] = None
-        self.columns.update(self._extra)
+                    self.columns[key] = None
 
     def rows(self) -> Iterable[Contact]:
         self._file.seek(0)
+        decode = msgspec.json.Decoder().decode
         for line in self._file:
-            yield json.loads(line)
+            yield decode(line)
 
     def close(self) -> None:
         self._file.close()
@@ -153,11 +173,18 @@ def _with_columns(
     return writer
 
 
+class _TextView:
+    """What ``csv.writer`` needs of a text file, over a byte sink."""
+
+    def __init__(self, sink: _Sink) -> None:
+        self.write = sink.write_text
+
+
 def _csv(contacts: Iterable[Contact], out: IO[bytes], columns: Sequence[str]) -> int:
     """A header row of contact keys, then one row per contact; nested values as JSON."""
     count = 0
-    with _utf8(out) as text:
-        rows = csv.writer(text)
+    with _sink(out) as sink:
+        rows = csv.writer(_TextView(sink))
         rows.writerow(columns)
         for contact in contacts:
             rows.writerow([cell(contact.get(column)) for column in columns])

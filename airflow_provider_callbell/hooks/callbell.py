@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import threading
 from collections.abc import Callable, Generator, Mapping
 from functools import cached_property
@@ -156,6 +157,11 @@ class CallbellHook(BaseHook):
     def _session(self) -> requests.Session:
         session = requests.Session()
         session.headers.update(self.config.headers)
+        # Proxies and CA bundle come from the environment once, not at every request: with
+        # Airflow's environment that lookup costs about as much as decoding a page.
+        session.trust_env = False
+        session.proxies = requests.utils.get_environ_proxies(self.base_url)
+        session.verify = os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE") or True
         self._mount(session)
         return session
 
