@@ -37,6 +37,9 @@ class _Handler(BaseHTTPRequestHandler):
     """Speaks HTTP/1.1 with keep-alive; every response leaves in one write."""
 
     protocol_version = "HTTP/1.1"
+    # Idle keep-alive connections close after this many seconds, as in real servers: a client
+    # that opens a connection per request and never closes them must not pin a thread each.
+    timeout = 5
     server_version = "callbell-sandbox"
     server: _SandboxServer
 

@@ -122,12 +122,14 @@ class Page:
 @contextlib.contextmanager
 def _gc_paused() -> Iterator[None]:
     # Records hold no reference cycles, so the collector passes that millions
-    # of new objects trigger only cost time (a fifth of a large seeding).
+    # of new objects trigger only cost time (a fifth of a large seeding); frozen
+    # afterwards, they never make a later collection pause the server either.
     enabled = gc.isenabled()
     gc.disable()
     try:
         yield
     finally:
+        gc.freeze()
         if enabled:
             gc.enable()
 
