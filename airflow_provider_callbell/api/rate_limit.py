@@ -2,16 +2,38 @@
 
 from __future__ import annotations
 
-from pyrate_limiter import Limiter, Rate, SingleBucketFactory, StateBucket, TokenBucket
+import math
 
-_PRECISION = 1000
+from pyrate_limiter import Duration, InMemoryBucket, Limiter, Rate, RateItem, SingleBucketFactory
+
+# Requests reach Callbell a little earlier or later than they leave: a window this much longer
+# than a second keeps every one of Callbell's seconds under the limit.
+_GUARD_MS = 50
+
+
+class _SlidingWindow(InMemoryBucket):
+    """pyrate-limiter's sliding-window bucket, forgetting expired requests as it goes.
+
+    Without this a background "leaker" thread per limiter does it, and lives on after the
+    hook is done with it.
+    """
+
+    def __init__(self, rate: Rate) -> None:
+        super().__init__([rate])
+        self._keep = 2 * rate.limit
+
+    def put(self, item: RateItem) -> bool:
+        if len(self.items) > self._keep:
+            self.leak(item.timestamp)
+        return super().put(item)
 
 
 def request_limiter(max_requests_per_second: float) -> Limiter:
-    """A limiter that spaces requests evenly, at most ``max_requests_per_second`` of them.
+    """A limiter letting at most ``max_requests_per_second`` requests start in any one second.
 
-    A burst of one keeps any one-second window at or under the limit as the server counts it,
-    whatever the number of threads drawing from the limiter.
+    A sliding window, as Callbell counts: unlike a smooth token bucket, a request that starts
+    a little late (a thread waiting for the GIL) does not waste its slot, so the rate comes
+    close to the limit without passing it.
     """
     if (
         not isinstance(max_requests_per_second, int | float)
@@ -19,6 +41,8 @@ def request_limiter(max_requests_per_second: float) -> Limiter:
         or max_requests_per_second <= 0
     ):
         raise ValueError(f"max_requests_per_second must be a number > 0, got {max_requests_per_second!r}")
-    rate = Rate(round(max_requests_per_second * _PRECISION), 1000 * _PRECISION, burst=1)
-    bucket = StateBucket([rate], algorithm=TokenBucket())
-    return Limiter(SingleBucketFactory(bucket, schedule_leak=False), buffer_ms=0)
+    if max_requests_per_second >= 1:
+        rate = Rate(math.floor(max_requests_per_second), Duration.SECOND + _GUARD_MS)
+    else:
+        rate = Rate(1, math.ceil(1000 / max_requests_per_second) + _GUARD_MS)
+    return Limiter(SingleBucketFactory(_SlidingWindow(rate), schedule_leak=False), buffer_ms=0)

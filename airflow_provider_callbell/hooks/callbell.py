@@ -283,13 +283,16 @@ class CallbellHook(BaseHook):
         self.log.info("Read %s", progress.summary())
 
     def _pages_ahead(self, concurrency: int) -> int:
-        """Pages worth fetching ahead: enough requests in flight to use the whole rate limit
-        (rate times latency, Little's law), within ``concurrency``. Fewer threads contend when
-        Callbell answers fast."""
+        """Pages to queue ahead of the one being read.
+
+        Enough to keep the rate limit busy (rate times latency, Little's law), so fewer threads
+        contend when Callbell answers fast; then twice that, so a slow page does not stall the
+        others. At most ``concurrency`` requests run at once whatever is queued.
+        """
         if concurrency == 1:
             return 0
-        wanted = math.ceil(2 * self.config.max_requests_per_second * self._latency)
-        return max(1, min(concurrency - 1, wanted))
+        in_flight = math.ceil(self.config.max_requests_per_second * self._latency)
+        return 2 * max(1, min(concurrency - 1, in_flight))
 
     def get_contact(self, uuid: str, *, include_field_types: bool = False) -> Contact:
         """One contact by its Callbell uuid.
