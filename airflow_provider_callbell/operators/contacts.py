@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import time
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
@@ -119,30 +119,31 @@ class CallbellListContactsOperator(BaseOperator):
         self._written: ObjectStoragePath | None = None
         self._check(resolve=known_now)
 
-    def _check(self, resolve: Any = None) -> tuple[ContactFilters, ContactSelection, str | None]:
+    def _check(
+        self, resolve: Callable[[Any], Any] = lambda given: given
+    ) -> tuple[ContactFilters, ContactSelection, str | None]:
         """Validate the arguments, those known now (``resolve=known_now``) or all of them."""
-        value = resolve or (lambda given: given)
         try:
             filters = ContactFilters.of(
-                source=value(self.source),
-                tags=value(self.tags),
-                team_uuid=value(self.team_uuid),
+                source=resolve(self.source),
+                tags=resolve(self.tags),
+                team_uuid=resolve(self.team_uuid),
                 include_field_types=self.include_field_types,
             )
             selection = ContactSelection.of(
-                tags=value(self.tags),
+                tags=resolve(self.tags),
                 tags_match=self.tags_match,
-                created_after=value(self.created_after),
-                created_before=value(self.created_before),
-                fields=value(self.fields),
-                max_contacts=value(self.max_contacts),
+                created_after=resolve(self.created_after),
+                created_before=resolve(self.created_before),
+                fields=resolve(self.fields),
+                max_contacts=resolve(self.max_contacts),
             )
-            return filters, selection, self._output_format(value)
+            return filters, selection, self._output_format(resolve)
         except ValueError as error:
             raise ValueError(f"{type(self).__name__} {self.task_id!r}: {error}") from None
 
-    def _output_format(self, value: Any) -> str | None:
-        path, output_format = value(self.output_path), value(self.output_format)
+    def _output_format(self, resolve: Callable[[Any], Any]) -> str | None:
+        path, output_format = resolve(self.output_path), resolve(self.output_format)
         if self.output_path is None:
             if self.output_format is not None or self.output_conn_id is not None:
                 raise ValueError("output_format and output_conn_id need output_path")

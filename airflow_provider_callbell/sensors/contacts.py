@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -86,18 +86,19 @@ class CallbellNewLeadsSensor(BaseSensorOperator):
         self.deferrable = deferrable
         self._check(resolve=known_now)
 
-    def _check(self, resolve: Any = None) -> tuple[ContactFilters, ContactSelection]:
+    def _check(
+        self, resolve: Callable[[Any], Any] = lambda given: given
+    ) -> tuple[ContactFilters, ContactSelection]:
         """Validate the arguments, those known now (``resolve=known_now``) or all of them."""
-        value = resolve or (lambda given: given)
         try:
             filters = ContactFilters.of(
-                source=value(self.source), tags=value(self.tags), team_uuid=value(self.team_uuid)
+                source=resolve(self.source), tags=resolve(self.tags), team_uuid=resolve(self.team_uuid)
             )
-            selection = ContactSelection.of(tags=value(self.tags), tags_match=self.tags_match)
-            if not selection.tags and value(self.tags) is not None:
+            selection = ContactSelection.of(tags=resolve(self.tags), tags_match=self.tags_match)
+            if not selection.tags and resolve(self.tags) is not None:
                 raise ValueError("tags must name at least one tag, e.g. ['lead']")
-            parse_moment(value(self.since), "since")
-            parse_positive(value(self.min_leads), "min_leads")
+            parse_moment(resolve(self.since), "since")
+            parse_positive(resolve(self.min_leads), "min_leads")
         except ValueError as error:
             raise ValueError(f"{type(self).__name__} {self.task_id!r}: {error}") from None
         return filters, selection
