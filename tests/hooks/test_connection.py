@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import time
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
@@ -185,11 +184,10 @@ def test_timeouts_are_retried_then_reported(
     sandbox = sandbox_factory(contacts=5, latency=0.5)
     hook = quick_hook(timeout=0.05, max_retries=1)
 
-    started = time.monotonic()
     with pytest.raises(CallbellTransportError, match=r"Read ?timed out"):
         hook.get_contact(sandbox.contacts()[0]["uuid"])
 
-    assert time.monotonic() - started < 1.0
+    assert sandbox.stats.total_requests == 2
 
 
 def test_connection_refused_is_a_transport_error(monkeypatch: pytest.MonkeyPatch) -> None:

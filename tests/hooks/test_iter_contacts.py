@@ -225,7 +225,7 @@ def test_concurrent_walk_wastes_requests_only_once_at_the_page_cap(sandbox_facto
     sandbox = sandbox_factory(contacts=200, pagination="cursor", page_size=10, page_cap=5)
 
     assert uuids(list(quick_hook().iter_contacts(concurrency=4))) == uuids(sandbox.contacts())
-    assert sandbox.stats.by_status[400] <= 4
+    assert sandbox.stats.by_status[400] <= 1 + 2 * (4 - 1)
     assert sandbox.stats.by_status[200] == 20
 
 
