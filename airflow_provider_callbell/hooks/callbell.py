@@ -245,7 +245,7 @@ class CallbellHook(BaseHook):
     ) -> ContactStream:
         """Yield every contact matching the filters exactly once, in the order Callbell lists them.
 
-        Memory holds at most ``concurrency`` pages, whatever the size of the account.
+        Memory holds at most twice ``concurrency`` pages, whatever the size of the account.
         Arguments are checked before any request is sent.
 
         :param source: integration type, e.g. ``whatsapp``.
