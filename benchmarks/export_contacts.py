@@ -23,6 +23,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import gc
+import hashlib
 import importlib
 import json
 import math
@@ -65,6 +66,7 @@ CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 HTTP_CONN_ID = "callbell_http"
 CALLBELL_CONN_ID = "callbell_default"
 KINDS = ("callbell", "http", "requests")
+PROVIDER = "airflow_provider_callbell"
 MB = 1024 * 1024
 
 Export = Callable[[], int]
@@ -852,16 +854,39 @@ def _read(path: str) -> list[str]:
     return []
 
 
-def code_version() -> str:
-    """The commit measured, and whether the provider's files differ from it."""
+def _git(*args: str) -> str:
+    done = subprocess.run(["git", *args], cwd=ROOT, capture_output=True, text=True, check=False)
+    return done.stdout.rstrip()
 
-    def git(*args: str) -> str:
-        done = subprocess.run(["git", *args], cwd=ROOT, capture_output=True, text=True, check=False)
-        return done.stdout.rstrip()
 
-    dirty = git("status", "--porcelain", "--", "airflow_provider_callbell").splitlines()
-    changes = f", uncommitted changes in {', '.join(line[3:] for line in dirty)}" if dirty else ""
-    return f"{git('rev-parse', '--short', 'HEAD') or 'unknown'}{changes}"
+@dataclass(frozen=True)
+class CodeVersion:
+    """The commit measured and a fingerprint of the provider's files as they are on disk."""
+
+    commit: str
+    provider: str
+    dirty: tuple[str, ...]
+
+    @classmethod
+    def now(cls) -> CodeVersion:
+        tree = _git("rev-parse", f"HEAD:{PROVIDER}") + _git("diff", "HEAD", "--", PROVIDER)
+        dirty = tuple(line[3:] for line in _git("status", "--porcelain", "--", PROVIDER).splitlines())
+        fingerprint = hashlib.sha256((tree + "\n".join(dirty)).encode()).hexdigest()[:12]
+        return cls(_git("rev-parse", "--short", "HEAD") or "unknown", fingerprint, dirty)
+
+    def describe(self) -> str:
+        return self.commit + (f", uncommitted changes in {', '.join(self.dirty)}" if self.dirty else "")
+
+
+def version_line(start: CodeVersion, end: CodeVersion) -> str:
+    """Which code was measured, and whether the provider changed while the benchmark ran."""
+    line = f"- Code: {start.describe()}"
+    if end.provider != start.provider:
+        files = ", ".join(_git("diff", "--name-only", start.commit, "--", PROVIDER).split()) or "none"
+        return f"{line}; **the provider changed during the run**: now {end.describe()} (files: {files})"
+    if end.commit != start.commit:
+        return f"{line}; HEAD moved to {end.commit} during the run, the provider's files did not change"
+    return line
 
 
 def command_line() -> str:
@@ -873,9 +898,7 @@ def command_line() -> str:
     return shlex.join([short(sys.executable), short(sys.argv[0]), *sys.argv[1:]])
 
 
-def report(
-    main: list[Summary], sweep: list[Summary], plan: Plan, elapsed: float, versions: tuple[str, str]
-) -> str:
+def report(main: list[Summary], sweep: list[Summary], plan: Plan, elapsed: float, version: str) -> str:
     operators = [v.name for v in plan.variants if v.kind == "callbell"]
     ratio_header = ["Scenario"]
     for name in operators:
@@ -883,8 +906,7 @@ def report(
     parts = [
         "## Machine",
         "\n".join(machine()),
-        f"- Code: {versions[0]}"
-        + (f"; **the code changed during the run**, now {versions[1]}" if versions[1] != versions[0] else ""),
+        version,
         f"\nCommand (from the repository root): `{command_line()}`; took {elapsed / 60:.1f} min.",
         "\n## Results (medians over the runs)",
         table(MAIN_HEADER, (main_row(s) for s in main)),
@@ -922,9 +944,9 @@ the sandbox (about 1.5 GB for a million contacts). `ru_maxrss` is kept in the ra
 def parent_main(args: argparse.Namespace) -> int:
     workdir = Path(tempfile.mkdtemp(prefix="callbell-bench-"))
     plan = build_plan(args, workdir)
-    started, version = time.perf_counter(), code_version()
+    started, version = time.perf_counter(), CodeVersion.now()
     main, sweep = benchmark(plan)
-    text = report(main, sweep, plan, time.perf_counter() - started, (version, code_version()))
+    text = report(main, sweep, plan, time.perf_counter() - started, version_line(version, CodeVersion.now()))
     print("\n" + text)
     results = _results_path(args)
     if results is not None:
