@@ -15,6 +15,8 @@ from airflow_provider_callbell import __version__
 if TYPE_CHECKING:
     from airflow.providers.common.compat.sdk import Connection
 
+    from airflow_provider_callbell.api.retry import RetryPolicy
+
 DEFAULT_CONN_ID = "callbell_default"
 CONN_TYPE = "callbell"
 DEFAULT_BASE_URL = "https://api.callbell.eu/v1"
@@ -138,6 +140,13 @@ class ClientConfig:
             retry_backoff=values["retry_backoff"],
             max_requests_per_second=values["max_requests_per_second"],
         )
+
+    @property
+    def retry_policy(self) -> RetryPolicy:
+        """How transient failures are retried under these settings."""
+        from airflow_provider_callbell.api.retry import RetryPolicy
+
+        return RetryPolicy(max_retries=self.max_retries, backoff=self.retry_backoff)
 
     @property
     def headers(self) -> dict[str, str]:

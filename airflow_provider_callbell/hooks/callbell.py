@@ -19,7 +19,6 @@ from airflow_provider_callbell.api.pagination import Contact, ContactPage, Conta
 from airflow_provider_callbell.api.progress import WalkProgress
 from airflow_provider_callbell.api.rate_limit import request_limiter
 from airflow_provider_callbell.api.responses import decode_response
-from airflow_provider_callbell.api.retry import RetryPolicy
 from airflow_provider_callbell.connection import (
     CONN_TYPE,
     DEFAULT_CONN_ID,
@@ -38,6 +37,8 @@ from airflow_provider_callbell.hooks.prefetch import PagePrefetcher
 if TYPE_CHECKING:
     from airflow.providers.common.compat.sdk import Connection
     from pyrate_limiter import Limiter
+
+    from airflow_provider_callbell.api.retry import RetryPolicy
 
 T = TypeVar("T")
 
@@ -144,7 +145,7 @@ class CallbellHook(BaseHook):
     @cached_property
     def retry_policy(self) -> RetryPolicy:
         """How transient failures are retried."""
-        return RetryPolicy(max_retries=self.config.max_retries, backoff=self.config.retry_backoff)
+        return self.config.retry_policy
 
     @cached_property
     def rate_limiter(self) -> Limiter:

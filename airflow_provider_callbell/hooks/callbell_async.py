@@ -11,7 +11,6 @@ from airflow_provider_callbell.api.filters import ContactFilters, TagsArg
 from airflow_provider_callbell.api.pagination import Contact, ContactPage, ContactWalk
 from airflow_provider_callbell.api.rate_limit import request_limiter
 from airflow_provider_callbell.api.responses import decode_response
-from airflow_provider_callbell.api.retry import RetryPolicy
 from airflow_provider_callbell.connection import CONN_TYPE, DEFAULT_CONN_ID, ClientConfig, checked_setting
 from airflow_provider_callbell.exceptions import CallbellPaginationLimitError, CallbellTransportError
 
@@ -64,8 +63,7 @@ class CallbellAsyncHook(BaseHook):
     async def request(self, method: str, path: str, *, params: Mapping[str, str] | None = None) -> Any:
         """Send one API call with retries and rate limiting; return the decoded JSON answer."""
         config = await self.config()
-        policy = RetryPolicy(max_retries=config.max_retries, backoff=config.retry_backoff)
-        return await policy.async_retrying(self.log)(self._send, config, method, path, params)
+        return await config.retry_policy.async_retrying(self.log)(self._send, config, method, path, params)
 
     async def _send(
         self, config: ClientConfig, method: str, path: str, params: Mapping[str, str] | None
@@ -88,12 +86,11 @@ class CallbellAsyncHook(BaseHook):
 
     async def _contact_page(self, params: Mapping[str, str]) -> ContactPage:
         config = await self.config()
-        policy = RetryPolicy(max_retries=config.max_retries, backoff=config.retry_backoff)
 
         async def fetch() -> ContactPage:
             return ContactPage.parse(await self._send(config, "GET", "contacts", params))
 
-        return await policy.async_retrying(self.log)(fetch)
+        return await config.retry_policy.async_retrying(self.log)(fetch)
 
     async def iter_contacts(
         self,
