@@ -75,6 +75,27 @@ class ContactFilters:
             include_field_types=include_field_types,
         )
 
+    @classmethod
+    def given(
+        cls,
+        filters: ContactFilters | None,
+        *,
+        source: str | None = None,
+        tags: TagsArg = None,
+        team_uuid: str | None = None,
+        include_field_types: bool = False,
+    ) -> ContactFilters:
+        """``filters`` when given, else the filters the keyword arguments describe; not both."""
+        if filters is None:
+            return cls.of(
+                source=source, tags=tags, team_uuid=team_uuid, include_field_types=include_field_types
+            )
+        if not isinstance(filters, ContactFilters):
+            raise ValueError(f"filters must be a ContactFilters, got {type(filters).__name__}")
+        if (source, tags, team_uuid, include_field_types) != (None, None, None, False):
+            raise ValueError("give the filters either as a ContactFilters or as keyword arguments, not both")
+        return filters
+
     def query_params(self) -> dict[str, str]:
         """The filters as ``GET /contacts`` query parameters."""
         params: dict[str, str] = {}

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import math
 import os
 import threading
 import time
 from collections.abc import Callable, Generator, Mapping
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from functools import cached_property
 from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import quote
@@ -15,10 +15,11 @@ import requests
 from airflow.providers.common.compat.sdk import BaseHook
 
 from airflow_provider_callbell.api.filters import ContactFilters, TagsArg
-from airflow_provider_callbell.api.pagination import Contact, ContactPage, ContactStream, ContactWalk
+from airflow_provider_callbell.api.pagination import Contact, ContactPage, ContactStream
 from airflow_provider_callbell.api.progress import WalkProgress
 from airflow_provider_callbell.api.rate_limit import request_limiter
 from airflow_provider_callbell.api.responses import decode_response
+from airflow_provider_callbell.api.walk import ContactWalk, PageRequest
 from airflow_provider_callbell.connection import (
     CONN_TYPE,
     DEFAULT_CONN_ID,
@@ -29,10 +30,8 @@ from airflow_provider_callbell.connection import (
 )
 from airflow_provider_callbell.exceptions import (
     CallbellInvalidResponseError,
-    CallbellPaginationLimitError,
     CallbellTransportError,
 )
-from airflow_provider_callbell.hooks.prefetch import PagePrefetcher
 
 if TYPE_CHECKING:
     from airflow.providers.common.compat.sdk import Connection
@@ -99,7 +98,6 @@ class CallbellHook(BaseHook):
                 checked_setting(name, value)
         self._lock = threading.Lock()
         self._pool_size = DEFAULT_POOL_SIZE
-        self._latency = 0.0
 
     @classmethod
     def get_ui_field_behaviour(cls) -> dict[str, Any]:
@@ -214,7 +212,6 @@ class CallbellHook(BaseHook):
         with self._lock:
             limiter = self.rate_limiter
         limiter.try_acquire("callbell")
-        sent = time.monotonic()
         try:
             response = session.request(
                 method,
@@ -226,8 +223,6 @@ class CallbellHook(BaseHook):
             body = response.content
         except requests.RequestException as error:
             raise CallbellTransportError(f"{what} failed: {type(error).__name__}: {error}") from None
-        finally:
-            self._latency = 0.5 * self._latency + 0.5 * (time.monotonic() - sent)
         return decode_response(
             response.status_code, response.headers, body, what=what, secret=self.config.token
         )
@@ -237,6 +232,7 @@ class CallbellHook(BaseHook):
 
     def iter_contacts(
         self,
+        filters: ContactFilters | None = None,
         *,
         source: str | None = None,
         tags: TagsArg = None,
@@ -244,56 +240,49 @@ class CallbellHook(BaseHook):
         include_field_types: bool = False,
         concurrency: int = 1,
     ) -> ContactStream:
-        """Yield every contact matching the filters exactly once, in the order Callbell lists them.
+        """Yield every contact matching the filters once, even while the account changes.
 
-        Memory holds at most twice ``concurrency`` pages, whatever the size of the account.
-        Arguments are checked before any request is sent.
+        Contacts come in the order Callbell lists them (most recent conversation first) as it
+        stood when the walk read each stretch; contacts that moved to the top while the walk
+        ran come last. See the README for what is guaranteed on a live account.
+        Memory holds a few pages per request under way, plus the uuids handed out (8 bytes a
+        contact past the first 50,000). Arguments are checked before any request is sent.
 
+        :param filters: the filters, validated (:meth:`ContactFilters.of`); or give them as
+            the keyword arguments below, not both.
         :param source: integration type, e.g. ``whatsapp``.
         :param tags: a list of tags or a comma-separated string; Callbell matches them
             case-insensitively.
         :param team_uuid: only contacts of this team inbox.
         :param include_field_types: add ``customFieldsMetadata`` to each contact.
-        :param concurrency: pages fetched at once when Callbell reports how many there are
-            (``meta.pages``); the cursor, where the walk must use it, is read one page at a time.
-            The rate limit holds whatever the concurrency.
+        :param concurrency: requests under way at once: stretches of the list are read side by
+            side when Callbell offers cursors. The rate limit holds whatever the concurrency.
         """
-        filters = ContactFilters.of(
-            source=source, tags=tags, team_uuid=team_uuid, include_field_types=include_field_types
+        filters = ContactFilters.given(
+            filters, source=source, tags=tags, team_uuid=team_uuid, include_field_types=include_field_types
         )
         if not isinstance(concurrency, int) or isinstance(concurrency, bool) or concurrency < 1:
             raise ValueError(f"concurrency must be a whole number >= 1, got {concurrency!r}")
-        self._keep_alive_for(concurrency)
-        walk = ContactWalk(filters)
+        self._keep_alive_for(concurrency + 1)
+        walk = ContactWalk(filters, concurrency=concurrency, log=self.log, clock=time.monotonic)
         return ContactStream(walk, self._walk(walk, concurrency))
 
     def _walk(self, walk: ContactWalk, concurrency: int) -> Generator[Contact, None, None]:
         progress = WalkProgress(self.log, interval=self.progress_interval)
-        with PagePrefetcher(self._contact_page, concurrency) as prefetcher:
-            while (params := walk.next_params()) is not None:
-                ahead = walk.upcoming_pages(self._pages_ahead(concurrency))
-                prefetcher.schedule({number: walk.page_params(number) for number in ahead})
-                try:
-                    page = prefetcher.take(walk.next_page, params)
-                except CallbellPaginationLimitError as error:
-                    prefetcher.cancel()
-                    walk.page_limit_reached(error)
-                    continue
-                yield from walk.accept(page)
-                progress.update(pages=walk.pages_read, items=walk.contacts_read)
+        running: dict[Future[ContactPage], PageRequest] = {}
+        with ThreadPoolExecutor(concurrency, thread_name_prefix="callbell-page") as pool:
+            try:
+                while not walk.done:
+                    for request in walk.due():
+                        running[pool.submit(self._contact_page, request.params)] = request
+                    finished, _ = wait(running, timeout=walk.wait_time(), return_when=FIRST_COMPLETED)
+                    for future in finished:
+                        yield from walk.answer(running.pop(future), future.result)
+                    progress.update(pages=walk.pages_read, items=walk.contacts_read)
+            finally:
+                for future in running:
+                    future.cancel()
         self.log.info("Read %s", progress.summary())
-
-    def _pages_ahead(self, concurrency: int) -> int:
-        """Pages to queue ahead of the one being read.
-
-        Enough to keep the rate limit busy (rate times latency, Little's law), so fewer threads
-        contend when Callbell answers fast; then twice that, so a slow page does not stall the
-        others. At most ``concurrency`` requests run at once whatever is queued.
-        """
-        if concurrency == 1:
-            return 0
-        in_flight = math.ceil(self.config.max_requests_per_second * self._latency)
-        return 2 * max(1, min(concurrency - 1, in_flight))
 
     def get_contact(self, uuid: str, *, include_field_types: bool = False) -> Contact:
         """One contact by its Callbell uuid.

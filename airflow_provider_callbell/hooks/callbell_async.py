@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
+import asyncio
+import time
 from collections.abc import AsyncIterator, Mapping
 from typing import TYPE_CHECKING, Any
 
 from airflow.providers.common.compat.sdk import BaseHook
 
 from airflow_provider_callbell.api.filters import ContactFilters, TagsArg
-from airflow_provider_callbell.api.pagination import Contact, ContactPage, ContactWalk
+from airflow_provider_callbell.api.pagination import Contact, ContactPage
 from airflow_provider_callbell.api.rate_limit import request_limiter
 from airflow_provider_callbell.api.responses import decode_response
+from airflow_provider_callbell.api.walk import ContactWalk, PageRequest
 from airflow_provider_callbell.connection import CONN_TYPE, DEFAULT_CONN_ID, ClientConfig, checked_setting
-from airflow_provider_callbell.exceptions import CallbellPaginationLimitError, CallbellTransportError
+from airflow_provider_callbell.exceptions import CallbellTransportError
 
 if TYPE_CHECKING:
     import aiohttp
@@ -94,29 +97,36 @@ class CallbellAsyncHook(BaseHook):
 
     async def iter_contacts(
         self,
+        filters: ContactFilters | None = None,
         *,
         source: str | None = None,
         tags: TagsArg = None,
         team_uuid: str | None = None,
         include_field_types: bool = False,
+        concurrency: int = 1,
     ) -> AsyncIterator[Contact]:
-        """Yield every contact matching the filters exactly once, in Callbell's order.
+        """Yield every contact matching the filters once, even while the account changes.
 
-        The same walk as :meth:`CallbellHook.iter_contacts`, one page at a time.
+        The walk of :meth:`CallbellHook.iter_contacts`, driven by asyncio tasks.
         """
-        walk = ContactWalk(
-            ContactFilters.of(
-                source=source, tags=tags, team_uuid=team_uuid, include_field_types=include_field_types
-            )
+        filters = ContactFilters.given(
+            filters, source=source, tags=tags, team_uuid=team_uuid, include_field_types=include_field_types
         )
-        while (params := walk.next_params()) is not None:
-            try:
-                page = await self._contact_page(params)
-            except CallbellPaginationLimitError as error:
-                walk.page_limit_reached(error)
-                continue
-            for contact in walk.accept(page):
-                yield contact
+        walk = ContactWalk(filters, concurrency=concurrency, log=self.log, clock=time.monotonic)
+        running: dict[asyncio.Task[ContactPage], PageRequest] = {}
+        try:
+            while not walk.done:
+                for request in walk.due():
+                    running[asyncio.ensure_future(self._contact_page(request.params))] = request
+                finished, _ = await asyncio.wait(
+                    running, timeout=walk.wait_time(), return_when=asyncio.FIRST_COMPLETED
+                )
+                for task in finished:
+                    for contact in walk.answer(running.pop(task), task.result):
+                        yield contact
+        finally:
+            for task in running:
+                task.cancel()
 
     async def aclose(self) -> None:
         """Close the HTTP session."""

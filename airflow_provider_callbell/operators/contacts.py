@@ -34,9 +34,11 @@ class CallbellListContactsOperator(BaseOperator):
     CSV or Parquet) on local disk or object storage, which appears complete at ``output_path``
     or not at all; the return value is then a summary ``{"path", "count", "format"}``.
 
-    Every matching contact is delivered once, in the order Callbell lists them (most recent
-    conversation first). When Callbell reports how many pages there are, ``concurrency`` pages
-    are fetched at once, under the connection's rate limit.
+    Every matching contact is delivered once, even while the account changes under the walk
+    (messages move contacts to the top, contacts are created and deleted): see the README for
+    the exact guarantee. Contacts come in the order Callbell lists them (most recent
+    conversation first), stretch by stretch; those that moved to the top during the walk come
+    last. ``concurrency`` requests run at once, under the connection's rate limit.
 
     :param callbell_conn_id: the ``callbell`` connection (API token, optional base URL).
     :param source: only contacts of this integration, e.g. ``whatsapp``. (templated)
@@ -63,7 +65,7 @@ class CallbellListContactsOperator(BaseOperator):
         (templated)
     :param max_xcom_contacts: without ``output_path``, fail rather than push more contacts than
         this into XCom, which lives in the metadata database.
-    :param concurrency: pages fetched at once when Callbell reports the page count.
+    :param concurrency: requests under way at once (stretches of the list read side by side).
     """
 
     template_fields: Sequence[str] = (
@@ -159,13 +161,7 @@ class CallbellListContactsOperator(BaseOperator):
         filters, selection, output_format = self._check()
         hook = CallbellHook(callbell_conn_id=self.callbell_conn_id)
         started = time.monotonic()
-        stream = hook.iter_contacts(
-            source=filters.source,
-            tags=filters.tags,
-            team_uuid=filters.team_uuid,
-            include_field_types=filters.include_field_types,
-            concurrency=self.concurrency or DEFAULT_CONCURRENCY,
-        )
+        stream = hook.iter_contacts(filters, concurrency=self.concurrency or DEFAULT_CONCURRENCY)
         with contextlib.closing(stream), contextlib.closing(hook):
             contacts = selection.apply(stream)
             if output_format is None:

@@ -113,7 +113,7 @@ class CallbellNewLeadsSensor(BaseSensorOperator):
         state = WatchState(context)
         saved = state.load()
         hook = CallbellHook(callbell_conn_id=self.callbell_conn_id)
-        contacts = hook.iter_contacts(source=filters.source, tags=filters.tags, team_uuid=filters.team_uuid)
+        contacts = hook.iter_contacts(filters)
         with contextlib.closing(contacts), contextlib.closing(hook):
             if saved is None:
                 watch, leads = LeadWatch.begin(selection, self._since(context), contacts)

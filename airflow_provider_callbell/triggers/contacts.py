@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 from airflow.providers.common.compat.version_compat import AIRFLOW_V_3_0_PLUS
 from airflow.triggers.base import BaseTrigger, TriggerEvent
 
+from airflow_provider_callbell.api.filters import ContactFilters
 from airflow_provider_callbell.api.leads import LeadWatch
 from airflow_provider_callbell.api.selection import ContactSelection
 from airflow_provider_callbell.connection import DEFAULT_CONN_ID
@@ -45,12 +46,11 @@ class _LeadSource:
             "source": source,
             "team_uuid": team_uuid,
         }
+        self.filters = ContactFilters.of(source=source, tags=tags, team_uuid=team_uuid)
         self.selection = ContactSelection.of(tags=tags, tags_match=tags_match)
 
     def contacts(self, hook: CallbellAsyncHook) -> AsyncIterator[Contact]:
-        return hook.iter_contacts(
-            source=self.kwargs["source"], tags=self.kwargs["tags"], team_uuid=self.kwargs["team_uuid"]
-        )
+        return hook.iter_contacts(self.filters)
 
 
 class CallbellNewLeadsTrigger(BaseTrigger):

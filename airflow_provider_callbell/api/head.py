@@ -1,0 +1,114 @@
+"""Looking at the top of the contact list while a walk runs.
+
+Callbell lists contacts most recent conversation first: a contact that gets a message, and a
+new contact, go to the top. A contact that moves there before the walk reaches its old place
+is missed by the walk, whatever the server's cursor does. So the walk looks at the top every
+``interval`` seconds, and once more when it is done, and takes the contacts it finds there.
+
+A look reads pages from the top until it reaches contacts that did not move since the
+previous look: ``run`` contacts in a row that the previous look saw, in the order it saw
+them. Everything that moved in between sits above them, so it was read. The one thing a look
+cannot tell from uuids alone is a page or more of contacts that all moved since the previous
+look in exactly their former order: a look every ``interval`` seconds makes that need more
+than a page of moves in that time.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+#: Contacts in a row, unmoved since the previous look, that end a look.
+RUN = 5
+#: Pages one look reads at the most before it gives up telling what moved.
+MAX_LOOK_PAGES = 20
+
+
+@dataclass
+class _Look:
+    """A look in progress: the uuids read so far and the run of unmoved ones at their end."""
+
+    uuids: list[str] = field(default_factory=list)
+    pages: int = 0
+    run: int = 0
+    last_position: int = -1
+
+
+class HeadWatch:
+    """Decides when to look at the top of the list, how deep, and when the walk may end.
+
+    :param interval: seconds between the end of a look and the start of the next.
+    :param run: unmoved contacts in a row that end a look.
+    """
+
+    def __init__(self, interval: float, *, run: int = RUN) -> None:
+        self._interval = interval
+        self._run = run
+        self._previous: dict[str, int] = {}
+        self._look: _Look | None = None
+        self._next_at = math.inf
+        self._busy = False
+        self._final_started = False
+        self.done = False
+        self.overflowed = False
+
+    def begin(self, top: list[str], now: float) -> None:
+        """The walk's first page is the first look."""
+        self._previous = {uuid: position for position, uuid in enumerate(top)}
+        self._next_at = now + self._interval
+
+    def next_page(self, now: float, *, final: bool) -> int | None:
+        """The page to read now, if a look should start or go on; ``final`` once the walk is done."""
+        if self._busy or self.done:
+            return None
+        if self._look is None:
+            if final and not self._final_started:
+                self._final_started = True
+            elif final or now < self._next_at:
+                return None
+            self._look = _Look()
+        self._busy = True
+        return self._look.pages + 1
+
+    def seconds_to_next(self, now: float) -> float | None:
+        """How long until the next look is due, when none is under way."""
+        if self._look is not None or self.done or math.isinf(self._next_at):
+            return None
+        return max(0.0, self._next_at - now)
+
+    def accept(self, uuids: list[str], *, last_page: bool, now: float) -> bool:
+        """Take a page of the look; return whether the look is over."""
+        self._busy = False
+        look = self._look
+        assert look is not None
+        look.pages += 1
+        for uuid in uuids:
+            self._extend(look, uuid)
+        settled = look.run >= min(self._run, len(self._previous) or 1) or last_page or not uuids
+        if not settled and look.pages < MAX_LOOK_PAGES:
+            return False
+        self.overflowed = self.overflowed or not settled
+        self._previous = {uuid: position for position, uuid in enumerate(look.uuids)}
+        self._look = None
+        self._next_at = now + self._interval
+        self.done = self._final_started
+        return True
+
+    def stop(self, now: float) -> None:
+        """End the look under way (its page was refused), as if it had read enough."""
+        self._busy = False
+        if self._look is not None:
+            self._look = None
+            self._next_at = now + self._interval
+            self.done = self._final_started
+
+    def _extend(self, look: _Look, uuid: str) -> None:
+        look.uuids.append(uuid)
+        position = self._previous.get(uuid)
+        if position is None:
+            look.run = 0
+        elif look.run and position > look.last_position:
+            look.run += 1
+        else:
+            look.run = 1
+        look.last_position = -1 if position is None else position
