@@ -125,8 +125,10 @@ class ContactWalk:
         return requests
 
     def wait_time(self) -> float | None:
-        """Seconds a driver may wait for answers before asking :meth:`due` again."""
-        return self._head.seconds_to_next(self._clock()) if self._lanes_running else None
+        """Seconds a driver may wait for answers before asking :meth:`due` again (None: any time)."""
+        if self._in_flight >= self._concurrency or not self._lanes_running:
+            return None
+        return self._head.seconds_to_next(self._clock())
 
     def answer(self, request: PageRequest, outcome: Callable[[], ContactPage]) -> list[Contact]:
         """Take the outcome of ``request`` (a call returning its page or raising its error).

@@ -6,6 +6,7 @@ does on a real, moving account is tested over HTTP in tests/hooks/test_live_acco
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -40,12 +41,13 @@ def run(server: Server, *, concurrency: int = 1, max_requests: int = 1000, filte
         for request in requests:
             sent += 1
             assert sent <= max_requests, "the walk did not end"
-            handed_out += [c["uuid"] for c in walk.answer(request, lambda r=request: parse(server(r.params)))]
+            outcome = functools.partial(parse, server, request.params)
+            handed_out += [contact["uuid"] for contact in walk.answer(request, outcome)]
     return handed_out
 
 
-def parse(document: dict[str, Any]) -> ContactPage:
-    return ContactPage.parse(document)
+def parse(server: Server, params: Mapping[str, str]) -> ContactPage:
+    return ContactPage.parse(server(params))
 
 
 def static_list(count: int, size: int, *, pages: Any = "true", cap: int | None = None) -> Server:
@@ -63,7 +65,10 @@ def static_list(count: int, size: int, *, pages: Any = "true", cap: int | None =
         chunk = uuids[start : start + size]
         more = start + size < count
         true_pages = -(-count // size)
-        meta = {"pages": true_pages if pages == "true" else pages, "next": str(start + size) if more else None}
+        meta = {
+            "pages": true_pages if pages == "true" else pages,
+            "next": str(start + size) if more else None,
+        }
         return {"contacts": [{"uuid": uuid} for uuid in chunk], "meta": meta}
 
     return server
@@ -152,7 +157,9 @@ def test_cursors_in_a_circle_are_an_error() -> None:
 
 @pytest.mark.parametrize("page", [[], ["a", "b"]], ids=["empty", "already-seen"])
 def test_pages_with_nothing_new_that_keep_offering_cursors_are_an_error(page: list[str]) -> None:
-    server = cursor_server(lambda after: (["a", "b"], "c0") if after is None else (page, f"c{int(after[1:]) + 1}"))
+    server = cursor_server(
+        lambda after: (["a", "b"], "c0") if after is None else (page, f"c{int(after[1:]) + 1}")
+    )
 
     with pytest.raises(CallbellInvalidResponseError, match="3 pages in a row with no contact"):
         run(server, max_requests=10)
