@@ -43,7 +43,7 @@ MIN_LANE_PAGES = 2
 #: Pages in a row without a contact new to the walk that make a server misbehaving.
 MAX_STALE_PAGES = 3
 #: Contacts a lane may hold back while an earlier lane is still reading.
-MAX_HELD_CONTACTS = 20_000
+MAX_HELD_CONTACTS = 5_000
 #: Cursors a lane remembers to recognise a server sending it round in circles.
 RECENT_CURSORS = 8
 

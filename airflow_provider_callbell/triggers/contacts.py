@@ -17,7 +17,7 @@ from airflow.triggers.base import BaseTrigger, TriggerEvent
 
 from airflow_provider_callbell.api.filters import ContactFilters
 from airflow_provider_callbell.api.leads import LeadWatch
-from airflow_provider_callbell.api.selection import ContactSelection
+from airflow_provider_callbell.api.selection import ContactSelection, created_at
 from airflow_provider_callbell.connection import DEFAULT_CONN_ID
 from airflow_provider_callbell.exceptions import CallbellError, CallbellTransientError
 from airflow_provider_callbell.hooks.callbell_async import CallbellAsyncHook
@@ -139,6 +139,11 @@ class CallbellNewLeadsTrigger(BaseTrigger):
         return leads
 
 
+def _created_after(contact: Contact, moment: datetime) -> bool:
+    created = created_at(contact)
+    return created is not None and created > moment
+
+
 if AIRFLOW_V_3_0_PLUS:
     from airflow.providers.common.compat.triggers import BaseEventTrigger
 
@@ -213,13 +218,22 @@ if AIRFLOW_V_3_0_PLUS:
         async def _look(
             self, hook: CallbellAsyncHook, matching: set[str] | None
         ) -> tuple[set[str], list[Contact]]:
+            """Who matches now, and who of them did not at the previous look.
+
+            The first look only remembers who matches, but not the contacts created after it
+            began: the next look reports those.
+            """
+            began = datetime.now(UTC)
             current, fresh = set(), []
             async for contact in self._source.contacts(hook):
-                if self._source.selection.matches(contact):
-                    uuid = str(contact.get("uuid"))
+                if not self._source.selection.matches(contact):
+                    continue
+                uuid = contact["uuid"]
+                if matching is not None and uuid not in matching:
+                    fresh.append(contact)
                     current.add(uuid)
-                    if matching is not None and uuid not in matching:
-                        fresh.append(contact)
+                elif matching is not None or not _created_after(contact, began):
+                    current.add(uuid)
             return current, fresh
 
         async def _load(self) -> set[str] | None:
@@ -231,6 +245,7 @@ if AIRFLOW_V_3_0_PLUS:
             store = getattr(self, "asset_state_store", None)
             if store is not None:
                 await store.aset(self.STATE_KEY, sorted(matching))
+
 
 else:
 
