@@ -22,14 +22,18 @@ from dataclasses import dataclass, field
 RUN = 5
 #: Pages one look reads at the most before it gives up telling what moved.
 MAX_LOOK_PAGES = 20
+#: Looks at the end of a walk at the most, while each still finds contacts.
+MAX_FINAL_LOOKS = 10
 
 
 @dataclass
 class _Look:
     """A look in progress: the uuids read so far and the run of unmoved ones at their end."""
 
+    final: bool
     uuids: list[str] = field(default_factory=list)
     pages: int = 0
+    found: int = 0
     run: int = 0
     last_position: int = -1
 
@@ -48,7 +52,7 @@ class HeadWatch:
         self._look: _Look | None = None
         self._next_at = math.inf
         self._busy = False
-        self._final_started = False
+        self._final_looks = 0
         self.done = False
         self.overflowed = False
 
@@ -62,11 +66,9 @@ class HeadWatch:
         if self._busy or self.done:
             return None
         if self._look is None:
-            if final and not self._final_started:
-                self._final_started = True
-            elif final or now < self._next_at:
+            if not final and now < self._next_at:
                 return None
-            self._look = _Look()
+            self._look = _Look(final)
         self._busy = True
         return self._look.pages + 1
 
@@ -76,12 +78,13 @@ class HeadWatch:
             return None
         return max(0.0, self._next_at - now)
 
-    def accept(self, uuids: list[str], *, last_page: bool, now: float) -> bool:
-        """Take a page of the look; return whether the look is over."""
+    def accept(self, uuids: list[str], *, found: int, last_page: bool, now: float) -> bool:
+        """Take a page of the look, where the walk ``found`` contacts new to it; is the look over?"""
         self._busy = False
         look = self._look
         assert look is not None
         look.pages += 1
+        look.found += found
         for uuid in uuids:
             self._extend(look, uuid)
         settled = look.run >= min(self._run, len(self._previous) or 1) or last_page or not uuids
@@ -89,18 +92,23 @@ class HeadWatch:
             return False
         self.overflowed = self.overflowed or not settled
         self._previous = {uuid: position for position, uuid in enumerate(look.uuids)}
-        self._look = None
-        self._next_at = now + self._interval
-        self.done = self._final_started
+        self._end(look, now)
         return True
 
     def stop(self, now: float) -> None:
         """End the look under way (its page was refused), as if it had read enough."""
         self._busy = False
         if self._look is not None:
-            self._look = None
-            self._next_at = now + self._interval
-            self.done = self._final_started
+            self._end(self._look, now)
+
+    def _end(self, look: _Look, now: float) -> None:
+        # A contact that moves again while a look reads below it escapes that look, and only
+        # the next one sees it: the walk ends with a look that finds nothing new.
+        self._look = None
+        self._next_at = now + self._interval
+        if look.final:
+            self._final_looks += 1
+            self.done = look.found == 0 or self._final_looks >= MAX_FINAL_LOOKS
 
     def _extend(self, look: _Look, uuid: str) -> None:
         look.uuids.append(uuid)

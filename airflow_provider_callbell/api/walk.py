@@ -261,13 +261,16 @@ class ContactWalk:
         lane.busy, lane.started, lane.done = False, True, True
 
     def _look(self, request: PageRequest, page: ContactPage) -> None:
+        found = 0
         for contact in page.contacts:
-            if self._seen.lane_of(contact["uuid"]) is None:
-                self._moved[contact["uuid"]] = contact
+            uuid = contact["uuid"]
+            if self._seen.lane_of(uuid) is None:
+                found += uuid not in self._moved
+                self._moved[uuid] = contact
         last = (self._page_size is not None and len(page.contacts) < self._page_size) or (
             self._pages is not None and (request.page or 0) >= self._pages
         )
-        self._head.accept(page.uuids, last_page=last, now=self._clock())
+        self._head.accept(page.uuids, found=found, last_page=last, now=self._clock())
         if self._head.overflowed and not self._warned:
             self._warned = True
             self._log.warning(
