@@ -3,14 +3,16 @@
 Callbell lists contacts most recent conversation first: a contact that gets a message, and a
 new contact, go to the top. A contact that moves there before the walk reaches its old place
 is missed by the walk, whatever the server's cursor does. So the walk looks at the top every
-``interval`` seconds, and once more when it is done, and takes the contacts it finds there.
+``interval`` seconds, and when it is done, until a look finds nothing new, and takes the
+contacts it finds there.
 
 A look reads pages from the top until it reaches contacts that did not move since the
-previous look: ``run`` contacts in a row that the previous look saw, in the order it saw
-them. Everything that moved in between sits above them, so it was read. The one thing a look
-cannot tell from uuids alone is a page or more of contacts that all moved since the previous
-look in exactly their former order: a look every ``interval`` seconds makes that need more
-than a page of moves in that time.
+previous look: ``run`` contacts that the previous look saw, in the order it saw them, with
+only contacts it did not see between them (new ones, or in a filtered list, contacts tagged
+where they stand). Everything that moved in between sits above them, so it was read. The
+one thing a look cannot tell from uuids alone is a page or more of contacts that all moved
+since the previous look in exactly their former order: looking every ``interval`` seconds
+makes that need more than a page of moves in that time.
 """
 
 from __future__ import annotations
@@ -114,9 +116,7 @@ class HeadWatch:
         look.uuids.append(uuid)
         position = self._previous.get(uuid)
         if position is None:
-            look.run = 0
-        elif look.run and position > look.last_position:
-            look.run += 1
-        else:
-            look.run = 1
-        look.last_position = -1 if position is None else position
+            # new since the previous look, or (in a filtered list) tagged where it stands
+            return
+        look.run = look.run + 1 if look.run and position > look.last_position else 1
+        look.last_position = position

@@ -7,7 +7,8 @@ standard library only.
 
 from __future__ import annotations
 
+from airflow_provider_callbell.sandbox.events import AccountState, SandboxEvent
 from airflow_provider_callbell.sandbox.server import CallbellSandbox
 from airflow_provider_callbell.sandbox.settings import DEFAULT_TOKEN, SandboxSettings
 
-__all__ = ["DEFAULT_TOKEN", "CallbellSandbox", "SandboxSettings"]
+__all__ = ["DEFAULT_TOKEN", "AccountState", "CallbellSandbox", "SandboxEvent", "SandboxSettings"]

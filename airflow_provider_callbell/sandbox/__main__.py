@@ -13,7 +13,10 @@ from typing import TYPE_CHECKING
 
 from airflow_provider_callbell.sandbox.server import CallbellSandbox
 from airflow_provider_callbell.sandbox.settings import (
+    CURSOR_SEMANTICS,
+    DEFAULT_EVENT_MIX,
     DEFAULT_TOKEN,
+    EVENT_KINDS,
     PAGINATION_MODES,
     RETRY_AFTER_FORMATS,
     TAGS_SEMANTICS,
@@ -25,6 +28,23 @@ if TYPE_CHECKING:
     from types import FrameType
 
 TOKEN_ENV = "CALLBELL_SANDBOX_TOKEN"  # noqa: S105 - a variable name
+
+
+def _event_mix(text: str) -> dict[str, float]:
+    """Parse ``message=0.7,create=0.1,...``; the settings check the kinds and weights."""
+    pairs = [item.partition("=") for item in text.split(",")]
+    try:
+        mix = {kind.strip(): float(weight) for kind, _, weight in pairs}
+    except ValueError:
+        mix = {}
+    if len(mix) != len(pairs):
+        raise argparse.ArgumentTypeError(f"expected KIND=WEIGHT,... with distinct kinds, got {text!r}")
+    return mix
+
+
+def _tags(text: str) -> tuple[str, ...]:
+    """Parse ``lead,vip``; an empty string means no tags."""
+    return tuple(tag.strip() for tag in text.split(",") if tag.strip())
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -53,6 +73,18 @@ def _parser() -> argparse.ArgumentParser:
     for kind in ("error", "throttle", "drop", "truncate"):
         add(f"--{kind}-rate", type=float, default=0.0, help=f"probability of {kind} faults")
     add("--max-faults-per-request", type=int, default=2)
+    add("--cursor-semantics", choices=sorted(CURSOR_SEMANTICS), default="keyset")
+    add("--events-per-second", type=float, default=0.0, help="live events applied per second")
+    add(
+        "--event-mix",
+        type=_event_mix,
+        default=dict(DEFAULT_EVENT_MIX),
+        metavar="KIND=WEIGHT,...",
+        help=f"weights of the event kinds ({', '.join(EVENT_KINDS)}); kinds left out weigh 0",
+    )
+    add("--tag-message-rate", type=float, default=0.5, help="chance a tag change comes with a message")
+    add("--event-tags", type=_tags, default=("lead",), metavar="TAG,...", help="tags events add and remove")
+    add("--event-seed", type=int, default=None, help="seed of the events (default: --seed)")
     add("--verbose", "-v", action="store_true", help="log every request to stderr")
     return parser
 
@@ -75,6 +107,12 @@ def _settings(args: argparse.Namespace) -> SandboxSettings:
         latency=args.latency,
         latency_jitter=args.latency_jitter,
         max_faults_per_request=args.max_faults_per_request,
+        cursor_semantics=args.cursor_semantics,
+        events_per_second=args.events_per_second,
+        event_mix=args.event_mix,
+        tag_message_rate=args.tag_message_rate,
+        event_tags=args.event_tags,
+        event_seed=args.event_seed,
     )
 
 

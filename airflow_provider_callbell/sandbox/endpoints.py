@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote
 
+from airflow_provider_callbell.sandbox.cursors import decode_cursor
 from airflow_provider_callbell.sandbox.payloads import (
     PayloadError,
     creation_fields,
@@ -24,8 +25,8 @@ from airflow_provider_callbell.sandbox.store import (
     ContactConflictError,
     ContactFilter,
     ContactStore,
-    Cursor,
     Page,
+    StaleCursorError,
 )
 
 if TYPE_CHECKING:
@@ -77,7 +78,7 @@ class Endpoints:
             (re.compile(r"/contacts/bsuid/(?P<bsuid>[^/]+)"), {"GET": self.by_bsuid}),
             (
                 re.compile(r"/contacts/(?P<uuid>[^/]+)"),
-                {"GET": self.get_contact, "PATCH": self.update_contact},
+                {"GET": self.get_contact, "PATCH": self.update_contact, "DELETE": self.delete_contact},
             ),
         )
 
@@ -110,23 +111,26 @@ class Endpoints:
         )
 
     def list_contacts(self, call: Call) -> Response:
-        """``GET /contacts``: one page of the filtered list."""
+        """``GET /contacts``: one page of the filtered list.
+
+        A cursor whose snapshot is no longer kept, or that is sent with other
+        filters than its walk began with, is as invalid as a malformed one.
+        """
         settings = call.settings
         query = _contact_filter(call.query, settings)
         after = call.query.get("after") if settings.pagination == "cursor" else None
         if after:
             try:
-                cursor = Cursor.decode(after)
-            except ValueError:
+                page = self.store.page_after(query, decode_cursor(after), settings.page_size)
+            except (ValueError, StaleCursorError):
                 return error_response(400, "Invalid pagination cursor")
-            page = self.store.page_after(query, cursor, settings.page_size)
         else:
             number = _page_number(call.query.get("page", "1"))
             if number is None:
                 return error_response(400, "Invalid page")
             if settings.page_cap is not None and number > settings.page_cap:
                 return error_response(400, "Pagination limit exceeded")
-            page = self.store.page(query, number, settings.page_size)
+            page = self.store.page(query, number, settings.page_size, settings.cursor_semantics)
         body = _page_body(page, settings.pagination, call.flag("include_field_types"))
         return Response(200, body)
 
@@ -164,6 +168,14 @@ class Endpoints:
         except KeyError:
             return error_response(404, "Contact not found")
         return _contact_response(record, call)
+
+    def delete_contact(self, call: Call) -> Response:
+        """``DELETE /contacts/{uuid}``."""
+        try:
+            self.store.delete(call.params["uuid"])
+        except KeyError:
+            return error_response(404, "Contact not found")
+        return json_response(200, {"status": "contact was destroyed"})
 
 
 def _contact_filter(query: Mapping[str, str], settings: SandboxSettings) -> ContactFilter:

@@ -12,6 +12,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import TYPE_CHECKING, Any
 
 from airflow_provider_callbell.sandbox.app import SandboxApp
+from airflow_provider_callbell.sandbox.events import EventSource
+from airflow_provider_callbell.sandbox.pump import EventPump
 from airflow_provider_callbell.sandbox.responses import (
     Delivery,
     Request,
@@ -20,11 +22,13 @@ from airflow_provider_callbell.sandbox.responses import (
 )
 from airflow_provider_callbell.sandbox.settings import SandboxSettings
 from airflow_provider_callbell.sandbox.store import ContactStore
+from airflow_provider_callbell.sandbox.truth import WalkExpectation
 
 if TYPE_CHECKING:
-    from collections.abc import Sequence
+    from collections.abc import Iterator, Sequence
     from types import TracebackType
 
+    from airflow_provider_callbell.sandbox.events import AccountState, SandboxEvent
     from airflow_provider_callbell.sandbox.traffic import SandboxStats
 
 logger = logging.getLogger("airflow_provider_callbell.sandbox")
@@ -162,6 +166,11 @@ class CallbellSandbox:
     Keyword arguments other than ``host``, ``port`` and ``settings`` are
     :class:`SandboxSettings` fields and override ``settings``. The contacts
     are generated when the sandbox is created, before it starts serving.
+
+    With ``events_per_second`` above 0 the account is live while the sandbox
+    runs: contacts get messages (and move to the top), appear, disappear and
+    get tagged. :meth:`events` and :meth:`state` tell tests what happened;
+    :meth:`apply_events` makes events happen on the spot, without a thread.
     """
 
     def __init__(
@@ -178,6 +187,8 @@ class CallbellSandbox:
         self._requested_port = port
         self._store = ContactStore.seeded(resolved.contacts, resolved.seed)
         self._app = SandboxApp(self._store, resolved)
+        self._events = EventSource(self._store, resolved.resolved_event_seed)
+        self._pump = EventPump(self._events, lambda: self._app.settings)
         self._server: _SandboxServer | None = None
         self._thread: threading.Thread | None = None
 
@@ -193,7 +204,7 @@ class CallbellSandbox:
         self.stop()
 
     def start(self) -> CallbellSandbox:
-        """Bind the port and serve from a daemon thread; returns ``self``."""
+        """Bind the port, serve and apply live events from daemon threads; returns ``self``."""
         if self._server is not None:
             raise RuntimeError("the sandbox is already running")
         self._server = _SandboxServer(self.host, self._requested_port, self._app)
@@ -204,13 +215,15 @@ class CallbellSandbox:
             daemon=True,
         )
         self._thread.start()
+        self._pump.start()
         return self
 
     def stop(self) -> None:
-        """Stop serving and close every connection; a no-op when not running."""
+        """Stop events and serving, close every connection; a no-op when not running."""
         server, thread = self._server, self._thread
         if server is None or thread is None:
             return
+        self._pump.stop()
         server.shutdown()
         server.close_connections()
         server.server_close()
@@ -264,7 +277,62 @@ class CallbellSandbox:
         fixed = sorted(_FIXED_SETTINGS & set(changes))
         if fixed:
             raise ValueError(f"{', '.join(fixed)} cannot change after creation")
-        self._app.settings = self._app.settings.replace(**changes)
+        settings = self._app.settings.replace(**changes)
+        if "event_seed" in changes:
+            self._events.reseed(settings.resolved_event_seed)
+        self._app.settings = settings
+        self._pump.wake()
+
+    def pause_events(self) -> None:
+        """Stop live events; once this returns, none happens until :meth:`resume_events`."""
+        self._pump.pause()
+
+    def resume_events(self) -> None:
+        """Let live events happen again, at ``events_per_second``."""
+        self._pump.resume()
+
+    @contextlib.contextmanager
+    def events_paused(self) -> Iterator[None]:
+        """Pause live events within the block; they stay paused if they were before."""
+        was_paused = self._pump.paused
+        self.pause_events()
+        try:
+            yield
+        finally:
+            if not was_paused:
+                self.resume_events()
+
+    def apply_events(self, count: int) -> list[SandboxEvent]:
+        """Apply ``count`` events right now, in this thread, and return them.
+
+        The events follow the settings' ``event_mix``, ``event_tags`` and
+        ``tag_message_rate`` whatever ``events_per_second`` is, paused or
+        not, and continue the same seeded sequence as the background events.
+        Fewer are applied only when no kind of event in the mix can happen.
+        """
+        return self._events.apply(self.settings, count)
+
+    def events(self) -> list[SandboxEvent]:
+        """Every live event applied so far, oldest first (API writes are not events)."""
+        return self._events.events()
+
+    def state(self) -> AccountState:
+        """The contacts, their tags and the number of events so far, taken atomically.
+
+        Take one before and one after a walk: ``events()[before.events:after.events]``
+        are the events that happened during it.
+        """
+        return self._events.state()
+
+    def expected_walk(
+        self, before: AccountState, after: AccountState, *, tag: str | None = None
+    ) -> WalkExpectation:
+        """What a walk of the contacts (with the ``tag`` filter) between two states must hand out.
+
+        ``expected_walk(before, after).check(uuids)`` tells what a walk missed, repeated, or
+        handed out without reason.
+        """
+        return WalkExpectation.between(before, after, self._events.events(), tag)
 
     def add_contact(
         self,
@@ -304,6 +372,14 @@ class CallbellSandbox:
         """
         record = self._store.update(uuid, lambda contact: contact.update(fields), touch=touch)
         return record.decode()
+
+    def delete_contact(self, uuid: str) -> None:
+        """Delete the contact with ``uuid``.
+
+        Raises:
+            KeyError: no contact has ``uuid``.
+        """
+        self._store.delete(uuid)
 
     def get_contact(self, uuid: str) -> dict[str, Any]:
         """The contact with ``uuid``.

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -13,72 +14,10 @@ PAGINATION_MODES = frozenset({"pages", "meta", "cursor"})
 TAGS_SEMANTICS = frozenset({"any", "all"})
 RETRY_AFTER_FORMATS = frozenset({"seconds", "http-date", "none"})
 FAULT_RATES = ("error_rate", "throttle_rate", "drop_rate", "truncate_rate")
-
-
-@dataclass(frozen=True, kw_only=True)
-class SandboxSettings:
-    """How the sandbox behaves; immutable, change it with :meth:`replace`.
-
-    ``contacts`` and ``seed`` shape the seeded data; everything else can be
-    changed while the sandbox runs (see ``CallbellSandbox.configure``).
-    The four fault rates are probabilities of disjoint outcomes of one draw,
-    so their sum must not exceed 1.
-    """
-
-    contacts: int = 100
-    seed: int = 0
-    token: str = DEFAULT_TOKEN
-    page_size: int = 20
-    page_cap: int | None = 500
-    pagination: str = "cursor"
-    tags_semantics: str = "any"
-    rate_limit: float | None = 300
-    retry_after_format: str = "seconds"
-    error_rate: float = 0.0
-    throttle_rate: float = 0.0
-    drop_rate: float = 0.0
-    truncate_rate: float = 0.0
-    latency: float = 0.0
-    latency_jitter: float = 0.0
-    max_faults_per_request: int = 2
-
-    def __post_init__(self) -> None:
-        _check_int("contacts", self.contacts, minimum=0)
-        _check_int("seed", self.seed, minimum=None)
-        if not isinstance(self.token, str) or not self.token:
-            raise ValueError("token must be a non-empty string")
-        _check_int("page_size", self.page_size, minimum=1)
-        if self.page_cap is not None:
-            _check_int("page_cap", self.page_cap, minimum=1)
-        _check_choice("pagination", self.pagination, PAGINATION_MODES)
-        _check_choice("tags_semantics", self.tags_semantics, TAGS_SEMANTICS)
-        if self.rate_limit is not None:
-            _check_number("rate_limit", self.rate_limit, positive=True)
-        _check_choice("retry_after_format", self.retry_after_format, RETRY_AFTER_FORMATS)
-        self._check_fault_rates()
-        _check_number("latency", self.latency, positive=False)
-        _check_number("latency_jitter", self.latency_jitter, positive=False)
-        _check_int("max_faults_per_request", self.max_faults_per_request, minimum=0)
-
-    def replace(self, **changes: Any) -> SandboxSettings:
-        """Return a validated copy with ``changes`` applied.
-
-        Raises:
-            ValueError: an unknown setting name or an invalid value.
-        """
-        unknown = sorted(set(changes) - {f.name for f in dataclasses.fields(self)})
-        if unknown:
-            raise ValueError(f"unknown sandbox setting(s): {', '.join(unknown)}")
-        return dataclasses.replace(self, **changes)
-
-    def _check_fault_rates(self) -> None:
-        for name in FAULT_RATES:
-            rate = getattr(self, name)
-            _check_number(name, rate, positive=False)
-            if rate > 1:
-                raise ValueError(f"{name} must be between 0 and 1, got {rate!r}")
-        if sum(getattr(self, name) for name in FAULT_RATES) > 1:
-            raise ValueError(f"the sum of {', '.join(FAULT_RATES)} must not exceed 1")
+CURSOR_SEMANTICS = frozenset({"keyset", "snapshot"})
+#: What can happen to the account while it is live; see ``events.py``.
+EVENT_KINDS = ("message", "create", "delete", "tag_add", "tag_remove")
+TAG_EVENT_KINDS = frozenset({"tag_add", "tag_remove"})
 
 
 def _check_int(name: str, value: object, *, minimum: int | None) -> None:
@@ -100,3 +39,169 @@ def _check_choice(name: str, value: object, choices: frozenset[str]) -> None:
     if value not in choices:
         expected = ", ".join(sorted(choices))
         raise ValueError(f"{name} must be one of {expected}, got {value!r}")
+
+
+class EventMix(Mapping[str, float]):
+    """The relative weight of every event kind; immutable and hashable.
+
+    Built from any mapping of kinds to weights: kinds left out weigh 0, and
+    the kinds always iterate in :data:`EVENT_KINDS` order.
+    """
+
+    __slots__ = ("_weights",)
+
+    def __init__(self, weights: Mapping[str, float]) -> None:
+        """Validate ``weights``.
+
+        Raises:
+            ValueError: an unknown kind, a negative or non-finite weight, or no
+                positive weight at all.
+        """
+        unknown = sorted(repr(kind) for kind in set(weights) - set(EVENT_KINDS))
+        if unknown:
+            expected = ", ".join(EVENT_KINDS)
+            raise ValueError(f"event_mix kinds must be among {expected}, got {', '.join(unknown)}")
+        for kind, weight in weights.items():
+            _check_number(f"event_mix weight of {kind}", weight, positive=False)
+        if not any(weights.values()):
+            raise ValueError("event_mix needs at least one positive weight")
+        self._weights = tuple((kind, float(weights.get(kind, 0))) for kind in EVENT_KINDS)
+
+    def __getitem__(self, kind: str) -> float:
+        for name, weight in self._weights:
+            if name == kind:
+                return weight
+        raise KeyError(kind)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(EVENT_KINDS)
+
+    def __len__(self) -> int:
+        return len(EVENT_KINDS)
+
+    def __hash__(self) -> int:
+        return hash(self._weights)
+
+    def __repr__(self) -> str:
+        return f"EventMix({dict(self._weights)!r})"
+
+
+DEFAULT_EVENT_MIX = EventMix(
+    {"message": 0.7, "create": 0.1, "delete": 0.05, "tag_add": 0.1, "tag_remove": 0.05}
+)
+
+
+@dataclass(frozen=True, kw_only=True)
+class SandboxSettings:
+    """How the sandbox behaves; immutable, change it with :meth:`replace`.
+
+    ``contacts`` and ``seed`` shape the seeded data; everything else can be
+    changed while the sandbox runs (see ``CallbellSandbox.configure``).
+    The four fault rates are probabilities of disjoint outcomes of one draw,
+    so their sum must not exceed 1.
+
+    With ``events_per_second`` above 0 the account is live: events drawn from
+    ``event_mix`` (any mapping of kinds to weights) move, create, delete and
+    tag contacts while the sandbox runs. ``tag_message_rate`` is the chance
+    that a tag change comes with a message, which moves the contact to the
+    top. ``event_seed`` (``seed`` when None) makes the sequence of events
+    reproducible; setting it through ``configure`` restarts that sequence.
+    ``cursor_semantics`` decides what a cursor walk sees of those changes;
+    it applies to walks that begin after it is set.
+    """
+
+    contacts: int = 100
+    seed: int = 0
+    token: str = DEFAULT_TOKEN
+    page_size: int = 20
+    page_cap: int | None = 500
+    pagination: str = "cursor"
+    tags_semantics: str = "any"
+    rate_limit: float | None = 300
+    retry_after_format: str = "seconds"
+    error_rate: float = 0.0
+    throttle_rate: float = 0.0
+    drop_rate: float = 0.0
+    truncate_rate: float = 0.0
+    latency: float = 0.0
+    latency_jitter: float = 0.0
+    max_faults_per_request: int = 2
+    cursor_semantics: str = "keyset"
+    events_per_second: float = 0.0
+    event_mix: Mapping[str, float] = DEFAULT_EVENT_MIX
+    tag_message_rate: float = 0.5
+    event_tags: tuple[str, ...] = ("lead",)
+    event_seed: int | None = None
+
+    def __post_init__(self) -> None:
+        _check_int("contacts", self.contacts, minimum=0)
+        _check_int("seed", self.seed, minimum=None)
+        if not isinstance(self.token, str) or not self.token:
+            raise ValueError("token must be a non-empty string")
+        _check_int("page_size", self.page_size, minimum=1)
+        if self.page_cap is not None:
+            _check_int("page_cap", self.page_cap, minimum=1)
+        _check_choice("pagination", self.pagination, PAGINATION_MODES)
+        _check_choice("tags_semantics", self.tags_semantics, TAGS_SEMANTICS)
+        if self.rate_limit is not None:
+            _check_number("rate_limit", self.rate_limit, positive=True)
+        _check_choice("retry_after_format", self.retry_after_format, RETRY_AFTER_FORMATS)
+        self._check_fault_rates()
+        _check_number("latency", self.latency, positive=False)
+        _check_number("latency_jitter", self.latency_jitter, positive=False)
+        _check_int("max_faults_per_request", self.max_faults_per_request, minimum=0)
+        _check_choice("cursor_semantics", self.cursor_semantics, CURSOR_SEMANTICS)
+        self._check_events()
+
+    @property
+    def resolved_event_seed(self) -> int:
+        """The seed of the event sequence: ``event_seed``, else ``seed``."""
+        return self.seed if self.event_seed is None else self.event_seed
+
+    def replace(self, **changes: Any) -> SandboxSettings:
+        """Return a validated copy with ``changes`` applied.
+
+        Raises:
+            ValueError: an unknown setting name or an invalid value.
+        """
+        unknown = sorted(set(changes) - {f.name for f in dataclasses.fields(self)})
+        if unknown:
+            raise ValueError(f"unknown sandbox setting(s): {', '.join(unknown)}")
+        return dataclasses.replace(self, **changes)
+
+    def _check_events(self) -> None:
+        _check_number("events_per_second", self.events_per_second, positive=False)
+        if not isinstance(self.event_mix, EventMix):
+            if not isinstance(self.event_mix, Mapping):
+                raise ValueError(f"event_mix must be a mapping of kinds to weights, got {self.event_mix!r}")
+            object.__setattr__(self, "event_mix", EventMix(self.event_mix))
+        _check_number("tag_message_rate", self.tag_message_rate, positive=False)
+        if self.tag_message_rate > 1:
+            raise ValueError(f"tag_message_rate must be between 0 and 1, got {self.tag_message_rate!r}")
+        _check_tags(self.event_tags)
+        if not self.event_tags and any(self.event_mix[kind] for kind in TAG_EVENT_KINDS):
+            raise ValueError("event_tags must not be empty while tag_add or tag_remove have a weight")
+        if self.event_seed is not None:
+            _check_int("event_seed", self.event_seed, minimum=None)
+
+    def _check_fault_rates(self) -> None:
+        for name in FAULT_RATES:
+            rate = getattr(self, name)
+            _check_number(name, rate, positive=False)
+            if rate > 1:
+                raise ValueError(f"{name} must be between 0 and 1, got {rate!r}")
+        if sum(getattr(self, name) for name in FAULT_RATES) > 1:
+            raise ValueError(f"the sum of {', '.join(FAULT_RATES)} must not exceed 1")
+
+
+def _check_tags(tags: object) -> None:
+    """Check that ``tags`` is a tuple of distinct tags the ``tags`` filter can name."""
+    if not isinstance(tags, tuple):
+        raise ValueError(f"event_tags must be a tuple of tags, got {tags!r}")
+    for tag in tags:
+        if not isinstance(tag, str) or not tag or tag != tag.strip() or "," in tag:
+            raise ValueError(
+                f"event_tags must hold non-empty tags without commas or edge spaces, got {tag!r}"
+            )
+    if len({tag.lower() for tag in tags}) < len(tags):
+        raise ValueError(f"event_tags must not repeat a tag (case is ignored), got {tags!r}")

@@ -2,17 +2,17 @@
 
 The list order is "most recent conversation first": records are kept in a
 dict whose insertion order is ``seq`` ascending, and listed in reverse.
-Filtered lists are cached per filter and dropped whenever the store changes.
+Every change bumps the store's version. Filtered lists are built once per
+version and filter, never mutated, and cached until the next change; the
+lists that snapshot cursors read are kept a while longer (see
+:meth:`ContactStore.page_after`).
 """
 
 from __future__ import annotations
 
-import base64
-import binascii
 import bisect
 import contextlib
 import gc
-import json
 import math
 import threading
 import time
@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from airflow_provider_callbell.sandbox.catalog import ISO_FORMAT, Catalog, random_hex_uuid, seeded_random
+from airflow_provider_callbell.sandbox.cursors import Cursor, KeysetCursor, SnapshotCursor
 from airflow_provider_callbell.sandbox.records import ContactRecord, phone_key
 from airflow_provider_callbell.sandbox.seed import (
     format_phone,
@@ -31,13 +32,20 @@ from airflow_provider_callbell.sandbox.seed import (
 )
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Iterable, Iterator, Mapping
+    from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 
 _CACHED_FILTERS = 32
+#: How many listings snapshot cursors can read at once; the least recently
+#: read one goes first. A static store has one listing per filter.
+_KEPT_SNAPSHOTS = 64
 
 
 class ContactConflictError(ValueError):
     """A contact with the same uuid or phone number already exists."""
+
+
+class StaleCursorError(LookupError):
+    """The listing a snapshot cursor reads is no longer kept."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,48 +73,6 @@ class ContactFilter:
     def is_empty(self) -> bool:
         """Whether the filter lets every record through."""
         return self.source is None and self.team_uuid is None and not self.tags
-
-
-@dataclass(frozen=True, slots=True)
-class Cursor:
-    """Where a cursor walk stands.
-
-    ``last_seq`` is the ``seq`` of the last contact returned: the walk goes on
-    below it, so contacts that joined the top of the list later are left out.
-    ``horizon`` is the highest ``seq`` when the walk started; page numbers in
-    ``meta`` count from there.
-    """
-
-    last_seq: int
-    horizon: int
-
-    def encode(self) -> str:
-        """The opaque string sent to clients as ``meta.next``."""
-        raw = json.dumps({"s": self.last_seq, "h": self.horizon}, separators=(",", ":"))
-        return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
-
-    @classmethod
-    def decode(cls, token: str) -> Cursor:
-        """Parse a string made by :meth:`encode`.
-
-        Raises:
-            ValueError: the string is not a cursor.
-        """
-        try:
-            raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4))
-            data = json.loads(raw)
-        except (binascii.Error, UnicodeDecodeError, ValueError) as error:
-            raise ValueError("malformed cursor") from error
-        if not isinstance(data, dict) or set(data) != {"s", "h"}:
-            raise ValueError("malformed cursor")
-        last_seq, horizon = data["s"], data["h"]
-        if not all(_is_natural(value) for value in (last_seq, horizon)):
-            raise ValueError("malformed cursor")
-        return cls(last_seq=last_seq, horizon=horizon)
-
-
-def _is_natural(value: object) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -149,6 +115,8 @@ class ContactStore:
         self._by_phone: dict[str, str] = {}
         self._by_bsuid: dict[str, str] = {}
         self._cache: OrderedDict[ContactFilter, list[ContactRecord]] = OrderedDict()
+        self._snapshots: OrderedDict[tuple[int, ContactFilter], list[ContactRecord]] = OrderedDict()
+        self._version = 0
         self._max_seq = 0
         self._uuids = seeded_random("new-contacts", seed)
         self._phone_offset = phone_offset(seed)
@@ -165,23 +133,55 @@ class ContactStore:
     def __len__(self) -> int:
         return len(self._records)
 
-    def page(self, query: ContactFilter, number: int, size: int) -> Page:
-        """Page ``number`` of the filtered list, as it is right now."""
+    @property
+    def lock(self) -> threading.RLock:
+        """The store's re-entrant lock: hold it to make several calls one change."""
+        return self._lock
+
+    def listing(self, query: ContactFilter) -> Sequence[ContactRecord]:
+        """The filtered list as it is now; it never changes afterwards."""
+        with self._lock:
+            return self._filtered(query)
+
+    def page(self, query: ContactFilter, number: int, size: int, semantics: str = "keyset") -> Page:
+        """Page ``number`` of the filtered list, as it is right now.
+
+        Its cursor continues right after the page's last contact, as a walk
+        of ``semantics`` (``keyset`` or ``snapshot``) that begins here.
+        """
+        start = (number - 1) * size
         with self._lock:
             items = self._filtered(query)
-            horizon = self._max_seq
-        start = (number - 1) * size
+            version, horizon = self._version, self._max_seq
+            has_more = start + size < len(items)
+            if has_more and semantics == "snapshot":
+                self._keep_snapshot((version, query), items)
         chunk = tuple(items[start : start + size])
-        has_more = bool(chunk) and start + size < len(items)
-        return Page(
-            records=chunk,
-            number=number,
-            pages=math.ceil(len(items) / size),
-            next=Cursor(chunk[-1].seq, horizon) if has_more else None,
-        )
+        cursor: Cursor | None = None
+        if has_more:
+            cursor = (
+                SnapshotCursor(version, start + size)
+                if semantics == "snapshot"
+                else KeysetCursor(chunk[-1].seq, horizon)
+            )
+        return Page(records=chunk, number=number, pages=math.ceil(len(items) / size), next=cursor)
 
     def page_after(self, query: ContactFilter, cursor: Cursor, size: int) -> Page:
-        """The ``size`` contacts that follow ``cursor`` in its walk."""
+        """The ``size`` contacts that follow ``cursor`` in its walk.
+
+        A keyset cursor reads the live list below its last contact, among
+        contacts older than its walk. A snapshot cursor reads the list its
+        walk began with: the same contacts in the same order, less those
+        deleted since, with their bodies as they are now.
+
+        Raises:
+            StaleCursorError: the snapshot cursor's listing is no longer kept.
+        """
+        if isinstance(cursor, KeysetCursor):
+            return self._page_below(query, cursor, size)
+        return self._page_in_snapshot(query, cursor, size)
+
+    def _page_below(self, query: ContactFilter, cursor: KeysetCursor, size: int) -> Page:
         with self._lock:
             items = self._filtered(query)
         walk_start = bisect.bisect_left(items, -cursor.horizon, key=_descending_seq)
@@ -192,8 +192,42 @@ class ContactStore:
             records=chunk,
             number=(start - walk_start) // size + 1,
             pages=math.ceil((len(items) - walk_start) / size),
-            next=Cursor(chunk[-1].seq, cursor.horizon) if has_more else None,
+            next=KeysetCursor(chunk[-1].seq, cursor.horizon) if has_more else None,
         )
+
+    def _page_in_snapshot(self, query: ContactFilter, cursor: SnapshotCursor, size: int) -> Page:
+        with self._lock:
+            items = self._snapshots.get((cursor.version, query))
+            if items is None:
+                raise StaleCursorError(cursor)
+            self._snapshots.move_to_end((cursor.version, query))
+            chunk, position = self._live_records(items, cursor.position, size)
+        has_more = position < len(items)
+        return Page(
+            records=chunk,
+            number=cursor.position // size + 1,
+            pages=math.ceil(len(items) / size),
+            next=SnapshotCursor(cursor.version, position) if has_more else None,
+        )
+
+    def _live_records(
+        self, items: Sequence[ContactRecord], position: int, size: int
+    ) -> tuple[tuple[ContactRecord, ...], int]:
+        """Up to ``size`` current records of ``items`` from ``position``, and where to go on.
+
+        Deleted contacts are skipped, also right after the last one taken, so
+        that the position returned is the end of ``items`` when none is left.
+        """
+        records = self._records
+        chunk: list[ContactRecord] = []
+        while position < len(items) and len(chunk) < size:
+            current = records.get(items[position].uuid)
+            position += 1
+            if current is not None:
+                chunk.append(current)
+        while position < len(items) and items[position].uuid not in records:
+            position += 1
+        return tuple(chunk), position
 
     def get(self, uuid: str) -> ContactRecord | None:
         """The contact with ``uuid``, or None."""
@@ -272,6 +306,28 @@ class ContactStore:
             self._insert(record)
             return record
 
+    def touch(self, uuid: str) -> ContactRecord:
+        """Move the contact to the top of the list, as a new message does.
+
+        Raises:
+            KeyError: no contact has ``uuid``.
+        """
+        with self._lock:
+            record = self._records[uuid].with_seq(self._max_seq + 1)
+            self._remove(uuid, keep_position=False)
+            self._insert(record)
+            return record
+
+    def delete(self, uuid: str) -> None:
+        """Delete the contact with ``uuid``.
+
+        Raises:
+            KeyError: no contact has ``uuid``.
+        """
+        with self._lock:
+            self._remove(uuid, keep_position=False)
+            self._changed()
+
     def _filtered(self, query: ContactFilter) -> list[ContactRecord]:
         cached = self._cache.get(query)
         if cached is not None:
@@ -291,7 +347,17 @@ class ContactStore:
         if record.bsuid:
             self._by_bsuid[record.bsuid] = record.uuid
         self._max_seq = max(self._max_seq, record.seq)
+        self._changed()
+
+    def _changed(self) -> None:
+        self._version += 1
         self._cache.clear()
+
+    def _keep_snapshot(self, key: tuple[int, ContactFilter], items: list[ContactRecord]) -> None:
+        self._snapshots.setdefault(key, items)
+        self._snapshots.move_to_end(key)
+        if len(self._snapshots) > _KEPT_SNAPSHOTS:
+            self._snapshots.popitem(last=False)
 
     def _remove(self, uuid: str, *, keep_position: bool) -> None:
         old = self._records[uuid]

@@ -12,7 +12,8 @@ from typing import TYPE_CHECKING
 import pytest
 import requests
 
-from airflow_provider_callbell.sandbox.__main__ import main
+from airflow_provider_callbell.sandbox.__main__ import _parser, _settings, main
+from airflow_provider_callbell.sandbox.settings import SandboxSettings
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator
@@ -83,6 +84,14 @@ def test_serves_until_signalled(
         (["--page-size", "0"], "page_size must be >= 1"),
         (["--error-rate", "0.8", "--drop-rate", "0.8"], "must not exceed 1"),
         (["--pagination", "offset"], "invalid choice"),
+        (["--cursor-semantics", "offset"], "invalid choice"),
+        (["--event-mix", "message"], "expected KIND=WEIGHT,... with distinct kinds"),
+        (["--event-mix", "message=1,message=2"], "expected KIND=WEIGHT,... with distinct kinds"),
+        (["--event-mix", "message=lots"], "expected KIND=WEIGHT,... with distinct kinds"),
+        (["--event-mix", "reply=1"], "event_mix kinds must be among message, create, delete"),
+        (["--event-mix", "message=0"], "event_mix needs at least one positive weight"),
+        (["--events-per-second", "-2"], "events_per_second must be >= 0"),
+        (["--event-tags", "a,A"], "event_tags must not repeat a tag"),
     ],
 )
 def test_invalid_arguments(capsys: pytest.CaptureFixture[str], argv: list[str], message: str) -> None:
@@ -91,3 +100,35 @@ def test_invalid_arguments(capsys: pytest.CaptureFixture[str], argv: list[str], 
 
     assert exit_info.value.code == 2
     assert message in capsys.readouterr().err
+
+
+def test_live_event_flags() -> None:
+    argv = [
+        "--cursor-semantics", "snapshot",
+        "--events-per-second", "20",
+        "--event-mix", "message=0.5, create = 0.25,tag_add=0.25",
+        "--tag-message-rate", "0.2",
+        "--event-tags", "lead, vip",
+        "--event-seed", "7",
+    ]  # fmt: skip
+
+    settings = _settings(_parser().parse_args(argv))
+
+    assert settings.replace(contacts=100) == SandboxSettings(
+        cursor_semantics="snapshot",
+        events_per_second=20,
+        event_mix={"message": 0.5, "create": 0.25, "tag_add": 0.25},
+        tag_message_rate=0.2,
+        event_tags=("lead", "vip"),
+        event_seed=7,
+    )
+
+
+def test_live_event_flags_default_to_a_static_account() -> None:
+    settings = _settings(_parser().parse_args([]))
+    defaults = SandboxSettings()
+
+    assert settings.events_per_second == 0
+    assert (settings.event_mix, settings.event_tags) == (defaults.event_mix, defaults.event_tags)
+    assert (settings.cursor_semantics, settings.event_seed) == ("keyset", None)
+    assert _settings(_parser().parse_args(["--event-tags", "", "--event-mix", "message=1"])).event_tags == ()

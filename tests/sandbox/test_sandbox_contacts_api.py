@@ -260,13 +260,38 @@ def test_patch_rejects_invalid_fields(sandbox: CallbellSandbox, body: dict[str, 
     assert sandbox.get_contact(target["uuid"]) == target
 
 
+# DELETE
+
+
+def test_delete_destroys_the_contact(sandbox: CallbellSandbox) -> None:
+    client = ApiClient(sandbox)
+    victim = sandbox.contacts()[12]
+
+    response = client.send("DELETE", f"/contacts/{victim['uuid']}")
+
+    assert response.status_code == 200
+    assert response.json() == {"status": "contact was destroyed"}
+    assert client.get(f"/contacts/{victim['uuid']}").status_code == 404
+    assert client.get(f"/contacts/phone/{quote(victim['phoneNumber'], safe='')}").status_code == 404
+    assert victim not in client.walk_cursor()
+    assert len(sandbox.contacts()) == 59
+
+
+def test_delete_unknown_contact(sandbox: CallbellSandbox) -> None:
+    response = ApiClient(sandbox).send("DELETE", "/contacts/" + "0" * 32)
+
+    assert response.status_code == 404
+    assert response.json() == {"error": "Contact not found"}
+    assert len(sandbox.contacts()) == 60
+
+
 # Routing
 
 
 @pytest.mark.parametrize(
     ("method", "path", "allowed"),
     [
-        ("DELETE", "/contacts/{uuid}", "GET, PATCH"),
+        ("PUT", "/contacts/{uuid}", "GET, PATCH, DELETE"),
         ("PUT", "/contacts", "GET, POST"),
         ("POST", "/auth/me", "GET"),
         ("PATCH", "/contacts/phone/123", "GET"),

@@ -21,7 +21,13 @@ if TYPE_CHECKING:
 def test_package_exports() -> None:
     import airflow_provider_callbell.sandbox as sandbox_package
 
-    assert sandbox_package.__all__ == ["DEFAULT_TOKEN", "CallbellSandbox", "SandboxSettings"]
+    assert sandbox_package.__all__ == [
+        "DEFAULT_TOKEN",
+        "AccountState",
+        "CallbellSandbox",
+        "SandboxEvent",
+        "SandboxSettings",
+    ]
     assert DEFAULT_TOKEN == "sandbox-token"
     assert SandboxSettings().token == DEFAULT_TOKEN
 
@@ -126,6 +132,11 @@ def test_python_api_add_update_get(make_sandbox: MakeSandbox) -> None:
         sandbox.update_contact("0" * 32, name="x")
     with pytest.raises(ValueError, match="phone number"):
         sandbox.add_contact(name="Twin", phoneNumber=added["phoneNumber"])
+
+    sandbox.delete_contact(added["uuid"])
+    assert added["uuid"] not in [contact["uuid"] for contact in sandbox.contacts()]
+    with pytest.raises(KeyError):
+        sandbox.delete_contact(added["uuid"])
 
 
 def test_teams(make_sandbox: MakeSandbox) -> None:
