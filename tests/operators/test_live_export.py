@@ -47,7 +47,7 @@ def test_every_output_mode_is_exact_while_the_account_moves(
     operator = CallbellListContactsOperator(task_id="export", concurrency=8, **arguments)
 
     before = account.state()
-    returned = operator.execute({})  # type: ignore[arg-type]
+    returned = operator.execute({})
     wanted = account.expected_walk(before, account.state())
 
     walked = (
