@@ -234,3 +234,29 @@ def test_since_defaults_to_the_data_interval_start(inbox: CallbellSandbox, tmp_p
     assert result.data_interval_start is not None
     assert result.data_interval_start.isoformat() <= "2026-11-23T10:00:00+00:00"
     assert result.returned == [fresh]
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_no_spurious_lead_on_a_live_account(
+    sandbox_factory: SandboxFactory, monkeypatch: pytest.MonkeyPatch, tmp_path: Path, mode: dict[str, Any]
+) -> None:
+    live = {"message": 0.8, "tag_add": 0.1, "tag_remove": 0.1}
+    inbox = sandbox_factory(
+        contacts=400, seed=8, page_size=10, latency=0.002, events_per_second=100, event_mix=live, token=TOKEN
+    )
+    connect(monkeypatch, inbox)
+    began = inbox.state()
+
+    result = watch(tmp_path, since="2099-01-01T00:00:00Z", min_leads=3, **mode)
+
+    ended = inbox.state()
+    changed = {event.uuid for event in inbox.events()[began.events : ended.events] if event.tag is not None}
+    old_leads = {uuid for uuid in began.uuids if "lead" in began.tags_of(uuid)} - changed
+    reported = [lead["uuid"] for lead in result.returned]
+    assert result.state == "success"
+    assert len(reported) >= 3
+    assert len(set(reported)) == len(reported)
+    assert not set(reported) & old_leads, "a lead from before the watch was reported as new"
+    assert set(reported) <= changed
+    assert len(old_leads) > 10
+    assert sum(event.moved for event in inbox.events()[began.events : ended.events]) > 50
