@@ -40,14 +40,20 @@ def is_lead(contact: dict[str, Any]) -> bool:
 
 @pytest.fixture
 def after_first_look(inbox: CallbellSandbox) -> Iterator[Callable[[Callable[[], None]], None]]:
-    """Run a change in the sandbox once the sensor's first look has been answered."""
+    """Run a change in the sandbox once the sensor's first look is over."""
     threads = []
 
     def schedule(change: Callable[[], None]) -> None:
         def wait_then_change() -> None:
+            # The first look is a burst of requests, then the sensor waits poke_interval
+            # (0.5 s): the first pause after the first answer is the end of the first look.
             deadline = time.monotonic() + 60
             while inbox.stats.by_status.get(200, 0) < 1 and time.monotonic() < deadline:
                 time.sleep(0.02)
+            answered = -1
+            while answered != inbox.stats.total_requests and time.monotonic() < deadline:
+                answered = inbox.stats.total_requests
+                time.sleep(0.2)
             change()
 
         thread = threading.Thread(target=wait_then_change, daemon=True)
