@@ -236,8 +236,15 @@ def test_invalid_page(client: ApiClient, page: str) -> None:
 # A list that changes during a walk
 
 
-def test_page_walk_repeats_a_contact_when_one_is_added(make_sandbox: MakeSandbox) -> None:
-    sandbox = make_sandbox(contacts=30, pagination="pages", page_size=10)
+@pytest.mark.parametrize(
+    "settings",
+    [{"pagination": "pages"}, {"cursor_semantics": "keyset"}, {"cursor_semantics": "snapshot"}],
+    ids=["pages", "keyset", "snapshot"],
+)
+def test_page_walk_repeats_a_contact_when_one_is_added(
+    make_sandbox: MakeSandbox, settings: dict[str, str]
+) -> None:
+    sandbox = make_sandbox(contacts=30, page_size=10, **settings)
     client = ApiClient(sandbox)
 
     page1 = client.get("/contacts", page=1).json()["contacts"]
