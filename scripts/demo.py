@@ -1,8 +1,9 @@
 """`make demo`: run the example DAG in real Airflow against the sandbox or the real API.
 
 With ``CALLBELL_API_TOKEN`` set (and optionally ``CALLBELL_BASE_URL``) the DAG reads the real
-Callbell account; otherwise it reads a sandbox of seeded contacts started here, to which a few
-contacts created today are added, so that today's incremental export has something to show.
+Callbell account; otherwise it reads a sandbox of seeded contacts started here, live like a busy
+inbox, to which a few contacts created today are added, so that today's incremental export has
+something to show.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import os
 import subprocess
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -37,14 +38,22 @@ def callbell_connection() -> Iterator[str]:
         return
     from airflow_provider_callbell.sandbox import CallbellSandbox
 
-    with CallbellSandbox(contacts=500, seed=1) as sandbox:
+    # a busy inbox: contacts move to the top and get tagged while the export reads them
+    busy: dict[str, Any] = {
+        "events_per_second": 20,
+        "event_mix": {"message": 0.8, "tag_add": 0.1, "tag_remove": 0.1},
+    }
+    with CallbellSandbox(contacts=500, seed=1, **busy) as sandbox:
         for number in range(NEW_TODAY):
             sandbox.add_contact(
                 name=f"New contact {number + 1}",
                 tags=["lead", "VIP"] if number % 5 == 0 else ["lead"],
                 createdAt=TODAY.strftime("%Y-%m-%dT%H:%M:%SZ"),
             )
-        print(f"Reading a Callbell sandbox of {500 + NEW_TODAY} contacts at {sandbox.url}")
+        print(
+            f"Reading a Callbell sandbox of {500 + NEW_TODAY} contacts at {sandbox.url}, "
+            "with 20 messages and tag changes a second"
+        )
         yield sandbox.airflow_connection()
 
 
