@@ -14,7 +14,8 @@ How it reads a list that moves (most recent conversation first; see the README):
   cover every contact that stayed in place, whatever shifts page numbers in between.
 - **The top.** A contact that moves to the top (a message) before its lane reaches it, or a
   new contact, is at the top of the list; :class:`HeadWatch` looks there while the lanes run
-  and once they are done. What it finds that no lane handed out comes last.
+  and when they are done. What it finds that was not handed out yet goes out at once, and
+  the lanes skip it if they meet it later.
 - **Servers without cursors** are read one page number after the other, repeats dropped;
   there a deletion above the page being read can still hide a contact.
 """
@@ -103,7 +104,7 @@ class ContactWalk:
         self._seen = SeenContacts()
         self._head = HeadWatch(head_interval)
         self._warned = False
-        self._moved: dict[str, Contact] = {}
+        self._found_at_top: list[Contact] = []
         self._released = 0
         self._in_flight = 0
         self._page_size: int | None = None
@@ -194,14 +195,17 @@ class ContactWalk:
         """Hand out the page's new contacts until one the next lane has; (count, met it)."""
         fresh = 0
         alone = not any(not other.done for other in self._lanes if other is not lane)
+        # Past the exact limit, a page whose first contact was handed out already is checked
+        # against the digests: a server going round in circles over old pages is caught.
+        repeated = alone and bool(page.contacts) and self._seen.lane_of(page.uuids[0]) is None
+        repeated = repeated and page.uuids[0] in self._seen
         for contact in page.contacts:
             uuid = contact["uuid"]
             owner = self._seen.lane_of(uuid)
             if owner is not None and owner > lane.index:
                 return fresh, True
-            if owner is None:
+            if owner is None and not (repeated and uuid in self._seen):
                 self._seen.add(uuid, lane.index, alone=alone)
-                self._moved.pop(uuid, None)
                 lane.held.append(contact)
                 fresh += 1
         return fresh, False
@@ -261,16 +265,14 @@ class ContactWalk:
         lane.busy, lane.started, lane.done = False, True, True
 
     def _look(self, request: PageRequest, page: ContactPage) -> None:
-        found = 0
-        for contact in page.contacts:
-            uuid = contact["uuid"]
-            if self._seen.lane_of(uuid) is None:
-                found += uuid not in self._moved
-                self._moved[uuid] = contact
+        found = [contact for contact in page.contacts if contact["uuid"] not in self._seen]
+        for contact in found:
+            self._seen.add(contact["uuid"], HEAD, alone=False)
+        self._found_at_top += found
         last = (self._page_size is not None and len(page.contacts) < self._page_size) or (
             self._pages is not None and (request.page or 0) >= self._pages
         )
-        self._head.accept(page.uuids, found=found, last_page=last, now=self._clock())
+        self._head.accept(page.uuids, found=len(found), last_page=last, now=self._clock())
         if self._head.overflowed and not self._warned:
             self._warned = True
             self._log.warning(
@@ -280,7 +282,7 @@ class ContactWalk:
             )
 
     def _release(self) -> list[Contact]:
-        """Contacts in list order: a lane's as soon as every lane before it is done."""
+        """A lane's contacts once every lane before it is done (list order); those found at the top."""
         released: list[Contact] = []
         while self._released < len(self._lanes):
             lane = self._lanes[self._released]
@@ -289,8 +291,7 @@ class ContactWalk:
             if not lane.done:
                 break
             self._released += 1
-        if self.done:
-            released += [self._moved.pop(uuid) for uuid in self._seen.unseen(list(self._moved))]
-            self._moved.clear()
+        released += self._found_at_top
+        self._found_at_top = []
         self.contacts_read += len(released)
         return released

@@ -244,7 +244,8 @@ class CallbellHook(BaseHook):
 
         Contacts come in the order Callbell lists them (most recent conversation first) as it
         stood when the walk read each stretch; contacts that moved to the top while the walk
-        ran come last. See the README for what is guaranteed on a live account.
+        ran come when it finds them there. See the README for what is guaranteed on a live
+        account.
         Memory holds a few pages per request under way, plus the uuids handed out (8 bytes a
         contact past the first 50,000). Arguments are checked before any request is sent.
 
