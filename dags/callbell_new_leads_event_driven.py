@@ -1,8 +1,8 @@
 """Event-driven (Airflow 3): a DAG scheduled by new Callbell leads, with no sensor task.
 
 An ``AssetWatcher`` runs ``CallbellNewLeadsEventTrigger`` in the triggerer; each batch of new
-leads becomes an asset event whose ``extra`` holds the leads, and triggers a run that writes
-them under ``CALLBELL_EXPORT_DIR``. On Airflow 2 this file defines no DAG.
+leads becomes an asset event carrying the leads (read with ``leads_from_events``), and triggers
+a run that writes them under ``CALLBELL_EXPORT_DIR``, one file per run. On Airflow 2 this file defines no DAG.
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ from airflow.providers.common.compat.version_compat import AIRFLOW_V_3_0_PLUS
 if AIRFLOW_V_3_0_PLUS:
     import json
     import os
+    import re
     import tempfile
     from pathlib import Path
     from typing import Any
@@ -19,6 +20,7 @@ if AIRFLOW_V_3_0_PLUS:
     import pendulum
     from airflow.sdk import Asset, AssetWatcher, dag, task
 
+    from airflow_provider_callbell.assets import leads_from_events
     from airflow_provider_callbell.triggers.contacts import CallbellNewLeadsEventTrigger
 
     EXPORT_DIR = Path(os.environ.get("CALLBELL_EXPORT_DIR") or Path(tempfile.gettempdir()) / "callbell")
@@ -43,10 +45,11 @@ if AIRFLOW_V_3_0_PLUS:
         """Sync the new leads of each asset event to the CRM."""
 
         @task
-        def sync_to_crm(triggering_asset_events: Any = None, ts_nodash: str | None = None) -> int:
+        def sync_to_crm(triggering_asset_events: Any = None, run_id: str | None = None) -> int:
             events = triggering_asset_events[new_callbell_leads] if triggering_asset_events else []
-            leads = [lead for event in events for lead in event.extra.get("leads", [])]
-            target = EXPORT_DIR / "crm" / f"new-leads-{ts_nodash}.jsonl"
+            leads = leads_from_events(events)
+            # asset-triggered runs have no logical date: one file per run, named after the run
+            target = EXPORT_DIR / "crm" / f"new-leads-{re.sub(r'[^A-Za-z0-9_.-]', '_', str(run_id))}.jsonl"
             target.parent.mkdir(parents=True, exist_ok=True)
             target.write_text("".join(json.dumps(lead, ensure_ascii=False) + "\n" for lead in leads))
             return len(leads)

@@ -59,7 +59,9 @@ def test_event_driven_dag_is_scheduled_by_the_lead_watcher(sandbox: object, tmp_
 
     dags_test("callbell_new_leads_event_driven", "2026-11-24T08:00:00+00:00", tmp_path)
 
-    assert (tmp_path / "crm" / "new-leads-20261124T080000.jsonl").read_text() == ""
+    [written] = (tmp_path / "crm").iterdir()  # one file per run, named after the run
+    assert written.name.startswith("new-leads-manual__")
+    assert written.read_text() == ""
 
 
 @pytest.mark.skipif(AIRFLOW_V_3_0_PLUS, reason="Airflow 2 has no event-driven scheduling")
