@@ -254,3 +254,30 @@ def test_a_non_json_success_body_is_retried_then_reported(monkeypatch: pytest.Mo
     with pytest.raises(CallbellInvalidResponseError, match="not valid JSON"):
         hook.get_contact("abc")
     assert len(calls) == 3
+
+
+def test_test_connection_tries_once(sandbox_factory: SandboxFactory) -> None:
+    sandbox = sandbox_factory(contacts=1, rate_limit=0.01)  # one request per 100 s
+    headers = {"Authorization": f"Bearer {sandbox.token}"}
+    assert requests.get(f"{sandbox.url}/auth/me", headers=headers, timeout=10).status_code == 200
+
+    ok, message = CallbellHook().test_connection()
+
+    assert not ok
+    assert "HTTP 429" in message
+    assert sandbox.stats.total_requests == 2, "a 429 is not retried by the connection test"
+
+
+def test_test_connection_to_a_closed_port_answers_at_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    use_connection(
+        monkeypatch, json.dumps({"conn_type": "callbell", "host": "http://127.0.0.1:9/v1", "password": "tok"})
+    )
+    hook = CallbellHook()
+    sent = []
+    monkeypatch.setattr(hook, "_retrying", lambda *args: sent.append(args))
+
+    ok, message = hook.test_connection()
+
+    assert not ok
+    assert "GET /auth/me failed: ConnectionError" in message
+    assert sent == [], "no retry machinery involved"
