@@ -33,6 +33,8 @@ def callbell_new_leads() -> None:
     new_leads = CallbellNewLeadsSensor(
         task_id="wait_for_new_leads",
         tags=["lead"],
+        # what the CRM needs; by default leads carry only uuid, tags, source and createdAt
+        fields=["uuid", "name", "phoneNumber", "tags", "createdAt"],
         mode="reschedule",
         poke_interval=60,
         timeout=60 * 60,

@@ -30,6 +30,7 @@ if AIRFLOW_V_3_0_PLUS:
         watchers=[
             AssetWatcher(
                 name="callbell_new_leads_watcher",
+                # events carry uuid, tags, source and createdAt of each lead (fields=...)
                 trigger=CallbellNewLeadsEventTrigger(tags=["lead"], poll_interval=60),
             )
         ],

@@ -14,6 +14,10 @@ from typing import Any
 
 from airflow_provider_callbell.api.selection import Contact, ContactSelection, created_at
 
+#: What a reported lead carries unless the user asks for more: enough to find the contact
+#: (``hook.get_contact(uuid)``), no name or phone number, since events and XComs end in logs.
+DEFAULT_LEAD_FIELDS = ("uuid", "tags", "source", "createdAt")
+
 
 @dataclass(frozen=True)
 class LeadWatch:

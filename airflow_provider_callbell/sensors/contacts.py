@@ -17,6 +17,7 @@ from airflow.providers.common.compat.sdk import (
 )
 
 from airflow_provider_callbell.api.filters import ContactFilters, TagsArg
+from airflow_provider_callbell.api.leads import DEFAULT_LEAD_FIELDS
 from airflow_provider_callbell.api.selection import ContactSelection, parse_moment, parse_positive
 from airflow_provider_callbell.arguments import DEFAULT_MAX_XCOM_CONTACTS, known_now
 from airflow_provider_callbell.connection import DEFAULT_CONN_ID
@@ -35,7 +36,7 @@ class CallbellNewLeadsSensor(BaseSensorOperator):
     after ``since``, or did not match the filter when the sensor first looked: a contact tagged
     ``lead`` an hour after it first wrote is caught; leads that existed before are never
     reported. Once at least ``min_leads`` new leads are seen, the sensor succeeds and returns
-    them (full contacts, each once) as its XCom.
+    them (each once, with the keys in ``fields``) as its XCom.
 
     Works in ``poke``, ``reschedule`` and deferrable modes alike. What it remembers between
     looks is the uuids that matched when it began: kept in the task state store on Airflow 3.3,
@@ -53,11 +54,14 @@ class CallbellNewLeadsSensor(BaseSensorOperator):
         when the run has none. (templated)
     :param min_leads: how many new leads to wait for (default 1). (templated)
     :param max_xcom_contacts: fail rather than return more new leads than this through XCom.
+    :param fields: the keys of each lead returned (and, when deferred, carried by the trigger's
+        event, which the triggerer logs): by default ``uuid``, ``tags``, ``source`` and
+        ``createdAt``, no name or phone number; ``None`` for whole contacts. (templated)
     :param deferrable: hand the waiting to the triggerer (default: ``[operators]
         default_deferrable``).
     """
 
-    template_fields: Sequence[str] = ("tags", "source", "team_uuid", "since", "min_leads")
+    template_fields: Sequence[str] = ("tags", "source", "team_uuid", "since", "min_leads", "fields")
     ui_color = "#e3f4ec"
 
     def __init__(
@@ -71,6 +75,7 @@ class CallbellNewLeadsSensor(BaseSensorOperator):
         since: Any = None,
         min_leads: int | str = 1,
         max_xcom_contacts: int = DEFAULT_MAX_XCOM_CONTACTS,
+        fields: str | Sequence[str] | None = DEFAULT_LEAD_FIELDS,
         deferrable: bool = conf.getboolean("operators", "default_deferrable", fallback=False),
         **kwargs: Any,
     ) -> None:
@@ -83,6 +88,7 @@ class CallbellNewLeadsSensor(BaseSensorOperator):
         self.since = since
         self.min_leads = min_leads
         self.max_xcom_contacts = parse_positive(max_xcom_contacts, "max_xcom_contacts") or 1
+        self.fields = list(fields) if isinstance(fields, tuple) else fields
         self.deferrable = deferrable
         self._check(resolve=known_now)
 
@@ -94,7 +100,9 @@ class CallbellNewLeadsSensor(BaseSensorOperator):
             filters = ContactFilters.of(
                 source=resolve(self.source), tags=resolve(self.tags), team_uuid=resolve(self.team_uuid)
             )
-            selection = ContactSelection.of(tags=resolve(self.tags), tags_match=self.tags_match)
+            selection = ContactSelection.of(
+                tags=resolve(self.tags), tags_match=self.tags_match, fields=resolve(self.fields)
+            )
             if not selection.tags and resolve(self.tags) is not None:
                 raise ValueError("tags must name at least one tag, e.g. ['lead']")
             parse_moment(resolve(self.since), "since")
@@ -128,7 +136,7 @@ class CallbellNewLeadsSensor(BaseSensorOperator):
         if len(leads) < self._min_leads:
             return PokeReturnValue(is_done=False)
         state.clear()
-        return PokeReturnValue(is_done=True, xcom_value=self._bounded(leads))
+        return PokeReturnValue(is_done=True, xcom_value=self._bounded([selection.project(c) for c in leads]))
 
     def execute(self, context: Context) -> Any:
         """In deferrable mode look once here, then let the triggerer watch."""
@@ -153,6 +161,7 @@ class CallbellNewLeadsSensor(BaseSensorOperator):
             min_leads=self._min_leads,
             poll_interval=float(self.poke_interval),
             max_leads=self.max_xcom_contacts,
+            fields=selection.fields,
             timeout_at=(datetime.now(UTC) + timedelta(seconds=self.timeout)).isoformat(),
         )
         self.defer(trigger=trigger, method_name="execute_complete", timeout=timedelta(seconds=self.timeout))

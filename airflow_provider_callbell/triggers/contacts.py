@@ -16,7 +16,7 @@ from airflow.providers.common.compat.version_compat import AIRFLOW_V_3_0_PLUS
 from airflow.triggers.base import BaseTrigger, TriggerEvent
 
 from airflow_provider_callbell.api.filters import ContactFilters
-from airflow_provider_callbell.api.leads import LeadWatch
+from airflow_provider_callbell.api.leads import DEFAULT_LEAD_FIELDS, LeadWatch
 from airflow_provider_callbell.api.selection import ContactSelection, created_at
 from airflow_provider_callbell.connection import DEFAULT_CONN_ID
 from airflow_provider_callbell.exceptions import CallbellError, CallbellTransientError
@@ -38,6 +38,8 @@ class _LeadSource:
         tags_match: str,
         source: str | None,
         team_uuid: str | None,
+        *,
+        fields: Sequence[str] | None,
     ) -> None:
         self.kwargs: dict[str, Any] = {
             "callbell_conn_id": callbell_conn_id,
@@ -45,9 +47,10 @@ class _LeadSource:
             "tags_match": tags_match,
             "source": source,
             "team_uuid": team_uuid,
+            "fields": None if fields is None else list(fields),
         }
         self.filters = ContactFilters.of(source=source, tags=tags, team_uuid=team_uuid)
-        self.selection = ContactSelection.of(tags=tags, tags_match=tags_match)
+        self.selection = ContactSelection.of(tags=tags, tags_match=tags_match, fields=fields)
 
     def contacts(self, hook: CallbellAsyncHook) -> AsyncIterator[Contact]:
         return hook.iter_contacts(self.filters)
@@ -67,6 +70,8 @@ class CallbellNewLeadsTrigger(BaseTrigger):
     :param min_leads: how many new leads to wait for.
     :param poll_interval: seconds between two looks.
     :param max_leads: collect at most one more than this (the sensor fails above it).
+    :param fields: the keys of each lead the event carries (it ends in the triggerer's log);
+        ``None`` for whole contacts.
     :param timeout_at: ISO 8601 moment after which the trigger gives up with a ``timeout``
         event; the sensor's own deadline, kept even where nothing else enforces it.
     """
@@ -85,9 +90,10 @@ class CallbellNewLeadsTrigger(BaseTrigger):
         poll_interval: float = 60.0,
         max_leads: int = 1000,
         timeout_at: str | None = None,
+        fields: Sequence[str] | None = DEFAULT_LEAD_FIELDS,
     ) -> None:
         super().__init__()
-        self._source = _LeadSource(callbell_conn_id, tags, tags_match, source, team_uuid)
+        self._source = _LeadSource(callbell_conn_id, tags, tags_match, source, team_uuid, fields=fields)
         self.since = since
         self.baseline = sorted(baseline)
         self.min_leads = min_leads
@@ -133,7 +139,7 @@ class CallbellNewLeadsTrigger(BaseTrigger):
         leads = []
         async for contact in self._source.contacts(hook):
             if watch.is_new_lead(contact):
-                leads.append(contact)
+                leads.append(self._source.selection.project(contact))
                 if len(leads) > self.max_leads:
                     break
         return leads
@@ -167,6 +173,8 @@ if AIRFLOW_V_3_0_PLUS:
         :param team_uuid: only contacts of this team inbox.
         :param poll_interval: seconds between two looks.
         :param max_leads_per_event: contacts in one event at most; more make more events.
+        :param fields: the keys of each lead an event carries (events end in the triggerer's log
+            and in the asset event); ``None`` for whole contacts.
         """
 
         STATE_KEY = "callbell_matching_uuids"
@@ -181,9 +189,10 @@ if AIRFLOW_V_3_0_PLUS:
             team_uuid: str | None = None,
             poll_interval: float = 60.0,
             max_leads_per_event: int = 100,
+            fields: Sequence[str] | None = DEFAULT_LEAD_FIELDS,
         ) -> None:
             super().__init__()
-            self._source = _LeadSource(callbell_conn_id, tags, tags_match, source, team_uuid)
+            self._source = _LeadSource(callbell_conn_id, tags, tags_match, source, team_uuid, fields=fields)
             self.poll_interval = poll_interval
             self.max_leads_per_event = max_leads_per_event
 
@@ -230,7 +239,7 @@ if AIRFLOW_V_3_0_PLUS:
                     continue
                 uuid = contact["uuid"]
                 if matching is not None and uuid not in matching:
-                    fresh.append(contact)
+                    fresh.append(self._source.selection.project(contact))
                     current.add(uuid)
                 elif matching is not None or not _created_after(contact, began):
                     current.add(uuid)

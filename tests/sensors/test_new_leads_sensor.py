@@ -66,7 +66,7 @@ def after_first_look(inbox: CallbellSandbox) -> Iterator[Callable[[Callable[[], 
 
 
 def watch(tmp_path: Path, **kwargs: Any) -> DagResult:
-    kwargs = {"poke_interval": 0.5, "timeout": 60, "since": "2026-01-01T00:00:00Z", **kwargs}
+    kwargs = {"poke_interval": 0.5, "timeout": 60, "since": "2026-01-01T00:00:00Z", "fields": None, **kwargs}
     return run_task(CallbellNewLeadsSensor, kwargs, tmp_path)
 
 
@@ -202,6 +202,8 @@ def test_token_absent_from_logs_and_xcom(
         ({"min_leads": 0}, "min_leads must be a whole number >= 1"),
         ({"source": ""}, "source must be a non-empty string"),
         ({"max_xcom_contacts": -1}, "max_xcom_contacts must be a whole number >= 1"),
+        ({"fields": []}, "fields must name at least one contact key"),
+        ({"fields": 3}, "fields must be a list of strings or a comma-separated string"),
     ],
 )
 def test_bad_arguments_fail_at_construction(kwargs: dict[str, Any], message: str) -> None:
@@ -235,7 +237,7 @@ def test_since_defaults_to_the_data_interval_start(inbox: CallbellSandbox, tmp_p
     fresh = inbox.add_contact(name="Early bird", tags=["lead"], createdAt="2026-11-23T10:00:00Z")
     inbox.add_contact(name="Last year", tags=["lead"], createdAt="2025-11-23T10:00:00Z")
 
-    result = run_task(CallbellNewLeadsSensor, {"poke_interval": 0.5, "timeout": 60}, tmp_path)
+    result = run_task(CallbellNewLeadsSensor, {"poke_interval": 0.5, "timeout": 60, "fields": None}, tmp_path)
 
     assert result.data_interval_start is not None
     assert result.data_interval_start.isoformat() <= "2026-11-23T10:00:00+00:00"
@@ -266,3 +268,30 @@ def test_no_spurious_lead_on_a_live_account(
     assert set(reported) <= changed
     assert len(old_leads) > 10
     assert sum(event.moved for event in inbox.events()[began.events : ended.events]) > 50
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_leads_carry_only_a_few_keys_by_default(
+    inbox: CallbellSandbox, after_first_look: Any, tmp_path: Path, mode: dict[str, Any]
+) -> None:
+    created: list[dict[str, Any]] = []
+    after_first_look(lambda: created.append(inbox.add_contact(name="Nuova Cliente", tags=["Lead"])))
+
+    result = watch(tmp_path, fields=CallbellNewLeadsSensor(task_id="defaults").fields, **mode)
+
+    lead = created[0]
+    assert result.returned == [{key: lead[key] for key in ("uuid", "tags", "source", "createdAt")}]
+    assert lead["name"] not in json.dumps(result.returned)
+    assert lead["phoneNumber"] not in json.dumps(result.returned)
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_fields_chooses_what_a_lead_carries(
+    inbox: CallbellSandbox, after_first_look: Any, tmp_path: Path, mode: dict[str, Any]
+) -> None:
+    created: list[dict[str, Any]] = []
+    after_first_look(lambda: created.append(inbox.add_contact(name="Nuova Cliente", tags=["Lead"])))
+
+    result = watch(tmp_path, fields="name, uuid", **mode)
+
+    assert result.returned == [{"name": "Nuova Cliente", "uuid": created[0]["uuid"]}]

@@ -13,6 +13,7 @@ from airflow.providers.common.compat.module_loading import import_string
 from airflow.providers.common.compat.version_compat import AIRFLOW_V_3_0_PLUS
 from airflow.triggers.base import TriggerEvent
 
+from airflow_provider_callbell.api.leads import DEFAULT_LEAD_FIELDS
 from airflow_provider_callbell.sandbox import CallbellSandbox
 from airflow_provider_callbell.triggers.contacts import CallbellNewLeadsTrigger
 from tests.conftest import SandboxFactory, connect
@@ -36,6 +37,7 @@ def deferred(sandbox: CallbellSandbox, **kwargs: Any) -> CallbellNewLeadsTrigger
         "since": "2026-01-01T00:00:00+00:00",
         "baseline": leads_now(sandbox),
         "poll_interval": 0.05,
+        "fields": None,
         **kwargs,
     }
     return CallbellNewLeadsTrigger(**arguments)
@@ -66,6 +68,23 @@ def test_serialize_round_trip_without_the_token(inbox: CallbellSandbox) -> None:
     assert json.loads(json.dumps(kwargs)) == kwargs
     assert TOKEN not in json.dumps(kwargs)
     assert kwargs["callbell_conn_id"] == "callbell_default"
+
+
+def test_events_carry_only_a_few_keys_by_default(inbox: CallbellSandbox) -> None:
+    async def scenario() -> TriggerEvent:
+        events = deferred(inbox, fields=DEFAULT_LEAD_FIELDS).run()
+        pending = asyncio.ensure_future(next_event(events))
+        await answered(inbox, 1)
+        inbox.add_contact(name="Nuova Cliente", phoneNumber="+39 333 123 4567", tags=["lead"])
+        return await pending
+
+    event = asyncio.run(scenario())
+
+    [lead] = event.payload["leads"]
+    assert list(lead) == ["uuid", "tags", "source", "createdAt"]
+    assert "Nuova" not in json.dumps(event.payload)
+    assert "4567" not in json.dumps(event.payload)
+    assert deferred(inbox, fields=DEFAULT_LEAD_FIELDS).serialize()[1]["fields"] == list(DEFAULT_LEAD_FIELDS)
 
 
 def test_fires_with_exactly_the_new_lead(inbox: CallbellSandbox) -> None:
@@ -159,7 +178,7 @@ class TestEventTrigger:
     def watcher(store: StateStore | None) -> Any:
         from airflow_provider_callbell.triggers.contacts import CallbellNewLeadsEventTrigger
 
-        trigger = CallbellNewLeadsEventTrigger(poll_interval=0.05)
+        trigger = CallbellNewLeadsEventTrigger(poll_interval=0.05, fields=None)
         trigger.asset_state_store = store  # type: ignore[assignment]
         return trigger
 
