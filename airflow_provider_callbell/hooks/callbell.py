@@ -97,6 +97,8 @@ class CallbellHook(BaseHook):
             if value is not None:
                 checked_setting(name, value)
         self._lock = threading.Lock()
+        # Threads wait for the rate limit one at a time, so none is passed over again and again.
+        self._queue = threading.Lock()
         self._pool_size = DEFAULT_POOL_SIZE
 
     @classmethod
@@ -211,7 +213,8 @@ class CallbellHook(BaseHook):
         session = self.get_conn()
         with self._lock:
             limiter = self.rate_limiter
-        limiter.try_acquire("callbell")
+        with self._queue:
+            limiter.try_acquire("callbell")
         try:
             response = session.request(
                 method,
