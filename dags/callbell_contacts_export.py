@@ -1,8 +1,12 @@
 """Daily export of Callbell contacts with CallbellListContactsOperator.
 
-- ``export_new_contacts``: the contacts created since the run's data interval start, streamed
-  into a date-partitioned JSON Lines file under ``CALLBELL_EXPORT_DIR`` (default: ``callbell``
-  in the temporary directory), e.g. ``contacts/ds=2026-11-24/contacts.jsonl``.
+- ``export_new_contacts``: the contacts created since the last successful export, streamed into
+  one JSON Lines file per run under ``CALLBELL_EXPORT_DIR`` (default: ``callbell`` in the
+  temporary directory), e.g. ``contacts/run_id=scheduled__2026-11-24T00:00:00+00:00/contacts.jsonl``.
+  The high-water mark lives in the Airflow Variable
+  ``callbell_watermark.callbell_contacts_export.export_new_contacts``, so scheduled, manual,
+  backfilled and asset-triggered runs alike export each contact once, and a retried or cleared
+  run writes its own window again: no run replaces another's file, nor its own with less.
 - ``list_vip_leads``: a small tag-filtered list returned through XCom, consumed by
   ``greet_vip_leads``.
 """
@@ -26,14 +30,15 @@ EXPORT_DIR = Path(os.environ.get("CALLBELL_EXPORT_DIR") or Path(tempfile.gettemp
     schedule="@daily",
     start_date=pendulum.datetime(2026, 1, 1, tz="UTC"),
     catchup=False,
+    max_active_runs=1,
     tags=["callbell", "example"],
 )
 def callbell_contacts_export() -> None:
     """Export new contacts to a file; hand VIP leads to the next task through XCom."""
     CallbellListContactsOperator(
         task_id="export_new_contacts",
-        created_after="{{ data_interval_start }}",
-        output_path=str(EXPORT_DIR / "contacts" / "ds={{ ds }}" / "contacts.jsonl"),
+        incremental=True,
+        output_path=str(EXPORT_DIR / "contacts" / "run_id={{ run_id }}" / "contacts.jsonl"),
     )
 
     vip_leads = CallbellListContactsOperator(

@@ -1,9 +1,9 @@
 """Wait for new Callbell leads, then hand them to a CRM sync (here: a JSON Lines file).
 
-``wait_for_new_leads`` succeeds once a contact tagged ``lead`` is new since the run's data
-interval start (created since, or tagged after the sensor began watching); ``sync_to_crm``
-writes those leads under ``CALLBELL_EXPORT_DIR`` (default: ``callbell`` in the temporary
-directory).
+``wait_for_new_leads`` succeeds once a contact tagged ``lead`` is new: created since the run's
+data interval start (since the sensor began watching on runs without one, such as manual runs
+on Airflow 3), or tagged after the sensor began. ``sync_to_crm`` writes those leads under
+``CALLBELL_EXPORT_DIR`` (default: ``callbell`` in the temporary directory), one file per run.
 """
 
 from __future__ import annotations
@@ -42,8 +42,9 @@ def callbell_new_leads() -> None:
     )
 
     @task
-    def sync_to_crm(leads: list[dict[str, Any]], ts_nodash: str | None = None) -> str:
-        target = EXPORT_DIR / "crm" / f"new-leads-{ts_nodash}.jsonl"
+    def sync_to_crm(leads: list[dict[str, Any]], run_id: str | None = None) -> str:
+        # every kind of run has a run id; manual and asset-triggered runs have no logical date
+        target = EXPORT_DIR / "crm" / f"new-leads-{run_id}.jsonl"
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_text("".join(json.dumps(lead, ensure_ascii=False) + "\n" for lead in leads))
         return str(target)

@@ -12,7 +12,6 @@ from airflow.providers.common.compat.version_compat import AIRFLOW_V_3_0_PLUS
 if AIRFLOW_V_3_0_PLUS:
     import json
     import os
-    import re
     import tempfile
     from pathlib import Path
     from typing import Any
@@ -50,7 +49,7 @@ if AIRFLOW_V_3_0_PLUS:
             events = triggering_asset_events[new_callbell_leads] if triggering_asset_events else []
             leads = leads_from_events(events)
             # asset-triggered runs have no logical date: one file per run, named after the run
-            target = EXPORT_DIR / "crm" / f"new-leads-{re.sub(r'[^A-Za-z0-9_.-]', '_', str(run_id))}.jsonl"
+            target = EXPORT_DIR / "crm" / f"new-leads-{run_id}.jsonl"
             target.parent.mkdir(parents=True, exist_ok=True)
             target.write_text("".join(json.dumps(lead, ensure_ascii=False) + "\n" for lead in leads))
             return len(leads)

@@ -7,7 +7,7 @@ import os
 import runpy
 import subprocess
 import sys
-from datetime import UTC, datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -32,12 +32,13 @@ def test_example_dags_import_without_errors() -> None:
 
 def dags_test(dag_id: str, logical_date: str, export_dir: Path) -> None:
     env = {**os.environ, "AIRFLOW__CORE__DAGS_FOLDER": str(DAGS), "CALLBELL_EXPORT_DIR": str(export_dir)}
-    subprocess.run(
+    done = subprocess.run(
         [sys.executable, "-m", "airflow", "dags", "test", dag_id, logical_date],
         env=env,
-        check=True,
         capture_output=True,
+        text=True,
     )
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
 
 
 def test_new_leads_dag_runs_end_to_end(sandbox_factory: SandboxFactory, tmp_path: Path) -> None:
@@ -46,7 +47,9 @@ def test_new_leads_dag_runs_end_to_end(sandbox_factory: SandboxFactory, tmp_path
 
     dags_test("callbell_new_leads", "2026-11-24T08:00:00+00:00", tmp_path)
 
-    synced = (tmp_path / "crm" / "new-leads-20261124T080000.jsonl").read_text().splitlines()
+    [written] = (tmp_path / "crm").iterdir()  # one file per run, named after the run
+    assert written.name.startswith("new-leads-manual__")
+    synced = written.read_text().splitlines()
     wanted = ("uuid", "name", "phoneNumber", "tags", "createdAt")
     assert [json.loads(line) for line in synced] == [{key: lead[key] for key in wanted}]
 
@@ -74,35 +77,39 @@ def test_event_driven_dag_is_absent_on_airflow_2() -> None:
     assert "callbell_new_leads" in bag.dag_ids
 
 
-def test_export_dag_runs_end_to_end(sandbox_factory: SandboxFactory, tmp_path: Path) -> None:
-    sandbox = sandbox_factory(contacts=300, seed=2)
-    today = datetime(2026, 11, 24, 8, 0, tzinfo=UTC)
-    for number in range(7):
-        sandbox.add_contact(name=f"Lead {number}", tags=["Lead", "VIP"], createdAt="2026-11-24T08:00:00Z")
-    env = {
-        **os.environ,
-        "AIRFLOW__CORE__DAGS_FOLDER": str(DAGS),
-        "CALLBELL_EXPORT_DIR": str(tmp_path),
+def airflow_cli(*arguments: str, env: dict[str, str] | None = None) -> str:
+    done = subprocess.run(
+        [sys.executable, "-m", "airflow", *arguments], env=env, check=True, capture_output=True, text=True
+    )
+    return done.stdout
+
+
+def exported_uuids(export_dir: Path) -> dict[str, list[str]]:
+    files = sorted((export_dir / "contacts").glob("run_id=*/contacts.jsonl"))
+    return {
+        path.parent.name: [json.loads(line)["uuid"] for line in path.read_text().splitlines()]
+        for path in files
     }
 
-    subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "airflow",
-            "dags",
-            "test",
-            "callbell_contacts_export",
-            today.date().isoformat(),
-        ],
-        env=env,
-        check=True,
-        capture_output=True,
-    )
 
-    exported = tmp_path / "contacts" / "ds=2026-11-24" / "contacts.jsonl"
-    names = [json.loads(line)["name"] for line in exported.read_text().splitlines()]
-    assert names == [f"Lead {number}" for number in reversed(range(7))]
+def test_export_dag_exports_each_contact_once_run_after_run(
+    sandbox_factory: SandboxFactory, tmp_path: Path
+) -> None:
+    sandbox = sandbox_factory(contacts=300, seed=2)
+    mark_key = "callbell_watermark.callbell_contacts_export.export_new_contacts"
+
+    dags_test("callbell_contacts_export", "2026-11-24T00:00:00+00:00", tmp_path)
+    [(first_run, first)] = exported_uuids(tmp_path).items()
+    assert sorted(first) == sorted(contact["uuid"] for contact in sandbox.contacts())
+
+    mark = json.loads(airflow_cli("variables", "get", mark_key))["created_before"]
+    late = datetime.fromisoformat(mark) + timedelta(milliseconds=100)
+    lead = sandbox.add_contact(name="Late lead", createdAt=late.isoformat().replace("+00:00", "Z"))
+    dags_test("callbell_contacts_export", "2026-11-25T00:00:00+00:00", tmp_path)
+
+    runs = exported_uuids(tmp_path)
+    assert runs.pop(first_run) == first
+    assert list(runs.values()) == [[lead["uuid"]]]
 
 
 BAD_DAG = """
@@ -128,6 +135,13 @@ with DAG("bad_callbell", schedule=None, start_date=pendulum.datetime(2026, 1, 1)
         ("max_contacts=0", "max_contacts must be a whole number >= 1"),
         ('output_format="csv"', "output_format and output_conn_id need output_path"),
         ("concurrency=0", "concurrency must be a whole number >= 1"),
+        (
+            'incremental=True, created_before="2026-11-24"',
+            "created_before cannot be combined with incremental",
+        ),
+        ("incremental=True, max_contacts=10", "max_contacts cannot be combined with incremental=True"),
+        ('incremental="yes"', "incremental must be True or False, got 'yes'"),
+        ('watermark_key="mark"', "watermark_key needs incremental=True"),
     ],
 )
 def test_bad_static_arguments_fail_at_parse_time(tmp_path: Path, argument: str, message: str) -> None:
