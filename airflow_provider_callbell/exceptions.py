@@ -59,3 +59,18 @@ class CallbellTransportError(CallbellTransientError):
 
 class CallbellInvalidResponseError(CallbellTransientError):
     """Callbell answered 2xx with a body that is not the JSON the API documents."""
+
+
+class CallbellContactValueError(CallbellError):
+    """A contact holds a value its typed export column cannot hold as it is.
+
+    For example a ``blockedAt`` that is not an ISO 8601 time, for a Parquet timestamp column.
+
+    :param uuid: the contact's uuid, when it has one.
+    :param field: the contact key holding the value.
+    """
+
+    def __init__(self, message: str, *, uuid: str | None, field: str) -> None:
+        super().__init__(message)
+        self.uuid = uuid
+        self.field = field

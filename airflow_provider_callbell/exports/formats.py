@@ -1,8 +1,10 @@
 """Streaming writers of contacts: JSON Lines, JSON, CSV and Parquet.
 
-Each writer takes contacts one at a time and holds at most a row group in memory. CSV and
-Parquet need their columns before the first row: the ``fields`` projection when given, else
-the documented contact keys plus any others the stream brings, found by spooling the rows to a
+Each writer takes contacts one at a time, holds at most a row group in memory, and returns
+how many it wrote and the columns of the file (for lineage). Parquet has a fixed, typed schema
+(``exports/schema.py``, written by ``exports/parquet.py``), so it streams straight through. CSV
+needs its header before the first row: the ``fields`` projection when given, else the
+documented contact keys plus any others the stream brings, found by spooling the rows to a
 temporary file first.
 """
 
@@ -12,41 +14,32 @@ import contextlib
 import csv
 import tempfile
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass
 from pathlib import PurePosixPath
 from typing import IO, Any
 
 import msgspec
 
+from airflow_provider_callbell.exports.schema import CONTACT_KEYS, Column, cell, columns_of
+
 FORMATS = ("jsonl", "json", "csv", "parquet")
 SUFFIXES = {".jsonl": "jsonl", ".ndjson": "jsonl", ".json": "json", ".csv": "csv", ".parquet": "parquet"}
-
-CONTACT_KEYS = (
-    "uuid",
-    "name",
-    "phoneNumber",
-    "avatarUrl",
-    "createdAt",
-    "source",
-    "href",
-    "conversationHref",
-    "tags",
-    "assignedUser",
-    "customFields",
-    "customFieldsMetadata",
-    "blockedAt",
-    "closedAt",
-    "funnelId",
-    "team",
-    "channel",
-    "bsuid",
-    "note",
-)
 
 PARQUET_ROW_GROUP = 10_000
 _SPOOL_IN_MEMORY = 8 * 1024 * 1024
 
 Contact = dict[str, Any]
-Writer = Callable[[Iterable[Contact], IO[bytes], Sequence[str] | None], int]
+
+
+@dataclass(frozen=True, slots=True)
+class Written:
+    """What a writer wrote: how many contacts, and the file's columns (keys, for JSON)."""
+
+    count: int
+    columns: tuple[Column, ...]
+
+
+Writer = Callable[[Iterable[Contact], IO[bytes], Sequence[str] | None], Written]
 
 
 def format_of(path: str, output_format: str | None) -> str:
@@ -63,13 +56,6 @@ def format_of(path: str, output_format: str | None) -> str:
             f"{', '.join(SUFFIXES)}, or set output_format to one of {', '.join(FORMATS)}"
         )
     return SUFFIXES[suffix]
-
-
-def cell(value: Any) -> str | None:
-    """A contact value as one text cell: strings as they are, anything else as JSON."""
-    if value is None or isinstance(value, str):
-        return value
-    return msgspec.json.encode(value).decode("utf-8")
 
 
 class _Sink:
@@ -107,28 +93,46 @@ def _sink(out: IO[bytes]) -> Iterator[_Sink]:
     sink.flush()
 
 
-def write_jsonl(contacts: Iterable[Contact], out: IO[bytes], columns: Sequence[str] | None = None) -> int:
+class _Keys:
+    """The keys a stream of contacts has: the documented ones, then others in the order first seen."""
+
+    def __init__(self) -> None:
+        self.names: dict[str, None] = dict.fromkeys(CONTACT_KEYS)
+
+    def add(self, contact: Contact) -> None:
+        if self.names.keys() >= contact.keys():
+            return
+        for key in contact:
+            self.names.setdefault(key)
+
+    def columns(self, fields: Sequence[str] | None) -> tuple[Column, ...]:
+        return columns_of(list(self.names) if fields is None else fields)
+
+
+def write_jsonl(contacts: Iterable[Contact], out: IO[bytes], fields: Sequence[str] | None = None) -> Written:
     """One JSON object per line."""
-    count = 0
+    count, keys = 0, _Keys()
     encode = msgspec.json.Encoder().encode
     with _sink(out) as sink:
         for contact in contacts:
+            keys.add(contact)
             sink.write(encode(contact) + b"\n")
             count += 1
-    return count
+    return Written(count, keys.columns(fields))
 
 
-def write_json(contacts: Iterable[Contact], out: IO[bytes], columns: Sequence[str] | None = None) -> int:
+def write_json(contacts: Iterable[Contact], out: IO[bytes], fields: Sequence[str] | None = None) -> Written:
     """A JSON array, one contact per line."""
-    count = 0
+    count, keys = 0, _Keys()
     encode = msgspec.json.Encoder().encode
     with _sink(out) as sink:
         sink.write(b"[")
         for contact in contacts:
+            keys.add(contact)
             sink.write((b",\n" if count else b"\n") + encode(contact))
             count += 1
         sink.write(b"\n]\n" if count else b"]\n")
-    return count
+    return Written(count, keys.columns(fields))
 
 
 class _Spool:
@@ -136,15 +140,13 @@ class _Spool:
 
     def __init__(self) -> None:
         self._file = tempfile.SpooledTemporaryFile(_SPOOL_IN_MEMORY)  # noqa: SIM115
-        self.columns: dict[str, None] = dict.fromkeys(CONTACT_KEYS)
+        self.keys = _Keys()
 
     def fill(self, contacts: Iterable[Contact]) -> None:
         encode = msgspec.json.Encoder().encode
         for contact in contacts:
             self._file.write(encode(contact) + b"\n")
-            for key in contact:
-                if key not in self.columns:
-                    self.columns[key] = None
+            self.keys.add(contact)
 
     def rows(self) -> Iterable[Contact]:
         self._file.seek(0)
@@ -157,15 +159,15 @@ class _Spool:
 
 
 def _with_columns(
-    write: Callable[[Iterable[Contact], IO[bytes], Sequence[str]], int],
+    write: Callable[[Iterable[Contact], IO[bytes], Sequence[str]], Written],
 ) -> Writer:
-    def writer(contacts: Iterable[Contact], out: IO[bytes], columns: Sequence[str] | None = None) -> int:
-        if columns is not None:
-            return write(contacts, out, columns)
+    def writer(contacts: Iterable[Contact], out: IO[bytes], fields: Sequence[str] | None = None) -> Written:
+        if fields is not None:
+            return write(contacts, out, fields)
         spool = _Spool()
         try:
             spool.fill(contacts)
-            return write(spool.rows(), out, list(spool.columns))
+            return write(spool.rows(), out, list(spool.keys.names))
         finally:
             spool.close()
 
@@ -180,8 +182,8 @@ class _TextView:
         self.write = sink.write_text
 
 
-def _csv(contacts: Iterable[Contact], out: IO[bytes], columns: Sequence[str]) -> int:
-    """A header row of contact keys, then one row per contact; nested values as JSON."""
+def _csv(contacts: Iterable[Contact], out: IO[bytes], columns: Sequence[str]) -> Written:
+    """A header row of contact keys, then one row per contact; non-text values as JSON."""
     count = 0
     with _sink(out) as sink:
         rows = csv.writer(_TextView(sink))
@@ -189,38 +191,21 @@ def _csv(contacts: Iterable[Contact], out: IO[bytes], columns: Sequence[str]) ->
         for contact in contacts:
             rows.writerow([cell(contact.get(column)) for column in columns])
             count += 1
-    return count
+    return Written(count, columns_of(columns))
 
 
-def _parquet(contacts: Iterable[Contact], out: IO[bytes], columns: Sequence[str]) -> int:
-    """Text columns named after contact keys (nested values as JSON), in row groups."""
-    try:
-        import pyarrow as pa
-        import pyarrow.parquet as pq
-    except ImportError as error:
-        raise ImportError(
-            "Parquet output needs pyarrow: pip install 'airflow-provider-callbell[parquet]'"
-        ) from error
+def write_parquet(
+    contacts: Iterable[Contact], out: IO[bytes], fields: Sequence[str] | None = None
+) -> Written:
+    """Typed columns (see ``exports/schema.py``) in row groups; needs pyarrow."""
+    from airflow_provider_callbell.exports.parquet import write_typed
 
-    schema = pa.schema([(column, pa.string()) for column in columns])
-    count = 0
-    with pq.ParquetWriter(out, schema) as parquet:
-        batch: dict[str, list[str | None]] = {column: [] for column in columns}
-        for contact in contacts:
-            for column in columns:
-                batch[column].append(cell(contact.get(column)))
-            count += 1
-            if count % PARQUET_ROW_GROUP == 0:
-                parquet.write_table(pa.table(batch, schema=schema))
-                batch = {column: [] for column in columns}
-        if count % PARQUET_ROW_GROUP or count == 0:
-            parquet.write_table(pa.table(batch, schema=schema))
-    return count
+    return write_typed(contacts, out, fields)
 
 
 WRITERS: dict[str, Writer] = {
     "jsonl": write_jsonl,
     "json": write_json,
     "csv": _with_columns(_csv),
-    "parquet": _with_columns(_parquet),
+    "parquet": write_parquet,
 }

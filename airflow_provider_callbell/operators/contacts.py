@@ -200,17 +200,23 @@ class CallbellListContactsOperator(BaseOperator):
 
         from airflow_provider_callbell.exports.atomic import atomic_write
         from airflow_provider_callbell.exports.formats import WRITERS
+        from airflow_provider_callbell.exports.schema import declared_types
 
         target = ObjectStoragePath(str(self.output_path), conn_id=self.output_conn_id)
         with atomic_write(target) as out:
-            count = WRITERS[output_format](contacts, out, selection.fields)
+            written = WRITERS[output_format](contacts, out, selection.fields)
         self._written = target
-        return {"path": str(target), "count": count, "format": output_format}
+        self._written_types = declared_types(output_format, written.columns)
+        return {"path": str(target), "count": written.count, "format": output_format}
 
     def get_openlineage_facets_on_complete(self, task_instance: Any) -> OperatorLineage[Any, Any] | None:
-        """OpenLineage: Callbell's contact list in, the written file out."""
+        """OpenLineage: Callbell's contact list in, the written file out, with its columns and types."""
         try:
-            from airflow.providers.common.compat.openlineage.facet import Dataset
+            from airflow.providers.common.compat.openlineage.facet import (
+                Dataset,
+                SchemaDatasetFacet,
+                SchemaDatasetFacetFields,
+            )
             from airflow.providers.openlineage.extractors import OperatorLineage
         except ImportError:
             return None
@@ -221,5 +227,12 @@ class CallbellListContactsOperator(BaseOperator):
         outputs = []
         if self._written is not None:
             target = self._written
-            outputs.append(Dataset(namespace=target.namespace or "file", name=target.key or target.path))
+            fields = [SchemaDatasetFacetFields(name=name, type=kind) for name, kind in self._written_types]
+            outputs.append(
+                Dataset(
+                    namespace=target.namespace or "file",
+                    name=target.key or target.path,
+                    facets={"schema": SchemaDatasetFacet(fields=fields)},
+                )
+            )
         return OperatorLineage(inputs=inputs, outputs=outputs)

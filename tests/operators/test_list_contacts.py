@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from airflow_provider_callbell.exports.formats import cell
+from airflow_provider_callbell.exports.schema import cell
 from airflow_provider_callbell.operators.contacts import CallbellListContactsOperator
 from airflow_provider_callbell.sandbox import CallbellSandbox
 from tests.conftest import SandboxFactory, connect
@@ -94,23 +94,6 @@ def test_csv_with_fields_has_those_columns(accounts: CallbellSandbox, tmp_path: 
     rows = read_csv(target)
     assert list(rows[0]) == ["uuid", "name", "tags", "customFields"]
     assert rows == [as_cells(contact, list(rows[0])) for contact in accounts.contacts()]
-
-
-def test_parquet(accounts: CallbellSandbox, tmp_path: Path) -> None:
-    import pyarrow.parquet as pq
-
-    target = tmp_path / "contacts.parquet"
-
-    result = run(tmp_path, output_path=str(target))
-
-    table = pq.read_table(target)
-    assert result.returned["format"] == "parquet"
-    assert table.num_rows == 230
-    rows = table.to_pylist()
-    assert rows == [
-        {column: cell(contact.get(column)) for column in table.column_names}
-        for contact in accounts.contacts()
-    ]
 
 
 def test_output_format_beats_the_suffix(accounts: CallbellSandbox, tmp_path: Path) -> None:
