@@ -18,7 +18,7 @@ except ImportError as error:  # pragma: no cover - pyarrow is installed wherever
     ) from error
 
 from airflow_provider_callbell.exports.formats import PARQUET_ROW_GROUP, Contact, Written
-from airflow_provider_callbell.exports.schema import Column, Kind, typed_columns, typed_value
+from airflow_provider_callbell.exports.schema import Column, Kind, RowTyper, typed_columns
 
 #: Arrow types of each kind; JSON is Arrow's canonical extension, Parquet's JSON logical type.
 ARROW_TYPES: dict[Kind, pa.DataType] = {
@@ -41,21 +41,20 @@ def write_typed(contacts: Iterable[Contact], out: IO[bytes], fields: Sequence[st
     """Contacts as typed columns (``fields``, else every documented key and ``_extra``)."""
     columns = typed_columns(fields)
     schema = arrow_schema(columns)
+    typer = RowTyper(columns)
     count = 0
-    rows = iter(contacts)
+    contacts = iter(contacts)
     with pq.ParquetWriter(out, schema) as parquet:
-        while batch := list(itertools.islice(rows, PARQUET_ROW_GROUP)):
-            parquet.write_table(_row_group(batch, columns, schema))
-            count += len(batch)
+        while rows := [typer.row(contact) for contact in itertools.islice(contacts, PARQUET_ROW_GROUP)]:
+            parquet.write_table(_row_group(rows, schema))
+            count += len(rows)
         if count == 0:
             parquet.write_table(schema.empty_table())
     return Written(count, columns)
 
 
-def _row_group(contacts: list[Contact], columns: Sequence[Column], schema: pa.Schema) -> pa.Table:
-    values: list[list[Any]] = [[] for _ in columns]
-    for contact in contacts:
-        for cells, column in zip(values, columns, strict=True):
-            cells.append(typed_value(contact, column))
-    arrays = [pa.array(cells, type=field.type) for cells, field in zip(values, schema, strict=True)]
+def _row_group(rows: list[list[Any]], schema: pa.Schema) -> pa.Table:
+    arrays = [
+        pa.array(cells, type=field.type) for cells, field in zip(zip(*rows, strict=True), schema, strict=True)
+    ]
     return pa.Table.from_arrays(arrays, schema=schema)

@@ -1,10 +1,10 @@
 """The columns of contact exports: what each contact key holds, and its values in typed form.
 
-Callbell documents the contact's keys and what each holds (``/work/shared/callbell-api.md``);
-every key gets a :class:`Kind`, and each output format declares a type per kind (see
-:data:`TYPE_NAMES`). Typed formats (Parquet) have one schema for every run: the documented
-keys, then :data:`EXTRA`, one JSON object with the keys Callbell sends that this module does
-not know, so a field Callbell adds is kept without changing the schema.
+Callbell's API reference documents the contact's keys and what each holds; every key gets a
+:class:`Kind`, and each output format declares a type per kind (see :data:`TYPE_NAMES`). Typed
+formats (Parquet) have one schema for every run: the documented keys, then :data:`EXTRA`, one
+JSON object with the keys Callbell sends that this module does not know, so a field Callbell
+adds is kept without changing the schema.
 
 Values go into their typed form here, without pyarrow, so that importing this module stays
 cheap at DAG parse time. A value that the column cannot hold as it is (a ``createdAt`` that is
@@ -53,9 +53,11 @@ class Column:
     kind: Kind
 
 
-_TEXT_KEYS = ("uuid", "name", "phoneNumber", "avatarUrl")
 CONTACT_COLUMNS: tuple[Column, ...] = (
-    *(Column(name, Kind.TEXT) for name in _TEXT_KEYS),
+    Column("uuid", Kind.TEXT),
+    Column("name", Kind.TEXT),
+    Column("phoneNumber", Kind.TEXT),
+    Column("avatarUrl", Kind.TEXT),
     Column("createdAt", Kind.TIMESTAMP),
     Column("source", Kind.TEXT),
     Column("href", Kind.TEXT),
@@ -207,3 +209,28 @@ def typed_value(contact: Contact, column: Column) -> Any:
             uuid=uuid if isinstance(uuid, str) else None,
             field=column.name,
         ) from None
+
+
+class RowTyper:
+    """Contacts as rows of typed values, one per column, as :func:`typed_value` gives them.
+
+    The same values, a row at a time: the conversions are looked up once, not once a value.
+    """
+
+    def __init__(self, columns: Sequence[Column]) -> None:
+        self._columns = tuple(columns)
+        self._plan = tuple(
+            (None if column.kind is Kind.EXTRA else column.name, _TYPED[column.kind]) for column in columns
+        )
+
+    def row(self, contact: Contact) -> list[Any]:
+        """The contact's typed values; :class:`CallbellContactValueError` for one that does not fit."""
+        try:
+            return [
+                convert(unknown_keys(contact) if key is None else contact.get(key))
+                for key, convert in self._plan
+            ]
+        except ValueError:
+            for column in self._columns:
+                typed_value(contact, column)  # raises, naming the column
+            raise
