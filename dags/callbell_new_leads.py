@@ -20,6 +20,7 @@ from airflow.providers.common.compat.sdk import dag, task
 from airflow_provider_callbell.sensors.contacts import CallbellNewLeadsSensor
 
 EXPORT_DIR = Path(os.environ.get("CALLBELL_EXPORT_DIR") or Path(tempfile.gettempdir()) / "callbell")
+POLL_INTERVAL = float(os.environ.get("CALLBELL_POLL_INTERVAL", "60"))
 
 
 @dag(
@@ -36,7 +37,7 @@ def callbell_new_leads() -> None:
         # what the CRM needs; by default leads carry only uuid, tags, source and createdAt
         fields=["uuid", "name", "phoneNumber", "tags", "createdAt"],
         mode="reschedule",
-        poke_interval=60,
+        poke_interval=POLL_INTERVAL,
         timeout=60 * 60,
         soft_fail=True,
     )

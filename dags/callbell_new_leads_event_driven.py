@@ -23,6 +23,7 @@ if AIRFLOW_V_3_0_PLUS:
     from airflow_provider_callbell.triggers.contacts import CallbellNewLeadsEventTrigger
 
     EXPORT_DIR = Path(os.environ.get("CALLBELL_EXPORT_DIR") or Path(tempfile.gettempdir()) / "callbell")
+    POLL_INTERVAL = float(os.environ.get("CALLBELL_POLL_INTERVAL", "60"))
 
     new_callbell_leads = Asset(
         name="callbell_new_leads",
@@ -30,7 +31,7 @@ if AIRFLOW_V_3_0_PLUS:
             AssetWatcher(
                 name="callbell_new_leads_watcher",
                 # events carry uuid, tags, source and createdAt of each lead (fields=...)
-                trigger=CallbellNewLeadsEventTrigger(tags=["lead"], poll_interval=60),
+                trigger=CallbellNewLeadsEventTrigger(tags=["lead"], poll_interval=POLL_INTERVAL),
             )
         ],
     )

@@ -215,6 +215,8 @@ if AIRFLOW_V_3_0_PLUS:
                     except CallbellTransientError as error:
                         self.log.warning("Looking for new leads failed, trying again later: %s", error)
                     else:
+                        if matching is None:
+                            self.log.info("Watching %d leads; reporting new ones from now on", len(current))
                         size = self.max_leads_per_event
                         for start in range(0, len(fresh), size):
                             yield TriggerEvent({"leads": fresh[start : start + size]})
