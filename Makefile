@@ -40,8 +40,9 @@ lint: venv
 typecheck: venv
 	$(BIN)/mypy
 
+# One worker per core; a worker runs a whole file (the deployment tests, in order, are one file).
 pytest: venv
-	$(BIN)/pytest $(PYTEST_ARGS)
+	$(BIN)/pytest -n auto --dist loadfile $(PYTEST_ARGS)
 
 clean:
 	rm -rf $(VENV) .venv-* .demo .pytest_cache .mypy_cache .ruff_cache

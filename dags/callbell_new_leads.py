@@ -4,6 +4,7 @@
 data interval start (since the sensor began watching on runs without one, such as manual runs
 on Airflow 3), or tagged after the sensor began. ``sync_to_crm`` writes those leads under
 ``CALLBELL_EXPORT_DIR`` (default: ``callbell`` in the temporary directory), one file per run.
+The sensor looks every ``CALLBELL_POLL_INTERVAL`` seconds (default 60).
 """
 
 from __future__ import annotations

@@ -2,7 +2,8 @@
 
 An ``AssetWatcher`` runs ``CallbellNewLeadsEventTrigger`` in the triggerer; each batch of new
 leads becomes an asset event carrying the leads (read with ``leads_from_events``), and triggers
-a run that writes them under ``CALLBELL_EXPORT_DIR``, one file per run. On Airflow 2 this file defines no DAG.
+a run that writes them under ``CALLBELL_EXPORT_DIR``, one file per run. The watcher looks
+every ``CALLBELL_POLL_INTERVAL`` seconds (default 60). On Airflow 2 this file defines no DAG.
 """
 
 from __future__ import annotations

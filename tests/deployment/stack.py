@@ -84,6 +84,7 @@ def settings(home: Path, database: str, port: int, dags: Path) -> dict[str, str]
             "AIRFLOW__WEBSERVER__SECRET_KEY": secrets.token_hex(16),
             "AIRFLOW__WEBSERVER__WORKERS": "1",
             "AIRFLOW__API__AUTH_BACKENDS": "airflow.api.auth.backend.basic_auth",
+            "AIRFLOW__API__ENABLE_XCOM_DESERIALIZE_SUPPORT": "True",
             "AIRFLOW__SCHEDULER__STANDALONE_DAG_PROCESSOR": "True",
             "AIRFLOW__SCHEDULER__DAG_DIR_LIST_INTERVAL": "5",
             "AIRFLOW__SCHEDULER__MIN_FILE_PROCESS_INTERVAL": "5",
@@ -228,12 +229,13 @@ class Deployment:
 
     def xcom(self, dag_id: str, run_id: str, task_id: str, key: str = "return_value") -> Any:
         path = f"/dags/{dag_id}/dagRuns/{run_id}/taskInstances/{task_id}/xcomEntries/{key}"
-        return self.request("GET", path, params={"deserialize": "true"})["value"]
+        return self.request("GET", path, params={"deserialize": "true", "stringify": "false"})["value"]
 
     def task_log(self, dag_id: str, run_id: str, task_id: str, try_number: int = 1) -> str:
         """The task's log as the UI shows it, one line per record."""
         path = f"/dags/{dag_id}/dagRuns/{run_id}/taskInstances/{task_id}/logs/{try_number}"
-        content = self.request("GET", path, params={"full_content": "true"})["content"]
+        json_please = {"Accept": "application/json"}
+        content = self.request("GET", path, params={"full_content": "true"}, headers=json_please)["content"]
         if isinstance(content, str):
             return content
         return "\n".join(
