@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import logging
 import os
 import secrets
 import signal
@@ -268,6 +269,9 @@ def wait_until_serving(deployment: Deployment) -> None:
 def deployed(root: Path, dags: Path, extra_env: dict[str, str]) -> Iterator[Deployment]:
     """Start PostgreSQL and every component; stop them all on the way out, whatever happened."""
     from pgserver import get_server  # type: ignore[attr-defined]
+
+    # pgserver logs from an atexit hook, after pytest has closed its streams
+    logging.getLogger("pgserver").setLevel(logging.WARNING)
 
     (root / "processes").mkdir(parents=True)
     server = get_server(root / "postgres", cleanup_mode="stop")
