@@ -22,8 +22,10 @@ from dataclasses import dataclass, field
 
 #: Contacts in a row, unmoved since the previous look, that end a look.
 RUN = 5
-#: Pages one look reads at the most before it gives up telling what moved.
-MAX_LOOK_PAGES = 20
+#: Pages one look reads at the most before it gives up telling what moved: Callbell's page-number
+#: limit. A look reads as deep as the moves go (a 429's Retry-After can leave many pages of them
+#: between two looks); in practice a look ends after a page or two.
+MAX_LOOK_PAGES = 500
 #: Looks at the end of a walk at the most, while each still finds contacts.
 MAX_FINAL_LOOKS = 10
 
@@ -98,9 +100,10 @@ class HeadWatch:
         return True
 
     def stop(self, now: float) -> None:
-        """End the look under way (its page was refused), as if it had read enough."""
+        """End the look under way: its page was refused before the look reached unmoved contacts."""
         self._busy = False
         if self._look is not None:
+            self.overflowed = True
             self._end(self._look, now)
 
     def _end(self, look: _Look, now: float) -> None:

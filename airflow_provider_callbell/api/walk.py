@@ -253,6 +253,7 @@ class ContactWalk:
     def _refused(self, request: PageRequest, error: CallbellPaginationLimitError) -> None:
         if request.lane == HEAD:
             self._head.stop(self._clock())
+            self._warn_if_overflowed()
             return
         lane = self._lanes[request.lane]
         if lane.index == 0:
@@ -273,11 +274,15 @@ class ContactWalk:
             self._pages is not None and (request.page or 0) >= self._pages
         )
         self._head.accept(page.uuids, found=len(found), last_page=last, now=self._clock())
+        self._warn_if_overflowed()
+
+    def _warn_if_overflowed(self) -> None:
         if self._head.overflowed and not self._warned:
             self._warned = True
             self._log.warning(
-                "The contact list changed faster than this walk could follow: more than %d pages of "
-                "contacts moved to the top between two looks at it. Contacts that moved may be missing.",
+                "The contact list changed faster than this walk could follow: a look at the top of the "
+                "list read as deep as Callbell allows (page numbers up to %d at most) without reaching "
+                "contacts that had not moved since the look before. Contacts that moved may be missing.",
                 MAX_LOOK_PAGES,
             )
 

@@ -52,6 +52,18 @@ def test_a_look_reads_deeper_until_the_end_of_the_list() -> None:
     assert not watch.overflowed
 
 
+def test_a_look_reads_as_deep_as_the_moves_go() -> None:
+    """Many pages moved between two looks (a Retry-After held the walk): the look reads past them."""
+    watch = started()
+    watch.next_page(1.0, final=False)
+    for page in range(1, 60):
+        assert not watch.accept([f"p{page}-{n}" for n in range(10)], found=10, last_page=False, now=1.0)
+        assert watch.next_page(1.0, final=False) == page + 1
+
+    assert watch.accept(TOP, found=0, last_page=False, now=1.0)
+    assert not watch.overflowed
+
+
 def test_a_look_gives_up_after_max_pages_and_says_so() -> None:
     watch = started()
     watch.next_page(1.0, final=False)
@@ -61,6 +73,18 @@ def test_a_look_gives_up_after_max_pages_and_says_so() -> None:
 
     assert watch.accept(["x"] * 10, found=0, last_page=False, now=1.0)
     assert watch.overflowed
+
+
+def test_a_look_refused_before_it_reaches_unmoved_contacts_says_so() -> None:
+    watch = started()
+    watch.next_page(1.0, final=False)
+    assert not watch.accept([f"new-{n}" for n in range(10)], found=10, last_page=False, now=1.0)
+    watch.next_page(1.0, final=False)
+
+    watch.stop(1.0)
+
+    assert watch.overflowed
+    assert watch.next_page(1.0, final=False) is None  # the next look waits for its interval
 
 
 def test_the_final_look_starts_at_once_and_ends_the_watch() -> None:
