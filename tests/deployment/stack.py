@@ -190,9 +190,10 @@ class Deployment:
         """A manual run from the CLI, as users type it: no logical date."""
         before = {run["dag_run_id"] for run in self.runs(dag_id)}
         self.cli("dags", "trigger", dag_id)
-        return eventually(lambda: self._new_run(dag_id, before), 30, "the triggered run")
+        return eventually(lambda: self.new_run(dag_id, before), 30, "the triggered run")
 
-    def _new_run(self, dag_id: str, before: set[str]) -> str | None:
+    def new_run(self, dag_id: str, before: set[str]) -> str | None:
+        """A run of ``dag_id`` that is not among ``before``, once one appears."""
         fresh = [run["dag_run_id"] for run in self.runs(dag_id) if run["dag_run_id"] not in before]
         return fresh[0] if fresh else None
 

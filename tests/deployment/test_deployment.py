@@ -128,7 +128,7 @@ def test_a_backfilled_run_exports_what_is_new_and_no_earlier_file_changes(
     day = (datetime.now().astimezone() - timedelta(days=5)).date()
 
     deployment.cli("backfill", "create", "--dag-id", DAG_ID, "--from-date", str(day), "--to-date", str(day))
-    run_id = eventually(lambda: deployment._new_run(DAG_ID, before), 60, "the backfill run")
+    run_id = eventually(lambda: deployment.new_run(DAG_ID, before), 60, "the backfill run")
     finished(deployment, run_id)
 
     assert deployment.run(DAG_ID, run_id)["run_type"] == "backfill"
