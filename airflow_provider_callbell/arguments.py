@@ -1,11 +1,27 @@
-"""Checking operator and sensor arguments as early as possible: at DAG parse time when static."""
+"""Checking arguments and settings: one rule per kind of value, the same everywhere.
+
+Every check raises ``ValueError`` naming the argument, what it accepts and what it got, so the
+operator, the sensor, the hooks and the triggers all read a value the same way. Templated
+values arrive as strings once rendered: numbers and lists given as text are read as such.
+"""
 
 from __future__ import annotations
 
+import ast
+import contextlib
+import json
+import math
+import re
+from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
 #: Above this many contacts, XCom mode fails and asks for a file instead.
 DEFAULT_MAX_XCOM_CONTACTS = 1000
+#: The largest count any argument accepts (contacts, leads): far above any account.
+MAX_COUNT = 1_000_000_000
+
+_IDENTIFIER = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.:-]*")
+_PHONE = re.compile(r"\+?[0-9][0-9 ().-]*")
 
 
 def is_template(value: Any) -> bool:
@@ -20,3 +36,143 @@ def is_template(value: Any) -> bool:
 def known_now(value: Any) -> Any:
     """The value when it is known at DAG parse time, else ``None`` (it is checked once rendered)."""
     return None if is_template(value) else value
+
+
+@contextlib.contextmanager
+def named_for(task: Any) -> Iterator[None]:
+    """Prefix the ``ValueError`` of a check with the operator's class and task id."""
+    try:
+        yield
+    except ValueError as error:
+        raise ValueError(f"{type(task).__name__} {task.task_id!r}: {error}") from None
+
+
+def _shown(value: Any) -> str:
+    if value == "":
+        return "'' (an empty string, as a template that rendered nothing gives)"
+    return repr(value) if len(repr(value)) <= 80 else repr(value)[:77] + "..."
+
+
+def _number(value: Any) -> float | None:
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int | float):
+        return float(value)
+    if isinstance(value, str):
+        try:
+            return float(value.strip())
+        except ValueError:
+            return None
+    return None
+
+
+def whole_number(value: Any, name: str, *, minimum: int = 1, maximum: int = MAX_COUNT) -> int:
+    """A whole number from ``minimum`` to ``maximum``, given as a number or as text."""
+    number = _number(value)
+    if number is None or not number.is_integer() or not minimum <= number <= maximum:
+        raise ValueError(f"{name} must be a whole number from {minimum} to {maximum}, got {_shown(value)}")
+    return int(number)
+
+
+def optional_whole_number(value: Any, name: str, *, minimum: int = 1, maximum: int = MAX_COUNT) -> int | None:
+    """:func:`whole_number`, or ``None`` (no limit)."""
+    if value is None:
+        return None
+    try:
+        return whole_number(value, name, minimum=minimum, maximum=maximum)
+    except ValueError:
+        raise ValueError(
+            f"{name} must be a whole number from {minimum} to {maximum}, or None, got {_shown(value)}"
+        ) from None
+
+
+def positive_number(value: Any, name: str, *, maximum: float) -> float:
+    """A finite number above 0 and at most ``maximum``, given as a number or as text."""
+    number = _number(value)
+    if number is None or not math.isfinite(number) or not 0 < number <= maximum:
+        raise ValueError(f"{name} must be a number above 0 and at most {maximum:g}, got {_shown(value)}")
+    return number
+
+
+def flag(value: Any, name: str) -> bool:
+    """``True`` or ``False``, nothing that merely looks like one (``'no'`` is truthy)."""
+    if not isinstance(value, bool):
+        raise ValueError(f"{name} must be True or False, got {_shown(value)}")
+    return value
+
+
+def choice(value: Any, name: str, allowed: Iterable[str]) -> str:
+    """One of ``allowed``."""
+    allowed = tuple(allowed)
+    if value not in allowed:
+        raise ValueError(f"{name} must be one of {', '.join(map(repr, allowed))}, got {_shown(value)}")
+    return str(value)
+
+
+def text(value: Any, name: str) -> str:
+    """A non-blank string, stripped."""
+    if not isinstance(value, str) or not value.strip():
+        raise ValueError(f"{name} must be a non-empty string, got {_shown(value)}")
+    return value.strip()
+
+
+def identifier(value: Any, name: str) -> str:
+    """A Callbell id or name such as a uuid or ``whatsapp``: letters, digits, ``_.:-``."""
+    given = text(value, name)
+    if not _IDENTIFIER.fullmatch(given):
+        raise ValueError(
+            f"{name} must be a Callbell identifier (letters, digits and _ . : -, starting with a "
+            f"letter or digit), got {_shown(value)}"
+        )
+    return given
+
+
+def optional_identifier(value: Any, name: str) -> str | None:
+    """:func:`identifier`, or ``None``."""
+    return None if value is None else identifier(value, name)
+
+
+def phone_number(value: Any, name: str) -> str:
+    """A phone number: digits with an optional leading ``+`` and spaces, dots, dashes, brackets."""
+    given = text(value, name)
+    if not _PHONE.fullmatch(given):
+        raise ValueError(f"{name} must be a phone number such as '+39 123 456 789', got {_shown(value)}")
+    return given
+
+
+def _listed(value: str) -> Any:
+    """A list rendered as text (``"['a', 'b']"`` or ``'["a", "b"]'``), as a list."""
+    for parse in (json.loads, ast.literal_eval):
+        try:
+            return parse(value)
+        except (ValueError, SyntaxError, MemoryError, RecursionError):
+            continue
+    return value
+
+
+def string_list(value: Any, name: str, *, example: str) -> tuple[str, ...]:
+    """Non-blank strings from a list, a comma-separated string or a list rendered as text.
+
+    A rendered template gives the text of a list (``"['lead', 'vip']"``) unless the DAG renders
+    native objects: both read as the list. Blank entries are errors, not "no filter".
+    """
+    items: Any = value
+    if isinstance(value, str):
+        items = value.strip()
+        if items.startswith("[") and items.endswith("]"):
+            items = _listed(items)
+        else:
+            items = items.split(",") if items else []
+    if isinstance(items, str | bytes | Mapping) or not isinstance(items, Iterable):
+        raise ValueError(f"{name} must be a list of strings or a comma-separated string, got {_shown(value)}")
+    parsed = []
+    for item in items:
+        if not isinstance(item, str) or not item.strip() or "," in item:
+            raise ValueError(
+                f"{name} must be non-blank strings without commas, e.g. {example}, or None; "
+                f"got {_shown(item)} in {_shown(value)}"
+            )
+        parsed.append(item.strip())
+    if not parsed:
+        raise ValueError(f"{name} must name at least one, e.g. {example}, or be None; got {_shown(value)}")
+    return tuple(dict.fromkeys(parsed))

@@ -5,12 +5,15 @@ Shared by the synchronous and asynchronous hooks; light enough to import at DAG 
 
 from __future__ import annotations
 
-import math
+import json
+import logging
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 
 from airflow_provider_callbell import __version__
+from airflow_provider_callbell.arguments import positive_number, whole_number
 
 if TYPE_CHECKING:
     from airflow.providers.common.compat.sdk import Connection
@@ -21,6 +24,10 @@ DEFAULT_CONN_ID = "callbell_default"
 CONN_TYPE = "callbell"
 DEFAULT_BASE_URL = "https://api.callbell.eu/v1"
 USER_AGENT = f"airflow-provider-callbell/{__version__}"
+#: Requests a second Callbell allows per account.
+CALLBELL_RATE_LIMIT = 300
+
+logger = logging.getLogger(__name__)
 
 
 #: The connection form: fields Callbell does not use are hidden, the others say what they hold.
@@ -41,51 +48,82 @@ class Setting:
     label: str
     description: str
     default: float
+    maximum: float
     whole: bool = False
+
+    def check(self, name: str, value: Any) -> float:
+        """The value as a number, or ``ValueError`` naming the setting and what it accepts."""
+        if self.whole:
+            return whole_number(value, name, minimum=0, maximum=int(self.maximum))
+        return positive_number(value, name, maximum=self.maximum)
 
 
 SETTINGS = {
     "timeout": Setting(
-        "Read timeout (seconds)", "How long to wait for Callbell's answer to one request.", 30.0
+        "Timeout of a request (seconds)",
+        "How long one request may take, from sending it to the last byte of Callbell's answer.",
+        30.0,
+        maximum=3600,
     ),
     "connect_timeout": Setting(
-        "Connect timeout (seconds)", "How long to wait for the connection to Callbell.", 10.0
+        "Connect timeout (seconds)", "How long to wait for the connection to Callbell.", 10.0, maximum=600
     ),
     "max_retries": Setting(
         "Retries of a failed request",
         "Retries after a 429, a 5xx, a timeout or a dropped connection.",
         5,
+        maximum=100,
         whole=True,
     ),
     "retry_backoff": Setting(
         "First wait before a retry (seconds)",
-        "Doubled at each retry; a 429's Retry-After takes precedence.",
+        "Doubled at each retry, up to 30 s; a 429's Retry-After takes precedence.",
         0.5,
+        maximum=30,
     ),
     "max_requests_per_second": Setting(
         "Requests per second at most",
         "Client-side rate limit of each hook; Callbell allows 300 per account.",
         200.0,
+        maximum=10_000,
     ),
 }
 
 
-def checked_setting(name: str, value: Any) -> float:
-    """A setting's value as a number, or ``ValueError`` naming the setting and what it accepts."""
-    whole = SETTINGS[name].whole
+def checked_settings(settings: Mapping[str, Any]) -> dict[str, float]:
+    """Hook arguments overriding the connection's settings, checked; ``None`` ones left out."""
+    unknown = sorted(set(settings) - set(SETTINGS))
+    if unknown:
+        raise ValueError(f"unknown Callbell settings {unknown}: the settings are {', '.join(SETTINGS)}")
+    return {name: SETTINGS[name].check(name, value) for name, value in settings.items() if value is not None}
+
+
+def extras_of(conn: Connection, conn_id: str) -> dict[str, Any]:
+    """The connection's extra as a JSON object; misspelt names are warned about, never ignored silently."""
+    from airflow_provider_callbell.exceptions import CallbellConfigurationError
+
     try:
-        number = float(value)
-    except (TypeError, ValueError):
-        number = math.nan
-    valid = number >= 0 and number.is_integer() if whole else number > 0
-    if isinstance(value, bool) or not valid:
-        expected = "a whole number >= 0" if whole else "a number > 0"
-        raise ValueError(f"{name} must be {expected}, got {value!r}")
-    return number
+        extras = json.loads(conn.extra) if conn.extra and conn.extra.strip() else {}
+    except ValueError:
+        extras = None
+    if not isinstance(extras, dict):
+        raise CallbellConfigurationError(
+            f"The extra of the Callbell connection {conn_id!r} must be a JSON object such as "
+            f'{{"timeout": 30}}; its settings are {", ".join(SETTINGS)}'
+        )
+    unknown = sorted(set(extras) - set(SETTINGS))
+    if unknown:
+        logger.warning(
+            "The Callbell connection %r has extras Callbell does not use, ignored: %s; its settings are %s",
+            conn_id,
+            ", ".join(unknown),
+            ", ".join(SETTINGS),
+        )
+    return extras
 
 
-def base_url_of(conn: Connection) -> str:
-    """The API base URL a connection points at.
+def base_url_of(conn: Connection, conn_id: str) -> str:
+    """The API base URL a connection points at, checked.
 
     ``host`` holding a whole URL (``http://127.0.0.1:8765/v1``) is used as it is; a bare host
     name becomes ``https://host[:port]/<schema or v1>``; no host means the public API.
@@ -93,11 +131,66 @@ def base_url_of(conn: Connection) -> str:
     host = (conn.host or "").strip().rstrip("/")
     if not host:
         return DEFAULT_BASE_URL
-    if "://" in host:
-        return host
-    port = f":{conn.port}" if conn.port else ""
-    path = (conn.schema or "v1").strip("/")
-    return f"https://{host}{port}/{path}"
+    if "://" not in host:
+        port = f":{conn.port}" if conn.port else ""
+        host = f"https://{host}{port}/{(conn.schema or 'v1').strip('/')}"
+    problem = _url_problem(host)
+    if problem:
+        from airflow_provider_callbell.exceptions import CallbellConfigurationError
+
+        raise CallbellConfigurationError(
+            f"The host of the Callbell connection {conn_id!r} must be an http(s) URL such as "
+            f"{DEFAULT_BASE_URL} or a host name: {problem}"
+        )
+    return host
+
+
+def _url_problem(url: str) -> str | None:
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 - parsing the port raises on a bad one
+    except ValueError as error:
+        return str(error)
+    if parts.scheme not in ("http", "https"):
+        return f"the scheme is {parts.scheme!r}"
+    if "@" in parts.netloc:
+        return "it holds a user name or password; put the API token in the password field"
+    if not parts.hostname:
+        return "it names no host"
+    if parts.query or parts.fragment or any(ord(c) <= 32 or ord(c) >= 127 for c in url):
+        return "it holds a query, a fragment, spaces or control characters"
+    return None
+
+
+def token_of(conn: Connection, conn_id: str) -> str:
+    """The API token, checked without ever showing it: a pasted line break would leak it."""
+    from airflow_provider_callbell.exceptions import CallbellAuthError
+
+    token = (conn.password or "").strip()
+    if not token:
+        raise CallbellAuthError(
+            f"The Callbell connection {conn_id!r} has no API token: "
+            "put the token in the connection's password field."
+        )
+    if not all(33 <= ord(c) < 127 for c in token):
+        raise CallbellAuthError(
+            f"The API token of the Callbell connection {conn_id!r} holds a space, a line break or "
+            "a character outside printable ASCII: paste it again, exactly as Callbell shows it."
+        )
+    return token
+
+
+def _setting_of(extras: Mapping[str, Any], name: str, conn_id: str) -> float:
+    from airflow_provider_callbell.exceptions import CallbellConfigurationError
+
+    setting, value = SETTINGS[name], extras.get(name)
+    if value in (None, ""):  # an empty form field: left unset
+        return setting.default
+    try:
+        return setting.check(name, value)
+    except ValueError as error:
+        message = f"The Callbell connection {conn_id!r} has a wrong extra: {error}"
+        raise CallbellConfigurationError(message) from None
 
 
 @dataclass(frozen=True)
@@ -113,27 +206,21 @@ class ClientConfig:
     max_requests_per_second: float
 
     @classmethod
-    def of(
-        cls, conn: Connection, extras: Mapping[str, Any], overrides: Mapping[str, Any], conn_id: str
-    ) -> ClientConfig:
-        """Settings from ``overrides`` (hook arguments), else the connection's extras, else defaults."""
-        from airflow_provider_callbell.exceptions import CallbellAuthError
-
-        token = (conn.password or "").strip()
-        if not token:
-            raise CallbellAuthError(
-                f"The Callbell connection {conn_id!r} has no API token: "
-                "put the token in the connection's password field."
+    def of(cls, conn: Connection, overrides: Mapping[str, float], conn_id: str) -> ClientConfig:
+        """Settings from ``overrides`` (checked hook arguments), else the extras, else defaults."""
+        extras = extras_of(conn, conn_id)
+        values = {name: _setting_of(extras, name, conn_id) for name in SETTINGS} | dict(overrides)
+        base_url = base_url_of(conn, conn_id)
+        if values["max_requests_per_second"] > CALLBELL_RATE_LIMIT and base_url.startswith(DEFAULT_BASE_URL):
+            logger.warning(
+                "max_requests_per_second=%g is above Callbell's limit of %d requests a second per "
+                "account: expect 429 answers and retries",
+                values["max_requests_per_second"],
+                CALLBELL_RATE_LIMIT,
             )
-        values = {}
-        for name, setting in SETTINGS.items():
-            value = overrides.get(name)
-            if value is None and extras.get(name) not in (None, ""):
-                value = extras[name]
-            values[name] = setting.default if value is None else checked_setting(name, value)
         return cls(
-            base_url=base_url_of(conn),
-            token=token,
+            base_url=base_url,
+            token=token_of(conn, conn_id),
             timeout=values["timeout"],
             connect_timeout=values["connect_timeout"],
             max_retries=int(values["max_retries"]),

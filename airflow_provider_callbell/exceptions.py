@@ -18,6 +18,14 @@ class CallbellError(AirflowException):
         self.status = status
 
 
+class CallbellConfigurationError(CallbellError, ValueError):
+    """The connection or a setting cannot work as given (bad URL, scheme, TLS to a plain port...).
+
+    Never retried: the same request would fail the same way. A ``ValueError`` too, so code
+    checking arguments catches it like any other bad value.
+    """
+
+
 class CallbellTransientError(CallbellError):
     """An error that retrying the same request later may cure."""
 

@@ -5,40 +5,18 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from airflow_provider_callbell.arguments import flag, optional_identifier, string_list
+
 TagsArg = str | Iterable[str] | None
 
 
 def parse_tags(tags: TagsArg, *, argument: str = "tags") -> tuple[str, ...]:
-    """Normalise ``tags`` given as a list of strings or a comma-separated string.
+    """The tags given as a list, a comma-separated string or a rendered list; ``None`` is none.
 
-    Blank entries are dropped and surrounding white space is stripped; case is kept, since
-    Callbell matches tags case-insensitively anyway.
+    Surrounding white space is stripped; case is kept, since Callbell matches tags
+    case-insensitively anyway.
     """
-    if tags is None:
-        return ()
-    if isinstance(tags, str):
-        return tuple(tag.strip() for tag in tags.split(",") if tag.strip())
-    if not isinstance(tags, Iterable):
-        raise ValueError(
-            f"{argument} must be a list of strings or a comma-separated string, got {type(tags).__name__}"
-        )
-    parsed = []
-    for tag in tags:
-        if not isinstance(tag, str):
-            raise ValueError(f"{argument} must contain only strings, got {tag!r}")
-        if "," in tag:
-            raise ValueError(f"{argument} entries cannot contain a comma, got {tag!r}")
-        if tag.strip():
-            parsed.append(tag.strip())
-    return tuple(parsed)
-
-
-def _optional_text(value: str | None, argument: str) -> str | None:
-    if value is None:
-        return None
-    if not isinstance(value, str) or not value.strip():
-        raise ValueError(f"{argument} must be a non-empty string or None, got {value!r}")
-    return value.strip()
+    return () if tags is None else string_list(tags, argument, example="['lead', 'vip']")
 
 
 @dataclass(frozen=True)
@@ -66,13 +44,11 @@ class ContactFilters:
         include_field_types: bool = False,
     ) -> ContactFilters:
         """Validate user input; raise ``ValueError`` naming the bad argument."""
-        if not isinstance(include_field_types, bool):
-            raise ValueError(f"include_field_types must be True or False, got {include_field_types!r}")
         return cls(
-            source=_optional_text(source, "source"),
+            source=optional_identifier(source, "source"),
             tags=parse_tags(tags),
-            team_uuid=_optional_text(team_uuid, "team_uuid"),
-            include_field_types=include_field_types,
+            team_uuid=optional_identifier(team_uuid, "team_uuid"),
+            include_field_types=flag(include_field_types, "include_field_types"),
         )
 
     @classmethod

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 import msgspec
 
+from airflow_provider_callbell.api.secrets import conceal
 from airflow_provider_callbell.exceptions import (
     CallbellAuthError,
     CallbellClientError,
@@ -51,8 +52,11 @@ def parse_retry_after(value: str | None, *, now: float | None = None) -> float |
     return max(0.0, moment.timestamp() - (time.time() if now is None else now))
 
 
-def server_message(body: bytes, content_type: str | None) -> str:
-    """A short, single-line account of an error body: JSON ``error``/``message``, else its text."""
+def server_message(body: bytes, content_type: str | None, secret: str | None = None) -> str:
+    """A short, single-line account of an error body: JSON ``error``/``message``, else its text.
+
+    Any piece of ``secret`` the server echoed is blanked before the text is cut short.
+    """
     text = body.decode("utf-8", errors="replace")
     try:
         document = json.loads(text)
@@ -65,13 +69,17 @@ def server_message(body: bytes, content_type: str | None) -> str:
                 break
     elif "html" in (content_type or "") or text.lstrip().startswith("<"):
         text = _TAG.sub(" ", text)
-    text = _SPACE.sub(" ", text).strip()
+    text = conceal(_SPACE.sub(" ", text).strip(), secret)
     if len(text) > _MAX_MESSAGE_CHARS:
         text = text[: _MAX_MESSAGE_CHARS - 1] + "…"
     return text or "no message"
 
 
-def _error_for(status: int, message: str, headers: Mapping[str, str], what: str) -> CallbellError:
+def _error_for(
+    status: int, body: bytes, headers: Mapping[str, str], what: str, secret: str | None
+) -> CallbellError:
+    content_type = headers.get("Content-Type")
+    message = server_message(body, content_type, secret)
     detail = f"Callbell answered HTTP {status} to {what}: {message}"
     if status in (401, 403):
         return CallbellAuthError(
@@ -81,7 +89,7 @@ def _error_for(status: int, message: str, headers: Mapping[str, str], what: str)
         return CallbellNotFoundError(detail, status=status)
     if status == 429:
         return CallbellRateLimitError(detail, retry_after=parse_retry_after(headers.get("Retry-After")))
-    if status == 400 and "pagination limit" in message.lower():
+    if status == 400 and "pagination limit" in server_message(body, content_type).lower():
         return CallbellPaginationLimitError(detail, status=status)
     if status >= 500:
         return CallbellServerError(detail, status=status)
@@ -97,10 +105,7 @@ def decode_response(
     :param secret: text to blank out of server messages, in case the server echoes it.
     """
     if not 200 <= status < 300:
-        message = server_message(body, headers.get("Content-Type"))
-        if secret:
-            message = message.replace(secret, "***")
-        raise _error_for(status, message, headers, what)
+        raise _error_for(status, body, headers, what, secret)
     try:
         return msgspec.json.decode(body)
     except msgspec.DecodeError:

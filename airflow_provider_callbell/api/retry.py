@@ -23,17 +23,18 @@ if TYPE_CHECKING:
 
 
 class wait_retry_after(wait_base):
-    """Wait as long as a 429's ``Retry-After`` asks (capped), else as ``fallback`` says."""
+    """Wait as long as a 429's ``Retry-After`` asks, else as ``fallback`` says, each capped."""
 
-    def __init__(self, fallback: wait_base, cap: float) -> None:
+    def __init__(self, fallback: wait_base, cap: float, fallback_cap: float) -> None:
         self.fallback = fallback
         self.cap = cap
+        self.fallback_cap = fallback_cap
 
     def __call__(self, retry_state: RetryCallState) -> float:
         error = retry_state.outcome.exception() if retry_state.outcome else None
         if isinstance(error, CallbellRateLimitError) and error.retry_after is not None:
             return min(error.retry_after, self.cap)
-        return float(self.fallback(retry_state))
+        return min(float(self.fallback(retry_state)), self.fallback_cap)
 
 
 @dataclass(frozen=True)
@@ -42,7 +43,8 @@ class RetryPolicy:
 
     :param max_retries: retries after the first attempt; 0 disables retrying.
     :param backoff: first wait in seconds, doubled at each retry, plus up to as much jitter.
-    :param max_backoff: longest wait between two attempts when Callbell gave no ``Retry-After``.
+    :param max_backoff: longest wait between two attempts when Callbell gave no ``Retry-After``,
+        jitter included.
     :param max_retry_after: longest wait honoured from a ``Retry-After`` header.
     """
 
@@ -81,7 +83,7 @@ class RetryPolicy:
         return {
             "retry": retry_if_exception_type(CallbellTransientError),
             "stop": stop_after_attempt(self.max_retries + 1),
-            "wait": wait_retry_after(backoff, self.max_retry_after),
+            "wait": wait_retry_after(backoff, self.max_retry_after, self.max_backoff),
             "before_sleep": announce,
             "reraise": True,
         }

@@ -7,11 +7,13 @@ filter and no projection, so these are applied to each contact as it streams by.
 from __future__ import annotations
 
 import itertools
+import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, cast
 
 from airflow_provider_callbell.api.filters import TagsArg, parse_tags
+from airflow_provider_callbell.arguments import choice, optional_whole_number, string_list
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Iterator
@@ -19,45 +21,41 @@ if TYPE_CHECKING:
 Contact = dict[str, Any]
 TagsMatch = Literal["any", "all"]
 TAGS_MATCH_VALUES: tuple[TagsMatch, ...] = ("any", "all")
+_ISO_DATE = re.compile(r"[0-9]{4}-?[0-9]{2}-?[0-9]{2}")
 
 
 def parse_moment(value: Any, argument: str) -> datetime | None:
     """A timezone-aware datetime from a datetime or an ISO 8601 string; naive means UTC."""
-    if value is None or value == "":
+    if value is None:
         return None
     if isinstance(value, str):
-        import pendulum
-
-        try:
-            value = pendulum.parse(value)
-        except (ValueError, TypeError) as error:
-            raise ValueError(f"{argument} must be a datetime or an ISO 8601 string, got {value!r}") from error
+        value = _iso_moment(value, argument)
     if not isinstance(value, datetime):
-        raise ValueError(f"{argument} must be a datetime or an ISO 8601 string, got {value!r}")
+        raise ValueError(f"{argument} must be a datetime, an ISO 8601 string or None, got {value!r}")
     return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+
+def _iso_moment(value: str, argument: str) -> datetime:
+    # pendulum also reads words such as 'now': only ISO 8601 dates and times are accepted.
+    import pendulum
+
+    try:
+        if not _ISO_DATE.match(value.strip()):
+            raise ValueError(value)
+        moment = pendulum.parse(value.strip())
+    except (ValueError, TypeError, OverflowError):
+        raise ValueError(
+            f"{argument} must be a datetime, an ISO 8601 string such as '2026-01-31T09:00:00Z', "
+            f"or None, got {value!r}"
+        ) from None
+    if not isinstance(moment, pendulum.DateTime):
+        raise ValueError(f"{argument} must name a moment, not an interval, got {value!r}")
+    return moment
 
 
 def parse_fields(fields: str | Iterable[str] | None) -> tuple[str, ...] | None:
     """The projection: a list of contact keys or a comma-separated string; ``None`` keeps all."""
-    if fields is None:
-        return None
-    parsed = parse_tags(fields, argument="fields")
-    if not parsed:
-        raise ValueError("fields must name at least one contact key, e.g. ['uuid', 'name'], or be None")
-    return tuple(dict.fromkeys(parsed))
-
-
-def parse_positive(value: Any, argument: str) -> int | None:
-    """A whole number >= 1 (templated values arrive as strings), or ``None``."""
-    if value is None or value == "":
-        return None
-    try:
-        number = int(value) if not isinstance(value, bool | float) else None
-    except (TypeError, ValueError):
-        number = None
-    if number is None or number < 1:
-        raise ValueError(f"{argument} must be a whole number >= 1 or None, got {value!r}")
-    return number
+    return None if fields is None else string_list(fields, "fields", example="['uuid', 'name']")
 
 
 def created_at(contact: Contact) -> datetime | None:
@@ -104,8 +102,6 @@ class ContactSelection:
         max_contacts: Any = None,
     ) -> ContactSelection:
         """Validate user input; raise ``ValueError`` naming the argument and what it accepts."""
-        if tags_match not in TAGS_MATCH_VALUES:
-            raise ValueError(f"tags_match must be 'any' or 'all', got {tags_match!r}")
         after = parse_moment(created_after, "created_after")
         before = parse_moment(created_before, "created_before")
         if after and before and after > before:
@@ -114,11 +110,11 @@ class ContactSelection:
             )
         return cls(
             tags=tuple(tag.lower() for tag in parse_tags(tags)),
-            tags_match=tags_match,
+            tags_match=cast("TagsMatch", choice(tags_match, "tags_match", TAGS_MATCH_VALUES)),
             created_after=after,
             created_before=before,
             fields=parse_fields(fields),
-            max_contacts=parse_positive(max_contacts, "max_contacts"),
+            max_contacts=optional_whole_number(max_contacts, "max_contacts"),
         )
 
     def matches(self, contact: Contact) -> bool:

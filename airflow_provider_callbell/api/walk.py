@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING
 
 from airflow_provider_callbell.api.head import MAX_LOOK_PAGES, HeadWatch
 from airflow_provider_callbell.api.seen import SeenContacts
+from airflow_provider_callbell.arguments import whole_number
 from airflow_provider_callbell.exceptions import CallbellInvalidResponseError, CallbellPaginationLimitError
 
 if TYPE_CHECKING:
@@ -49,6 +50,8 @@ MAX_HELD_CONTACTS = 5_000
 RECENT_CURSORS = 8
 
 HEAD = -1
+#: Requests under way at once, at most: far more than 300 requests a second need.
+MAX_CONCURRENCY = 64
 
 
 @dataclass(frozen=True)
@@ -96,7 +99,7 @@ class ContactWalk:
     ) -> None:
         self.filters = filters
         self._query = filters.query_params()
-        self._concurrency = concurrency
+        self.concurrency = whole_number(concurrency, "concurrency", maximum=MAX_CONCURRENCY)
         self._log = log
         self._clock = clock
         self._lanes = [_Lane(0, next_page=1)]
@@ -120,14 +123,14 @@ class ContactWalk:
     def due(self) -> list[PageRequest]:
         """The requests to send now; each must come back through :meth:`answer`."""
         requests = []
-        while self._in_flight < self._concurrency and (request := self._next_request()) is not None:
+        while self._in_flight < self.concurrency and (request := self._next_request()) is not None:
             self._in_flight += 1
             requests.append(request)
         return requests
 
     def wait_time(self) -> float | None:
         """Seconds a driver may wait for answers before asking :meth:`due` again (None: any time)."""
-        if self._in_flight >= self._concurrency or not self._lanes_running:
+        if self._in_flight >= self.concurrency or not self._lanes_running:
             return None
         return self._head.seconds_to_next(self._clock())
 
@@ -246,7 +249,7 @@ class ContactWalk:
             return
         pages = page.pages if page.pages and page.pages > 0 else 1
         span = min(pages, PAGE_NUMBER_LIMIT)
-        count = max(1, min(self._concurrency, span // MIN_LANE_PAGES))
+        count = max(1, min(self.concurrency, span // MIN_LANE_PAGES))
         stride = math.ceil(span / count)
         self._lanes += [_Lane(index, next_page=1 + index * stride) for index in range(1, count)]
 

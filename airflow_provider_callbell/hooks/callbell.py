@@ -20,13 +20,15 @@ from airflow_provider_callbell.api.progress import WalkProgress
 from airflow_provider_callbell.api.rate_limit import request_limiter
 from airflow_provider_callbell.api.responses import decode_response
 from airflow_provider_callbell.api.walk import ContactWalk, PageRequest
+from airflow_provider_callbell.arguments import flag, identifier, optional_identifier
+from airflow_provider_callbell.arguments import phone_number as _phone_number
 from airflow_provider_callbell.connection import (
     CONN_TYPE,
     DEFAULT_CONN_ID,
     FORM,
     SETTINGS,
     ClientConfig,
-    checked_setting,
+    checked_settings,
 )
 from airflow_provider_callbell.exceptions import (
     CallbellInvalidResponseError,
@@ -86,16 +88,15 @@ class CallbellHook(BaseHook):
     ) -> None:
         super().__init__(**kwargs)
         self.callbell_conn_id = callbell_conn_id
-        self._overrides: dict[str, float | None] = {
-            "timeout": timeout,
-            "connect_timeout": connect_timeout,
-            "max_retries": max_retries,
-            "retry_backoff": retry_backoff,
-            "max_requests_per_second": max_requests_per_second,
-        }
-        for name, value in self._overrides.items():
-            if value is not None:
-                checked_setting(name, value)
+        self._overrides = checked_settings(
+            {
+                "timeout": timeout,
+                "connect_timeout": connect_timeout,
+                "max_retries": max_retries,
+                "retry_backoff": retry_backoff,
+                "max_requests_per_second": max_requests_per_second,
+            }
+        )
         self._lock = threading.Lock()
         # Threads wait for the rate limit one at a time, so none is passed over again and again.
         self._queue = threading.Lock()
@@ -134,8 +135,7 @@ class CallbellHook(BaseHook):
     @cached_property
     def config(self) -> ClientConfig:
         """Base URL, token, timeouts, retries and rate limit in force."""
-        conn = self.connection
-        return ClientConfig.of(conn, conn.extra_dejson, self._overrides, self.callbell_conn_id)
+        return ClientConfig.of(self.connection, self._overrides, self.callbell_conn_id)
 
     @property
     def base_url(self) -> str:
@@ -265,11 +265,9 @@ class CallbellHook(BaseHook):
         filters = ContactFilters.given(
             filters, source=source, tags=tags, team_uuid=team_uuid, include_field_types=include_field_types
         )
-        if not isinstance(concurrency, int) or isinstance(concurrency, bool) or concurrency < 1:
-            raise ValueError(f"concurrency must be a whole number >= 1, got {concurrency!r}")
-        self._keep_alive_for(concurrency + 1)
         walk = ContactWalk(filters, concurrency=concurrency, log=self.log, clock=time.monotonic)
-        return ContactStream(walk, self._walk(walk, concurrency))
+        self._keep_alive_for(walk.concurrency + 1)
+        return ContactStream(walk, self._walk(walk, walk.concurrency))
 
     def _walk(self, walk: ContactWalk, concurrency: int) -> Generator[Contact, None, None]:
         progress = WalkProgress(self.log, interval=self.progress_interval)
@@ -293,16 +291,18 @@ class CallbellHook(BaseHook):
 
         :raises CallbellNotFoundError: when no contact has that uuid.
         """
-        params = {"include_field_types": "true"} if include_field_types else None
-        return _single_contact(self.request("GET", f"contacts/{_path_part(uuid, 'uuid')}", params=params))
+        path = f"contacts/{quote(identifier(uuid, 'uuid'))}"
+        params = {"include_field_types": "true"} if flag(include_field_types, "include_field_types") else None
+        return _single_contact(self.request("GET", path, params=params))
 
     def get_contact_by_phone(self, phone_number: str, *, channel_uuid: str | None = None) -> Contact:
         """One contact by phone number, on a channel (default: the main WhatsApp channel).
 
         :raises CallbellNotFoundError: when no contact has that number.
         """
-        params = {"channel_uuid": channel_uuid} if channel_uuid else None
-        path = f"contacts/phone/{_path_part(phone_number, 'phone_number')}"
+        channel = optional_identifier(channel_uuid, "channel_uuid")
+        params = {"channel_uuid": channel} if channel else None
+        path = f"contacts/phone/{quote(_phone_number(phone_number, 'phone_number'), safe='')}"
         return _single_contact(self.request("GET", path, params=params))
 
     def test_connection(self) -> tuple[bool, str]:
@@ -318,12 +318,6 @@ class CallbellHook(BaseHook):
             self.close()
         who = (me.get("user_email") or me.get("user_name")) if isinstance(me, Mapping) else None
         return True, f"Connected to Callbell at {self.base_url}" + (f" as {who}" if who else "")
-
-
-def _path_part(value: str, argument: str) -> str:
-    if not isinstance(value, str) or not value.strip():
-        raise ValueError(f"{argument} must be a non-empty string, got {value!r}")
-    return quote(value.strip(), safe="")
 
 
 def _single_contact(document: Any) -> Contact:

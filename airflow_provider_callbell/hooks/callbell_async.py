@@ -14,7 +14,7 @@ from airflow_provider_callbell.api.pagination import Contact, ContactPage
 from airflow_provider_callbell.api.rate_limit import request_limiter
 from airflow_provider_callbell.api.responses import decode_response
 from airflow_provider_callbell.api.walk import ContactWalk, PageRequest
-from airflow_provider_callbell.connection import CONN_TYPE, DEFAULT_CONN_ID, ClientConfig, checked_setting
+from airflow_provider_callbell.connection import CONN_TYPE, DEFAULT_CONN_ID, ClientConfig, checked_settings
 from airflow_provider_callbell.exceptions import CallbellTransportError
 
 if TYPE_CHECKING:
@@ -43,9 +43,7 @@ class CallbellAsyncHook(BaseHook):
     def __init__(self, callbell_conn_id: str = DEFAULT_CONN_ID, **settings: float | None) -> None:
         super().__init__()
         self.callbell_conn_id = callbell_conn_id
-        self._overrides = {name: value for name, value in settings.items() if value is not None}
-        for name, value in self._overrides.items():
-            checked_setting(name, value)
+        self._overrides = checked_settings(settings)
         self._config: ClientConfig | None = None
         self._session: aiohttp.ClientSession | None = None
         self._limiter: Limiter | None = None
@@ -53,14 +51,10 @@ class CallbellAsyncHook(BaseHook):
     async def config(self) -> ClientConfig:
         """The client settings, read from the connection once."""
         if self._config is None:
-            from airflow.providers.common.compat.connection import (
-                get_async_connection,
-                get_async_extra_dejson,
-            )
+            from airflow.providers.common.compat.connection import get_async_connection
 
             conn = await get_async_connection(self.callbell_conn_id)
-            extras = await get_async_extra_dejson(conn)
-            self._config = ClientConfig.of(conn, extras, self._overrides, self.callbell_conn_id)
+            self._config = ClientConfig.of(conn, self._overrides, self.callbell_conn_id)
         return self._config
 
     async def request(self, method: str, path: str, *, params: Mapping[str, str] | None = None) -> Any:

@@ -13,8 +13,17 @@ from urllib.parse import urlsplit
 from airflow.providers.common.compat.sdk import AirflowFailException, BaseOperator
 
 from airflow_provider_callbell.api.filters import ContactFilters, TagsArg
-from airflow_provider_callbell.api.selection import ContactSelection, parse_positive
-from airflow_provider_callbell.arguments import DEFAULT_MAX_XCOM_CONTACTS, known_now
+from airflow_provider_callbell.api.selection import ContactSelection
+from airflow_provider_callbell.api.walk import MAX_CONCURRENCY
+from airflow_provider_callbell.arguments import (
+    DEFAULT_MAX_XCOM_CONTACTS,
+    flag,
+    known_now,
+    named_for,
+    optional_whole_number,
+    text,
+    whole_number,
+)
 from airflow_provider_callbell.connection import DEFAULT_CONN_ID
 from airflow_provider_callbell.exports.formats import format_of
 
@@ -66,7 +75,7 @@ class CallbellListContactsOperator(BaseOperator):
     :param output_conn_id: the connection of the object storage holding ``output_path``.
         (templated)
     :param max_xcom_contacts: without ``output_path``, fail rather than push more contacts than
-        this into XCom, which lives in the metadata database.
+        this into XCom, which lives in the metadata database; ``None`` for no limit.
     :param concurrency: requests under way at once (stretches of the list read side by side).
     :param incremental: export only the contacts created since the last successful run of this
         task, whatever triggered the run (schedule, manual, backfill, asset): the high-water
@@ -108,7 +117,7 @@ class CallbellListContactsOperator(BaseOperator):
         output_path: str | None = None,
         output_format: str | None = None,
         output_conn_id: str | None = None,
-        max_xcom_contacts: int = DEFAULT_MAX_XCOM_CONTACTS,
+        max_xcom_contacts: int | None = DEFAULT_MAX_XCOM_CONTACTS,
         concurrency: int = DEFAULT_CONCURRENCY,
         incremental: bool = False,
         watermark_key: str | None = None,
@@ -128,18 +137,20 @@ class CallbellListContactsOperator(BaseOperator):
         self.output_path = output_path
         self.output_format = output_format
         self.output_conn_id = output_conn_id
-        self.max_xcom_contacts = parse_positive(max_xcom_contacts, "max_xcom_contacts")
-        self.concurrency = parse_positive(concurrency, "concurrency")
-        self.incremental = incremental
-        self.watermark_key = watermark_key
         self._written: ObjectStoragePath | None = None
+        with named_for(self):
+            text(callbell_conn_id, "callbell_conn_id")
+            self.max_xcom_contacts = optional_whole_number(max_xcom_contacts, "max_xcom_contacts")
+            self.concurrency = whole_number(concurrency, "concurrency", maximum=MAX_CONCURRENCY)
+            self.incremental = flag(incremental, "incremental")
+            self.watermark_key = None if watermark_key is None else text(watermark_key, "watermark_key")
         self._check(resolve=known_now)
 
     def _check(
         self, resolve: Callable[[Any], Any] = lambda given: given
     ) -> tuple[ContactFilters, ContactSelection, str | None]:
         """Validate the arguments, those known now (``resolve=known_now``) or all of them."""
-        try:
+        with named_for(self):
             filters = ContactFilters.of(
                 source=resolve(self.source),
                 tags=resolve(self.tags),
@@ -156,12 +167,8 @@ class CallbellListContactsOperator(BaseOperator):
             )
             self._check_incremental()
             return filters, selection, self._output_format(resolve)
-        except ValueError as error:
-            raise ValueError(f"{type(self).__name__} {self.task_id!r}: {error}") from None
 
     def _check_incremental(self) -> None:
-        if not isinstance(self.incremental, bool):
-            raise ValueError(f"incremental must be True or False, got {self.incremental!r}")
         if not self.incremental:
             if self.watermark_key is not None:
                 raise ValueError("watermark_key needs incremental=True")
@@ -179,9 +186,11 @@ class CallbellListContactsOperator(BaseOperator):
             if self.output_format is not None or self.output_conn_id is not None:
                 raise ValueError("output_format and output_conn_id need output_path")
             return None
+        if resolve(self.output_conn_id) is not None:
+            text(self.output_conn_id, "output_conn_id")
         if path is None or (self.output_format is not None and output_format is None):
             return None
-        return format_of(str(path), output_format)
+        return format_of(_output_path(path), output_format)
 
     def execute(self, context: Context) -> Any:
         """Stream the matching contacts into XCom or the output file."""
@@ -221,7 +230,7 @@ class CallbellListContactsOperator(BaseOperator):
 
         hook = CallbellHook(callbell_conn_id=self.callbell_conn_id)
         started = time.monotonic()
-        stream = hook.iter_contacts(filters, concurrency=self.concurrency or DEFAULT_CONCURRENCY)
+        stream = hook.iter_contacts(filters, concurrency=self.concurrency)
         with contextlib.closing(stream), contextlib.closing(hook):
             contacts = selection.apply(stream)
             if output_format is None:
@@ -296,3 +305,16 @@ class CallbellListContactsOperator(BaseOperator):
                 )
             )
         return OperatorLineage(inputs=inputs, outputs=outputs)
+
+
+def _output_path(path: Any) -> str:
+    """``output_path`` checked: a URL, or an absolute local path (a relative one would land
+    wherever the worker happens to run)."""
+    given = text(path, "output_path")
+    if "://" not in given and not given.startswith("/"):
+        raise ValueError(
+            f"output_path must be an absolute path or a URL such as file:///data/contacts.jsonl or "
+            f"s3://bucket/contacts.parquet, got {given!r}: a relative path would land in the "
+            "worker's working directory"
+        )
+    return given

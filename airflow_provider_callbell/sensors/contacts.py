@@ -18,8 +18,17 @@ from airflow.providers.common.compat.sdk import (
 
 from airflow_provider_callbell.api.filters import ContactFilters, TagsArg
 from airflow_provider_callbell.api.leads import DEFAULT_LEAD_FIELDS
-from airflow_provider_callbell.api.selection import ContactSelection, parse_moment, parse_positive
-from airflow_provider_callbell.arguments import DEFAULT_MAX_XCOM_CONTACTS, known_now
+from airflow_provider_callbell.api.selection import ContactSelection, parse_moment
+from airflow_provider_callbell.arguments import (
+    DEFAULT_MAX_XCOM_CONTACTS,
+    flag,
+    is_template,
+    known_now,
+    named_for,
+    optional_whole_number,
+    text,
+    whole_number,
+)
 from airflow_provider_callbell.connection import DEFAULT_CONN_ID
 
 if TYPE_CHECKING:
@@ -53,7 +62,8 @@ class CallbellNewLeadsSensor(BaseSensorOperator):
         string; by default the run's data interval start, or the moment the sensor first looked
         when the run has none. (templated)
     :param min_leads: how many new leads to wait for (default 1). (templated)
-    :param max_xcom_contacts: fail rather than return more new leads than this through XCom.
+    :param max_xcom_contacts: fail rather than return more new leads than this through XCom;
+        ``None`` for no limit.
     :param fields: the keys of each lead returned (and, when deferred, carried by the trigger's
         event, which the triggerer logs): by default ``uuid``, ``tags``, ``source`` and
         ``createdAt``, no name or phone number; ``None`` for whole contacts. (templated)
@@ -74,7 +84,7 @@ class CallbellNewLeadsSensor(BaseSensorOperator):
         team_uuid: str | None = None,
         since: Any = None,
         min_leads: int | str = 1,
-        max_xcom_contacts: int = DEFAULT_MAX_XCOM_CONTACTS,
+        max_xcom_contacts: int | None = DEFAULT_MAX_XCOM_CONTACTS,
         fields: str | Sequence[str] | None = DEFAULT_LEAD_FIELDS,
         deferrable: bool = conf.getboolean("operators", "default_deferrable", fallback=False),
         **kwargs: Any,
@@ -87,28 +97,28 @@ class CallbellNewLeadsSensor(BaseSensorOperator):
         self.team_uuid = team_uuid
         self.since = since
         self.min_leads = min_leads
-        self.max_xcom_contacts = parse_positive(max_xcom_contacts, "max_xcom_contacts") or 1
         self.fields = list(fields) if isinstance(fields, tuple) else fields
-        self.deferrable = deferrable
+        with named_for(self):
+            text(callbell_conn_id, "callbell_conn_id")
+            self.max_xcom_contacts = optional_whole_number(max_xcom_contacts, "max_xcom_contacts")
+            self.deferrable = flag(deferrable, "deferrable")
         self._check(resolve=known_now)
 
     def _check(
         self, resolve: Callable[[Any], Any] = lambda given: given
     ) -> tuple[ContactFilters, ContactSelection]:
         """Validate the arguments, those known now (``resolve=known_now``) or all of them."""
-        try:
+        with named_for(self):
             filters = ContactFilters.of(
                 source=resolve(self.source), tags=resolve(self.tags), team_uuid=resolve(self.team_uuid)
             )
             selection = ContactSelection.of(
                 tags=resolve(self.tags), tags_match=self.tags_match, fields=resolve(self.fields)
             )
-            if not selection.tags and resolve(self.tags) is not None:
-                raise ValueError("tags must name at least one tag, e.g. ['lead']")
             parse_moment(resolve(self.since), "since")
-            parse_positive(resolve(self.min_leads), "min_leads")
-        except ValueError as error:
-            raise ValueError(f"{type(self).__name__} {self.task_id!r}: {error}") from None
+            min_leads = resolve(self.min_leads)
+            if min_leads is not None or not is_template(self.min_leads):
+                whole_number(min_leads, "min_leads")
         return filters, selection
 
     def poke(self, context: Context) -> PokeReturnValue:
@@ -185,14 +195,14 @@ class CallbellNewLeadsSensor(BaseSensorOperator):
 
     @property
     def _min_leads(self) -> int:
-        return parse_positive(self.min_leads, "min_leads") or 1
+        return whole_number(self.min_leads, "min_leads")
 
     def _since(self, context: Context) -> datetime:
         since = parse_moment(self.since, "since") or context.get("data_interval_start")
         return since or datetime.now(UTC)
 
     def _bounded(self, leads: list[Contact]) -> list[Contact]:
-        if len(leads) > self.max_xcom_contacts:
+        if self.max_xcom_contacts is not None and len(leads) > self.max_xcom_contacts:
             raise AirflowFailException(
                 f"More than max_xcom_contacts={self.max_xcom_contacts} new leads, and XCom lives in "
                 "Airflow's metadata database: narrow tags, source or team_uuid, or raise max_xcom_contacts."

@@ -18,6 +18,7 @@ from airflow.triggers.base import BaseTrigger, TriggerEvent
 from airflow_provider_callbell.api.filters import ContactFilters
 from airflow_provider_callbell.api.leads import DEFAULT_LEAD_FIELDS, LeadWatch
 from airflow_provider_callbell.api.selection import ContactSelection, created_at
+from airflow_provider_callbell.arguments import optional_whole_number, positive_number, text, whole_number
 from airflow_provider_callbell.connection import DEFAULT_CONN_ID
 from airflow_provider_callbell.exceptions import CallbellError, CallbellTransientError
 from airflow_provider_callbell.hooks.callbell_async import CallbellAsyncHook
@@ -26,6 +27,8 @@ if TYPE_CHECKING:
     from airflow_provider_callbell.api.selection import Contact
 
 _MODULE = __name__
+#: The longest wait between two looks: a day.
+MAX_POLL_INTERVAL = 86_400.0
 
 
 class _LeadSource:
@@ -41,16 +44,16 @@ class _LeadSource:
         *,
         fields: Sequence[str] | None,
     ) -> None:
-        self.kwargs: dict[str, Any] = {
-            "callbell_conn_id": callbell_conn_id,
-            "tags": list(tags),
-            "tags_match": tags_match,
-            "source": source,
-            "team_uuid": team_uuid,
-            "fields": None if fields is None else list(fields),
-        }
         self.filters = ContactFilters.of(source=source, tags=tags, team_uuid=team_uuid)
         self.selection = ContactSelection.of(tags=tags, tags_match=tags_match, fields=fields)
+        self.kwargs: dict[str, Any] = {
+            "callbell_conn_id": text(callbell_conn_id, "callbell_conn_id"),
+            "tags": list(self.filters.tags),
+            "tags_match": self.selection.tags_match,
+            "source": self.filters.source,
+            "team_uuid": self.filters.team_uuid,
+            "fields": None if self.selection.fields is None else list(self.selection.fields),
+        }
 
     def contacts(self, hook: CallbellAsyncHook) -> AsyncIterator[Contact]:
         return hook.iter_contacts(self.filters)
@@ -69,7 +72,8 @@ class CallbellNewLeadsTrigger(BaseTrigger):
     :param baseline: uuids of the contacts that matched when the sensor first looked.
     :param min_leads: how many new leads to wait for.
     :param poll_interval: seconds between two looks.
-    :param max_leads: collect at most one more than this (the sensor fails above it).
+    :param max_leads: collect at most one more than this (the sensor fails above it); ``None``
+        for no limit.
     :param fields: the keys of each lead the event carries (it ends in the triggerer's log);
         ``None`` for whole contacts.
     :param timeout_at: ISO 8601 moment after which the trigger gives up with a ``timeout``
@@ -88,7 +92,7 @@ class CallbellNewLeadsTrigger(BaseTrigger):
         baseline: Sequence[str],
         min_leads: int = 1,
         poll_interval: float = 60.0,
-        max_leads: int = 1000,
+        max_leads: int | None = 1000,
         timeout_at: str | None = None,
         fields: Sequence[str] | None = DEFAULT_LEAD_FIELDS,
     ) -> None:
@@ -96,9 +100,9 @@ class CallbellNewLeadsTrigger(BaseTrigger):
         self._source = _LeadSource(callbell_conn_id, tags, tags_match, source, team_uuid, fields=fields)
         self.since = since
         self.baseline = sorted(baseline)
-        self.min_leads = min_leads
-        self.poll_interval = poll_interval
-        self.max_leads = max_leads
+        self.min_leads = whole_number(min_leads, "min_leads")
+        self.poll_interval = positive_number(poll_interval, "poll_interval", maximum=MAX_POLL_INTERVAL)
+        self.max_leads = optional_whole_number(max_leads, "max_leads")
         self.timeout_at = timeout_at
 
     def serialize(self) -> tuple[str, dict[str, Any]]:
@@ -140,7 +144,7 @@ class CallbellNewLeadsTrigger(BaseTrigger):
         async for contact in self._source.contacts(hook):
             if watch.is_new_lead(contact):
                 leads.append(self._source.selection.project(contact))
-                if len(leads) > self.max_leads:
+                if self.max_leads is not None and len(leads) > self.max_leads:
                     break
         return leads
 
@@ -193,8 +197,8 @@ if AIRFLOW_V_3_0_PLUS:
         ) -> None:
             super().__init__()
             self._source = _LeadSource(callbell_conn_id, tags, tags_match, source, team_uuid, fields=fields)
-            self.poll_interval = poll_interval
-            self.max_leads_per_event = max_leads_per_event
+            self.poll_interval = positive_number(poll_interval, "poll_interval", maximum=MAX_POLL_INTERVAL)
+            self.max_leads_per_event = whole_number(max_leads_per_event, "max_leads_per_event")
 
         def serialize(self) -> tuple[str, dict[str, Any]]:
             """The class path and arguments; deterministic, since they identify the watcher."""

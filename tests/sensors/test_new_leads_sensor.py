@@ -195,14 +195,14 @@ def test_token_absent_from_logs_and_xcom(
 @pytest.mark.parametrize(
     ("kwargs", "message"),
     [
-        ({"tags": []}, "tags must name at least one tag"),
-        ({"tags": ""}, "tags must name at least one tag"),
-        ({"tags_match": "most"}, "tags_match must be 'any' or 'all', got 'most'"),
-        ({"since": "last tuesday"}, "since must be a datetime or an ISO 8601 string"),
-        ({"min_leads": 0}, "min_leads must be a whole number >= 1"),
+        ({"tags": []}, "tags must name at least one"),
+        ({"tags": ""}, "tags must name at least one"),
+        ({"tags_match": "most"}, "tags_match must be one of 'any', 'all', got 'most'"),
+        ({"since": "last tuesday"}, "since must be a datetime, an ISO 8601 string"),
+        ({"min_leads": 0}, "min_leads must be a whole number from 1 to"),
         ({"source": ""}, "source must be a non-empty string"),
-        ({"max_xcom_contacts": -1}, "max_xcom_contacts must be a whole number >= 1"),
-        ({"fields": []}, "fields must name at least one contact key"),
+        ({"max_xcom_contacts": -1}, "max_xcom_contacts must be a whole number from 1 to"),
+        ({"fields": []}, "fields must name at least one"),
         ({"fields": 3}, "fields must be a list of strings or a comma-separated string"),
     ],
 )

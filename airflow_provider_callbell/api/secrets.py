@@ -1,0 +1,31 @@
+"""Keeping the API token, or any piece of it, out of text that may be shown."""
+
+from __future__ import annotations
+
+#: Runs of the token at least this long are blanked (the whole token when it is shorter).
+MIN_HIDDEN = 6
+MASK = "***"
+
+
+def conceal(text: str, secret: str | None) -> str:
+    """``text`` with every run of at least :data:`MIN_HIDDEN` characters of ``secret`` blanked.
+
+    A server may echo the token cut short or a library may quote part of it: a prefix, a
+    suffix or any stretch of it is hidden, not only the whole token.
+    """
+    if not secret or not text:
+        return text
+    shortest = min(len(secret), MIN_HIDDEN)
+    parts: list[str] = []
+    start = i = 0
+    while i <= len(text) - shortest:
+        if text[i : i + shortest] not in secret:
+            i += 1
+            continue
+        end = i + shortest
+        while end < len(text) and text[i : end + 1] in secret:
+            end += 1
+        parts += [text[start:i], MASK]
+        start = i = end
+    parts.append(text[start:])
+    return "".join(parts)
