@@ -86,11 +86,11 @@ def optional_whole_number(value: Any, name: str, *, minimum: int = 1, maximum: i
         ) from None
 
 
-def positive_number(value: Any, name: str, *, maximum: float) -> float:
-    """A finite number above 0 and at most ``maximum``, given as a number or as text."""
+def number_between(value: Any, name: str, minimum: float, maximum: float) -> float:
+    """A finite number from ``minimum`` to ``maximum``, given as a number or as text."""
     number = _number(value)
-    if number is None or not math.isfinite(number) or not 0 < number <= maximum:
-        raise ValueError(f"{name} must be a number above 0 and at most {maximum:g}, got {_shown(value)}")
+    if number is None or not math.isfinite(number) or not minimum <= number <= maximum:
+        raise ValueError(f"{name} must be a number from {minimum:g} to {maximum:g}, got {_shown(value)}")
     return number
 
 

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from airflow_provider_callbell import __version__
-from airflow_provider_callbell.arguments import positive_number, whole_number
+from airflow_provider_callbell.arguments import number_between, whole_number
 
 if TYPE_CHECKING:
     from airflow.providers.common.compat.sdk import Connection
@@ -48,14 +48,15 @@ class Setting:
     label: str
     description: str
     default: float
+    minimum: float
     maximum: float
     whole: bool = False
 
     def check(self, name: str, value: Any) -> float:
         """The value as a number, or ``ValueError`` naming the setting and what it accepts."""
         if self.whole:
-            return whole_number(value, name, minimum=0, maximum=int(self.maximum))
-        return positive_number(value, name, maximum=self.maximum)
+            return whole_number(value, name, minimum=int(self.minimum), maximum=int(self.maximum))
+        return number_between(value, name, self.minimum, self.maximum)
 
 
 SETTINGS = {
@@ -63,15 +64,21 @@ SETTINGS = {
         "Timeout of a request (seconds)",
         "How long one request may take, from sending it to the last byte of Callbell's answer.",
         30.0,
+        minimum=0.001,
         maximum=3600,
     ),
     "connect_timeout": Setting(
-        "Connect timeout (seconds)", "How long to wait for the connection to Callbell.", 10.0, maximum=600
+        "Connect timeout (seconds)",
+        "How long to wait for the connection to Callbell.",
+        10.0,
+        minimum=0.001,
+        maximum=600,
     ),
     "max_retries": Setting(
         "Retries of a failed request",
         "Retries after a 429, a 5xx, a timeout or a dropped connection.",
         5,
+        minimum=0,
         maximum=100,
         whole=True,
     ),
@@ -79,12 +86,14 @@ SETTINGS = {
         "First wait before a retry (seconds)",
         "Doubled at each retry, up to 30 s; a 429's Retry-After takes precedence.",
         0.5,
+        minimum=0.001,
         maximum=30,
     ),
     "max_requests_per_second": Setting(
         "Requests per second at most",
         "Client-side rate limit of each hook; Callbell allows 300 per account.",
         200.0,
+        minimum=0.01,
         maximum=10_000,
     ),
 }
@@ -128,12 +137,13 @@ def base_url_of(conn: Connection, conn_id: str) -> str:
     ``host`` holding a whole URL (``http://127.0.0.1:8765/v1``) is used as it is; a bare host
     name becomes ``https://host[:port]/<schema or v1>``; no host means the public API.
     """
-    host = (conn.host or "").strip().rstrip("/")
+    host = (conn.host or "").strip()
     if not host:
         return DEFAULT_BASE_URL
     if "://" not in host:
         port = f":{conn.port}" if conn.port else ""
-        host = f"https://{host}{port}/{(conn.schema or 'v1').strip('/')}"
+        host = f"https://{host.rstrip('/')}{port}/{(conn.schema or 'v1').strip('/')}"
+    host = host if host.endswith("://") else host.rstrip("/")
     problem = _url_problem(host)
     if problem:
         from airflow_provider_callbell.exceptions import CallbellConfigurationError

@@ -13,12 +13,13 @@ INTEGRATION = "Callbell"
 def _connection_fields() -> dict[str, Any]:
     fields = {}
     for name, setting in SETTINGS.items():
-        kind, bound = ("integer", "minimum") if setting.whole else ("number", "exclusiveMinimum")
-        fields[name] = {
-            "label": setting.label,
-            "description": setting.description,
-            "schema": {"type": [kind, "null"], bound: 0, "default": setting.default},
+        schema = {
+            "type": ["integer" if setting.whole else "number", "null"],
+            "minimum": setting.minimum,
+            "maximum": setting.maximum,
+            "default": setting.default,
         }
+        fields[name] = {"label": setting.label, "description": setting.description, "schema": schema}
     return fields
 
 

@@ -2,20 +2,26 @@
 
 from __future__ import annotations
 
+import re
+
 #: Runs of the token at least this long are blanked (the whole token when it is shorter).
 MIN_HIDDEN = 6
 MASK = "***"
 
 
 def conceal(text: str, secret: str | None) -> str:
-    """``text`` with every run of at least :data:`MIN_HIDDEN` characters of ``secret`` blanked.
+    """``text`` with every run of at least :data:`MIN_HIDDEN` characters of ``secret`` blanked
+    (a shorter ``secret`` wherever it stands as a word).
 
     A server may echo the token cut short or a library may quote part of it: a prefix, a
     suffix or any stretch of it is hidden, not only the whole token.
     """
     if not secret or not text:
         return text
-    shortest = min(len(secret), MIN_HIDDEN)
+    if len(secret) < MIN_HIDDEN:
+        # A token this short would blank letters of every word: hide it where it stands alone.
+        return re.sub(rf"(?<![\w-]){re.escape(secret)}(?![\w-])", MASK, text)
+    shortest = MIN_HIDDEN
     parts: list[str] = []
     start = i = 0
     while i <= len(text) - shortest:

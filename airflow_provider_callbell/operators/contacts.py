@@ -195,6 +195,10 @@ class CallbellListContactsOperator(BaseOperator):
     def execute(self, context: Context) -> Any:
         """Stream the matching contacts into XCom or the output file."""
         filters, selection, output_format = self._check()
+        if output_format is not None:
+            from airflow_provider_callbell.exports.atomic import check_target
+
+            check_target(self._target(), str(self.output_path))
         if not self.incremental:
             return self._export(filters, selection, output_format)
         return self._export_increment(context["run_id"], filters, selection, output_format)
@@ -265,18 +269,21 @@ class CallbellListContactsOperator(BaseOperator):
     def _write(
         self, contacts: Iterable[Contact], output_format: str, selection: ContactSelection
     ) -> dict[str, Any]:
-        from airflow.providers.common.compat.sdk import ObjectStoragePath
-
         from airflow_provider_callbell.exports.atomic import atomic_write
         from airflow_provider_callbell.exports.formats import WRITERS
         from airflow_provider_callbell.exports.schema import declared_types
 
-        target = ObjectStoragePath(str(self.output_path), conn_id=self.output_conn_id)
+        target = self._target()
         with atomic_write(target) as out:
             written = WRITERS[output_format](contacts, out, selection.fields)
         self._written = target
         self._written_types = declared_types(output_format, written.columns)
         return {"path": str(target), "count": written.count, "format": output_format}
+
+    def _target(self) -> ObjectStoragePath:
+        from airflow.providers.common.compat.sdk import ObjectStoragePath
+
+        return ObjectStoragePath(str(self.output_path), conn_id=self.output_conn_id)
 
     def get_openlineage_facets_on_complete(self, task_instance: Any) -> OperatorLineage[Any, Any] | None:
         """OpenLineage: Callbell's contact list in, the written file out, with its columns and types."""
@@ -311,6 +318,8 @@ def _output_path(path: Any) -> str:
     """``output_path`` checked: a URL, or an absolute local path (a relative one would land
     wherever the worker happens to run)."""
     given = text(path, "output_path")
+    if given.endswith("/"):
+        raise ValueError(f"output_path must name a file, not a directory, got {given!r}")
     if "://" not in given and not given.startswith("/"):
         raise ValueError(
             f"output_path must be an absolute path or a URL such as file:///data/contacts.jsonl or "

@@ -18,7 +18,7 @@ from airflow.triggers.base import BaseTrigger, TriggerEvent
 from airflow_provider_callbell.api.filters import ContactFilters
 from airflow_provider_callbell.api.leads import DEFAULT_LEAD_FIELDS, LeadWatch
 from airflow_provider_callbell.api.selection import ContactSelection, created_at
-from airflow_provider_callbell.arguments import optional_whole_number, positive_number, text, whole_number
+from airflow_provider_callbell.arguments import number_between, optional_whole_number, text, whole_number
 from airflow_provider_callbell.connection import DEFAULT_CONN_ID
 from airflow_provider_callbell.exceptions import CallbellError, CallbellTransientError
 from airflow_provider_callbell.hooks.callbell_async import CallbellAsyncHook
@@ -101,7 +101,7 @@ class CallbellNewLeadsTrigger(BaseTrigger):
         self.since = since
         self.baseline = sorted(baseline)
         self.min_leads = whole_number(min_leads, "min_leads")
-        self.poll_interval = positive_number(poll_interval, "poll_interval", maximum=MAX_POLL_INTERVAL)
+        self.poll_interval = number_between(poll_interval, "poll_interval", 0.001, MAX_POLL_INTERVAL)
         self.max_leads = optional_whole_number(max_leads, "max_leads")
         self.timeout_at = timeout_at
 
@@ -197,7 +197,7 @@ if AIRFLOW_V_3_0_PLUS:
         ) -> None:
             super().__init__()
             self._source = _LeadSource(callbell_conn_id, tags, tags_match, source, team_uuid, fields=fields)
-            self.poll_interval = positive_number(poll_interval, "poll_interval", maximum=MAX_POLL_INTERVAL)
+            self.poll_interval = number_between(poll_interval, "poll_interval", 0.001, MAX_POLL_INTERVAL)
             self.max_leads_per_event = whole_number(max_leads_per_event, "max_leads_per_event")
 
         def serialize(self) -> tuple[str, dict[str, Any]]:

@@ -79,10 +79,10 @@ def test_settings_come_from_arguments_then_extras_then_defaults(monkeypatch: pyt
 @pytest.mark.parametrize(
     ("kwargs", "message"),
     [
-        ({"timeout": 0}, "timeout must be a number above 0 and at most 3600, got 0"),
+        ({"timeout": 0}, "timeout must be a number from 0.001 to 3600, got 0"),
         ({"max_retries": 1.5}, "max_retries must be a whole number from 0 to 100, got 1.5"),
-        ({"max_requests_per_second": -3}, "max_requests_per_second must be a number above 0"),
-        ({"retry_backoff": "soon"}, "retry_backoff must be a number above 0 and at most 30, got 'soon'"),
+        ({"max_requests_per_second": -3}, "max_requests_per_second must be a number from 0.01"),
+        ({"retry_backoff": "soon"}, "retry_backoff must be a number from 0.001 to 30, got 'soon'"),
     ],
 )
 def test_bad_settings_name_the_argument(kwargs: dict[str, Any], message: str) -> None:
@@ -93,7 +93,7 @@ def test_bad_settings_name_the_argument(kwargs: dict[str, Any], message: str) ->
 def test_bad_extra_names_the_setting(monkeypatch: pytest.MonkeyPatch) -> None:
     use_connection(monkeypatch, "callbell://:tok@api.callbell.eu/v1?max_requests_per_second=fast")
 
-    with pytest.raises(ValueError, match="max_requests_per_second must be a number above 0 and at most 10000, got 'fast'"):
+    with pytest.raises(ValueError, match="max_requests_per_second must be a number from 0.01 to 10000"):
         CallbellHook().rate_limiter  # noqa: B018
 
 

@@ -1,0 +1,27 @@
+"""The bad-input catalogue: every kind of bad value, a clear error naming the argument."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+#: Values no count, duration or rate accepts.
+NOT_NUMBERS: list[Any] = [
+    math.inf,
+    -math.inf,
+    math.nan,
+    "inf",
+    "nan",
+    "1e400",
+    True,
+    False,
+    "fast",
+    "",
+    [],
+    {},
+    10**20,
+    1e308,
+    -1,
+]
+#: Values no whole number accepts besides those.
+NOT_WHOLE: list[Any] = [*NOT_NUMBERS, 0, 1.5, "2.5", "0x10"]

@@ -1,0 +1,135 @@
+"""The connection: URLs, extras and tokens that cannot work fail clearly, at once, showing no secret."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from typing import Any, cast
+
+import pytest
+from airflow.triggers.base import TriggerEvent
+
+from airflow_provider_callbell.exceptions import CallbellAuthError, CallbellConfigurationError, CallbellError
+from airflow_provider_callbell.hooks.callbell import CallbellHook
+from airflow_provider_callbell.hooks.callbell_async import CallbellAsyncHook
+from airflow_provider_callbell.triggers.contacts import CallbellNewLeadsTrigger
+
+TOKEN = "cb-token-5e1f0a77c3b9"
+
+
+def use(monkeypatch: pytest.MonkeyPatch, **connection: Any) -> None:
+    monkeypatch.setenv(
+        "AIRFLOW_CONN_CALLBELL_DEFAULT",
+        json.dumps({"conn_type": "callbell", "password": TOKEN, **connection}),
+    )
+
+
+@pytest.mark.parametrize(
+    ("host", "problem"),
+    [
+        ("http://admin:hunter2-pw@127.0.0.1:8765/v1", "user name or password"),
+        ("admin:hunter2-pw@api.callbell.eu", "user name or password"),
+        ("https://:hunter2-pw@api.callbell.eu/v1", "user name or password"),
+        ("http://", "names no host"),
+        ("https:///v1", "names no host"),
+        ("http://[::1/v1", "Invalid IPv6 URL"),
+        ("http://[zz::1]/v1", "IPv6|host"),
+        ("ftp://api.callbell.eu/v1", "the scheme is 'ftp'"),
+        ("file:///etc/passwd", "the scheme is 'file'"),
+        ("http://127.0.0.1:99999/v1", "Port out of range"),
+        ("https://api.callbell.eu:https/v1", "Port could not be cast"),
+        ("https://api.callbell.eu/v1?token=x", "a query"),
+        ("https://api.callbell.eu/v1#top", "a fragment"),
+        ("https://api.call bell.eu/v1", "spaces"),
+        ("https://api.callbell.eu/v1\r\nX-Evil: 1", "control characters"),
+    ],
+)
+def test_hosts_that_cannot_work(monkeypatch: pytest.MonkeyPatch, host: str, problem: str) -> None:
+    use(monkeypatch, host=host)
+
+    for hook in (CallbellHook(), CallbellAsyncHook()):
+        with pytest.raises(CallbellConfigurationError, match=problem) as caught:
+            hook.config if isinstance(hook, CallbellHook) else asyncio.run(hook.config())
+        assert "hunter2" not in str(caught.value)
+        assert "must be an http(s) URL" in str(caught.value)
+
+    ok, message = CallbellHook().test_connection()
+    assert not ok
+    assert "hunter2" not in message
+    assert problem.split("|", maxsplit=1)[0] in message or "IPv6" in message
+
+
+@pytest.mark.parametrize("extra", ["[1, 2]", '"timeout=3"', "not json", "3", "null", '{"timeout": 3'])
+def test_an_extra_that_is_no_json_object(monkeypatch: pytest.MonkeyPatch, extra: str) -> None:
+    use(monkeypatch, extra=extra)
+
+    with pytest.raises(
+        CallbellConfigurationError, match="extra of the Callbell connection 'callbell_default' must be"
+    ):
+        CallbellHook().config  # noqa: B018
+
+
+def test_misspelt_extras_are_named_with_the_known_ones(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    use(monkeypatch, extra={"timout": 5, "max_retries": 2, "rate": 9})
+    caplog.set_level(logging.WARNING, "airflow_provider_callbell")
+
+    assert CallbellHook().config.max_retries == 2
+
+    assert "has extras Callbell does not use, ignored: rate, timout; its settings are timeout," in caplog.text
+
+
+@pytest.mark.parametrize("setting", ["timout", "max_retry", "token"])
+def test_misspelt_hook_settings(setting: str) -> None:
+    for hook in (CallbellHook, CallbellAsyncHook):
+        with pytest.raises((TypeError, ValueError), match=setting):
+            hook(**cast(Any, {setting: 3}))
+    with pytest.raises(
+        ValueError, match=f"unknown Callbell settings \\['{setting}'\\]: the settings are timeout,"
+    ):
+        CallbellAsyncHook(**cast(Any, {setting: 3}))
+
+
+@pytest.mark.parametrize(
+    "token",
+    [
+        f"{TOKEN[:8]}\r\n{TOKEN[8:]}",
+        f"{TOKEN[:8]}\n{TOKEN[8:]}",
+        f"{TOKEN[:8]} {TOKEN[8:]}",
+        f"{TOKEN[:8]}\t{TOKEN[8:]}",
+        f"{TOKEN}\x00",
+        f"{TOKEN}é",
+        f"Bearer {TOKEN}",
+    ],
+    ids=["crlf", "lf-inside", "space", "tab", "nul", "non-ascii", "bearer-prefix"],
+)
+def test_tokens_that_cannot_be_sent(monkeypatch: pytest.MonkeyPatch, token: str) -> None:
+    use(monkeypatch, password=token, host="http://127.0.0.1:9/v1")
+
+    with pytest.raises(CallbellAuthError, match="paste it again") as caught:
+        CallbellHook().config  # noqa: B018
+
+    assert TOKEN[:6] not in str(caught.value)
+    assert TOKEN[-6:] not in str(caught.value)
+    ok, message = CallbellHook().test_connection()
+    assert not ok
+    assert "paste it again" in message
+    assert TOKEN[-6:] not in message
+
+
+def test_a_configuration_error_reaches_the_sensor_as_an_error_event(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Not an exception escaping the trigger: the deferred sensor fails with the reason."""
+    use(monkeypatch, extra={"timeout": "soon"})
+    trigger = CallbellNewLeadsTrigger(since="2026-01-01T00:00:00+00:00", baseline=[])
+
+    event = asyncio.run(_first_event(trigger))
+
+    assert event.payload["status"] == "error"
+    assert "timeout must be a number from" in event.payload["message"]
+    assert issubclass(CallbellConfigurationError, CallbellError)
+
+
+async def _first_event(trigger: CallbellNewLeadsTrigger) -> TriggerEvent:
+    return await anext(trigger.run())

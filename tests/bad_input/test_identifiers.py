@@ -1,0 +1,106 @@
+"""Identifiers and paths: nothing reaches another endpoint or another directory."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, cast
+
+import pytest
+
+from airflow_provider_callbell.operators.contacts import CallbellListContactsOperator
+from airflow_provider_callbell.sensors.contacts import CallbellNewLeadsSensor
+from tests.conftest import quick_hook
+
+NOT_IDS: list[Any] = [
+    ".",
+    "..",
+    "../auth/me",
+    "a/b",
+    "a\\b",
+    "%2e%2e",
+    "?page=2",
+    "#x",
+    "a b",
+    "a\nb",
+    "",
+    " ",
+    None,
+    3,
+    ["abc"],
+    "-abc",
+]
+NOT_PHONES: list[Any] = [".", "..", "../contacts", "+39/123", "123?x", "", "abc", "+", None, 39123456]
+
+
+def _id(value: Any) -> str:
+    return repr(value)
+
+
+@pytest.mark.parametrize("value", NOT_IDS, ids=_id)
+def test_contact_uuids(sandbox: Any, value: Any) -> None:
+    with pytest.raises(ValueError, match=r"^uuid must be a"):
+        quick_hook().get_contact(value)
+    assert sandbox.stats.total_requests == 0
+
+
+@pytest.mark.parametrize("value", NOT_PHONES, ids=_id)
+def test_phone_numbers(sandbox: Any, value: Any) -> None:
+    with pytest.raises(ValueError, match=r"^phone_number must be a"):
+        quick_hook().get_contact_by_phone(value)
+    assert sandbox.stats.total_requests == 0
+
+
+@pytest.mark.parametrize("value", [v for v in NOT_IDS if v is not None], ids=_id)
+def test_channel_uuids(sandbox: Any, value: Any) -> None:
+    with pytest.raises(ValueError, match=r"^channel_uuid must be a"):
+        quick_hook().get_contact_by_phone("+39 123 456 789", channel_uuid=value)
+    assert sandbox.stats.total_requests == 0
+
+
+@pytest.mark.parametrize("argument", ["source", "team_uuid"])
+@pytest.mark.parametrize("value", [v for v in NOT_IDS if v is not None], ids=_id)
+def test_filter_ids(sandbox: Any, argument: str, value: Any) -> None:
+    calls: list[Callable[[], object]] = [
+        lambda: quick_hook().iter_contacts(**{argument: value}),
+        lambda: CallbellListContactsOperator(task_id="export", **{argument: value}),
+        lambda: CallbellNewLeadsSensor(task_id="wait", **{argument: value}),
+    ]
+    for call in calls:
+        with pytest.raises(ValueError, match=f"{argument} must be a"):
+            call()
+    assert sandbox.stats.total_requests == 0
+
+
+def test_good_ids_and_numbers_reach_their_contact(sandbox: Any) -> None:
+    contact = sandbox.contacts()[0]
+    hook = quick_hook()
+
+    assert hook.get_contact(f" {contact['uuid']} ")["uuid"] == contact["uuid"]
+    assert hook.get_contact_by_phone(contact["phoneNumber"])["uuid"] == contact["uuid"]
+
+
+@pytest.mark.parametrize(
+    "path",
+    ["contacts.jsonl", "./out/contacts.csv", "out/contacts.parquet", "", " ", "/data/", "s3://bucket/dir/"],
+)
+def test_relative_or_empty_output_paths_fail_at_parse_time(path: str) -> None:
+    with pytest.raises(ValueError, match=r"'export': output_path must (be|name a file)"):
+        CallbellListContactsOperator(task_id="export", output_path=path)
+
+
+@pytest.mark.parametrize("templated", [False, True])
+def test_a_directory_as_output_path_fails_before_any_request(
+    sandbox: Any, tmp_path: Path, templated: bool
+) -> None:
+    target = tmp_path / "contacts.jsonl"
+    target.mkdir()
+    operator = CallbellListContactsOperator(
+        task_id="export", output_path="{{ params.path }}" if templated else str(target)
+    )
+    operator.render_template_fields(cast(Any, {"params": {"path": str(target)}}))
+
+    with pytest.raises(ValueError, match=f"output_path '{target}' names a directory"):
+        operator.execute(cast(Any, {}))
+
+    assert sandbox.stats.total_requests == 0

@@ -1,0 +1,124 @@
+"""Lists: blank entries are errors everywhere; rendered templates give the list they show."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any, cast
+
+import pytest
+from airflow.providers.common.compat.sdk import DAG
+from airflow.providers.common.compat.version_compat import AIRFLOW_V_3_0_PLUS
+
+from airflow_provider_callbell.operators.contacts import CallbellListContactsOperator
+from airflow_provider_callbell.sensors.contacts import CallbellNewLeadsSensor
+from airflow_provider_callbell.triggers.contacts import CallbellNewLeadsTrigger
+from tests.conftest import quick_hook
+
+BLANK: list[Any] = ["", " ", " , ", ",", "lead,,vip", "lead,", [], [""], ["lead", " "], "[]", "['']", '[""]']
+NOT_LISTS: list[Any] = [3, True, {"lead": 1}, b"lead", [1], ["lead", None], [["lead"]], ["lead,vip"]]
+RENDERED = [
+    "['lead', 'vip']",
+    '["lead", "vip"]',
+    " [ 'lead' , 'vip' ] ",
+    "lead, vip",
+    ["lead", "vip"],
+    ("lead", "vip"),
+]
+
+
+def _id(value: Any) -> str:
+    return repr(value)
+
+
+def _callers(argument: str) -> list[Any]:
+    """Every place that takes ``argument``, each called with a bad value."""
+    callers: list[Callable[[Any], object]] = [
+        lambda value: CallbellListContactsOperator(task_id="export", **{argument: value}),
+        lambda value: CallbellNewLeadsSensor(task_id="wait", **{argument: value}),
+        lambda value: CallbellNewLeadsTrigger(
+            since="2026-01-01T00:00:00+00:00", baseline=[], **{argument: value}
+        ),
+    ]
+    if argument == "tags":
+        callers.append(lambda value: quick_hook().iter_contacts(tags=value))
+    if AIRFLOW_V_3_0_PLUS:
+        from airflow_provider_callbell.triggers.contacts import CallbellNewLeadsEventTrigger
+
+        callers.append(lambda value: CallbellNewLeadsEventTrigger(**{argument: value}))
+    return callers
+
+
+@pytest.mark.parametrize("argument", ["tags", "fields"])
+@pytest.mark.parametrize("value", BLANK, ids=_id)
+def test_blank_entries_are_refused_everywhere(sandbox: Any, argument: str, value: Any) -> None:
+    for call in _callers(argument):
+        with pytest.raises(ValueError, match=f"{argument} must (name at least one|be non-blank strings)"):
+            call(value)
+    assert sandbox.stats.total_requests == 0
+
+
+@pytest.mark.parametrize("argument", ["tags", "fields"])
+@pytest.mark.parametrize("value", NOT_LISTS, ids=_id)
+def test_non_lists_are_refused_everywhere(argument: str, value: Any) -> None:
+    for call in _callers(argument):
+        with pytest.raises(ValueError, match=f"{argument} must be (a list of strings|non-blank strings)"):
+            call(value)
+
+
+@pytest.mark.parametrize("value", RENDERED, ids=_id)
+def test_lists_given_as_text_read_as_lists(value: Any) -> None:
+    operator = CallbellListContactsOperator(task_id="export", tags=value, fields=value)
+    filters, selection, _ = operator._check()
+
+    assert (filters.tags, selection.fields) == (("lead", "vip"), ("lead", "vip"))
+    assert CallbellNewLeadsTrigger(since="2026-01-01", baseline=[], tags=value).serialize()[1]["tags"] == [
+        "lead",
+        "vip",
+    ]
+
+
+@pytest.mark.parametrize("native", [False, True], ids=["rendered-as-text", "native-objects"])
+def test_templated_lists_render_to_the_list(native: bool) -> None:
+    """A ``{{ params.tags }}`` list renders to its text, or to the list itself with native rendering."""
+    with DAG(
+        "templated_lists",
+        schedule=None,
+        start_date=datetime(2026, 1, 1, tzinfo=UTC),
+        render_template_as_native_obj=native,
+        params={"tags": ["lead", "VIP"], "fields": ["uuid", "name"], "limit": 7},
+    ) as dag:
+        operator = CallbellListContactsOperator(
+            task_id="export",
+            tags="{{ params.tags }}",
+            fields="{{ params.fields }}",
+            max_contacts="{{ params.limit }}",
+        )
+    operator.render_template_fields(cast(Any, {"params": dag.params, "ds": "2026-01-01"}))
+    filters, selection, _ = operator._check()
+
+    assert isinstance(operator.tags, list) is native
+    assert (filters.tags, selection.tags, selection.fields) == (
+        ("lead", "VIP"),
+        ("lead", "vip"),
+        ("uuid", "name"),
+    )
+    assert selection.max_contacts == 7
+
+
+def test_a_template_rendering_nothing_is_an_error_not_no_filter() -> None:
+    operator = CallbellListContactsOperator(task_id="export", tags="{{ params.tags }}")
+    operator.render_template_fields(cast(Any, {"params": {"tags": ""}}))
+
+    with pytest.raises(ValueError, match="'export': tags must name at least one"):
+        operator._check()
+
+
+def test_the_event_trigger_serializes_a_comma_separated_string_as_tags() -> None:
+    if not AIRFLOW_V_3_0_PLUS:
+        pytest.skip("asset watchers need Airflow 3")
+    from airflow_provider_callbell.triggers.contacts import CallbellNewLeadsEventTrigger
+
+    _, kwargs = CallbellNewLeadsEventTrigger(tags="lead,vip", fields="uuid,tags").serialize()
+
+    assert (kwargs["tags"], kwargs["fields"]) == (["lead", "vip"], ["uuid", "tags"])

@@ -1,0 +1,110 @@
+"""One meaning per value: nothing that merely looks right is accepted, None means the same everywhere."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any, cast
+
+import pytest
+
+from airflow_provider_callbell.operators.contacts import CallbellListContactsOperator
+from airflow_provider_callbell.sandbox import CallbellSandbox
+from airflow_provider_callbell.sensors.contacts import CallbellNewLeadsSensor
+from tests.conftest import SandboxFactory, connect, quick_hook
+
+NOT_FLAGS: list[Any] = ["yes", "no", "True", "false", "", 1, 0, None, [], "0"]
+NOT_MOMENTS: list[Any] = [
+    "now",
+    "today",
+    "yesterday",
+    "last tuesday",
+    "",
+    " ",
+    "2024-13-01",
+    "2024-02-30T10:00:00Z",
+    "2024-01-01/2024-02-01",
+    "P1D",
+    "10:00",
+    "01/02/2024",
+    1_700_000_000,
+    1.5,
+    True,
+    [],
+]
+
+
+def _id(value: Any) -> str:
+    return repr(value)
+
+
+@pytest.mark.parametrize("value", NOT_FLAGS, ids=_id)
+def test_flags_are_true_or_false(sandbox: CallbellSandbox, value: Any) -> None:
+    calls: dict[str, list[Callable[[], object]]] = {
+        "include_field_types": [
+            lambda: CallbellListContactsOperator(task_id="export", include_field_types=value),
+            lambda: quick_hook().iter_contacts(include_field_types=value),
+            lambda: quick_hook().get_contact(sandbox.contacts()[0]["uuid"], include_field_types=value),
+        ],
+        "incremental": [lambda: CallbellListContactsOperator(task_id="export", incremental=value)],
+        "deferrable": [lambda: CallbellNewLeadsSensor(task_id="wait", deferrable=value)],
+    }
+    for argument, callers in calls.items():
+        for call in callers:
+            with pytest.raises(ValueError, match=f"{argument} must be True or False, got"):
+                call()
+    assert sandbox.stats.total_requests == 0
+
+
+@pytest.mark.parametrize("value", NOT_MOMENTS, ids=_id)
+def test_moments_are_iso_8601_or_datetimes(value: Any) -> None:
+    calls: list[tuple[str, Callable[[], object]]] = [
+        ("created_after", lambda: CallbellListContactsOperator(task_id="export", created_after=value)),
+        ("created_before", lambda: CallbellListContactsOperator(task_id="export", created_before=value)),
+        ("since", lambda: CallbellNewLeadsSensor(task_id="wait", since=value)),
+    ]
+    for argument, call in calls:
+        with pytest.raises(ValueError, match=f"{argument} must "):
+            call()
+
+
+@pytest.mark.parametrize("value", ["ANY", "some", "", None, 1, ["any"]], ids=_id)
+def test_tags_match_is_any_or_all(value: Any) -> None:
+    for call in (
+        lambda: CallbellListContactsOperator(task_id="export", tags_match=value),
+        lambda: CallbellNewLeadsSensor(task_id="wait", tags_match=value),
+    ):
+        with pytest.raises(ValueError, match="tags_match must be one of 'any', 'all', got"):
+            call()
+
+
+@pytest.mark.parametrize("value", ["JSONL", "xml", "", "csv ", 3], ids=_id)
+def test_output_formats(value: Any) -> None:
+    with pytest.raises(ValueError, match="output_format must be one of jsonl, json, csv, parquet"):
+        CallbellListContactsOperator(task_id="export", output_path="/tmp/out.data", output_format=value)
+
+
+def test_moments_read_the_same_everywhere() -> None:
+    operator = CallbellListContactsOperator(task_id="export", created_after="2026-03-01T10:00:00+01:00")
+    sensor = CallbellNewLeadsSensor(task_id="wait", since="2026-03-01T09:00:00Z")
+
+    after = operator._check()[1].created_after
+    assert isinstance(after, datetime)
+    assert after == sensor._since(cast(Any, {})) == datetime.fromisoformat("2026-03-01T09:00:00+00:00")
+
+
+def test_no_xcom_limit_means_no_limit_in_the_operator_and_the_sensor(
+    sandbox_factory: SandboxFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    sandbox = sandbox_factory(contacts=1_050, seed=3)
+    connect(monkeypatch, sandbox, max_requests_per_second=2000)
+    many = [{"uuid": str(n)} for n in range(1_050)]
+
+    exported = CallbellListContactsOperator(task_id="export", max_xcom_contacts=None).execute(cast(Any, {}))
+
+    assert len(exported) == 1_050
+    assert CallbellNewLeadsSensor(task_id="wait", max_xcom_contacts=None)._bounded(many) == many
+    with pytest.raises(Exception, match="More than max_xcom_contacts=1000"):
+        CallbellListContactsOperator(task_id="export", max_xcom_contacts=1_000)._collect(iter(many))
+    with pytest.raises(Exception, match="More than max_xcom_contacts=1000"):
+        CallbellNewLeadsSensor(task_id="wait", max_xcom_contacts=1_000)._bounded(many)

@@ -1,0 +1,119 @@
+"""Numbers: infinities, NaN, bools, huge and fractional values are refused by name, before any request."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+from tenacity import RetryCallState
+
+from airflow_provider_callbell.api.retry import RetryPolicy
+from airflow_provider_callbell.connection import SETTINGS
+from airflow_provider_callbell.exceptions import CallbellConfigurationError, CallbellServerError
+from airflow_provider_callbell.hooks.callbell import CallbellHook
+from airflow_provider_callbell.hooks.callbell_async import CallbellAsyncHook
+from airflow_provider_callbell.operators.contacts import CallbellListContactsOperator
+from airflow_provider_callbell.sensors.contacts import CallbellNewLeadsSensor
+from airflow_provider_callbell.triggers.contacts import CallbellNewLeadsTrigger
+from tests.bad_input.conftest import NOT_NUMBERS, NOT_WHOLE
+from tests.conftest import quick_hook
+
+SETTING_CASES = [
+    (name, value)
+    for name, setting in SETTINGS.items()
+    for value in [*NOT_NUMBERS, setting.maximum * 2, *([1.5] if setting.whole else [0, 1e-9])]
+    if not (setting.whole and value is False)  # False is refused below as a bool, 0 is valid
+]
+
+
+def _id(value: Any) -> str:
+    return repr(value)[:20]
+
+
+@pytest.mark.parametrize(("name", "value"), SETTING_CASES, ids=_id)
+def test_hook_settings(name: str, value: Any) -> None:
+    for hook in (CallbellHook, CallbellAsyncHook):
+        with pytest.raises(ValueError, match=f"^{name} must be a (whole )?number from"):
+            hook(**{name: value})
+
+
+@pytest.mark.parametrize(("name", "value"), [(n, v) for n, v in SETTING_CASES if v != ""], ids=_id)
+def test_connection_extras(monkeypatch: pytest.MonkeyPatch, name: str, value: Any) -> None:
+    extra = json.dumps({name: value})  # inf and nan as JSON's Infinity and NaN, which Airflow reads
+    monkeypatch.setenv(
+        "AIRFLOW_CONN_CALLBELL_DEFAULT",
+        json.dumps({"conn_type": "callbell", "password": "a-token-1234", "extra": extra}),
+    )
+
+    with pytest.raises(
+        CallbellConfigurationError, match=f"'callbell_default' has a wrong extra: {name} must be"
+    ):
+        CallbellHook().config  # noqa: B018
+
+
+def test_an_empty_extra_is_the_default(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The connection form sends "" for a field left empty."""
+    monkeypatch.setenv(
+        "AIRFLOW_CONN_CALLBELL_DEFAULT",
+        json.dumps({"conn_type": "callbell", "password": "a-token-1234", "extra": {"timeout": ""}}),
+    )
+
+    assert CallbellHook().config.timeout == SETTINGS["timeout"].default
+
+
+@pytest.mark.parametrize("argument", ["max_contacts", "max_xcom_contacts", "concurrency"])
+@pytest.mark.parametrize("value", NOT_WHOLE, ids=_id)
+def test_operator_counts(argument: str, value: Any) -> None:
+    with pytest.raises(ValueError, match=f"'export': {argument} must be a whole number from 1 to"):
+        CallbellListContactsOperator(task_id="export", **{argument: value})
+
+
+@pytest.mark.parametrize("argument", ["min_leads", "max_xcom_contacts"])
+@pytest.mark.parametrize("value", NOT_WHOLE, ids=_id)
+def test_sensor_counts(argument: str, value: Any) -> None:
+    with pytest.raises(ValueError, match=f"'wait': {argument} must be a whole number from 1 to"):
+        CallbellNewLeadsSensor(task_id="wait", **{argument: value})
+
+
+@pytest.mark.parametrize("value", NOT_WHOLE, ids=_id)
+def test_hook_concurrency(sandbox: Any, value: Any) -> None:
+    with pytest.raises(ValueError, match="concurrency must be a whole number from 1 to 64"):
+        quick_hook().iter_contacts(concurrency=value)
+    assert sandbox.stats.total_requests == 0
+
+
+@pytest.mark.parametrize(
+    ("argument", "values"),
+    [
+        ("poll_interval", [*NOT_NUMBERS, 0, 86_401]),
+        ("min_leads", NOT_WHOLE),
+        ("max_leads", NOT_WHOLE),
+    ],
+)
+def test_trigger_numbers(argument: str, values: list[Any]) -> None:
+    for value in values:
+        with pytest.raises(ValueError, match=f"^{argument} must be a (whole )?number from"):
+            CallbellNewLeadsTrigger(since="2026-01-01T00:00:00+00:00", baseline=[], **{argument: value})
+
+
+def test_text_numbers_from_templates_are_read() -> None:
+    operator = CallbellListContactsOperator(task_id="export", max_contacts=" 25 ", concurrency="4")  # type: ignore[arg-type]
+    sensor = CallbellNewLeadsSensor(task_id="wait", min_leads="3")
+
+    assert (operator._check()[1].max_contacts, operator.concurrency, sensor._min_leads) == (25, 4, 3)
+
+
+def test_retry_waits_are_capped_jitter_included() -> None:
+    """The largest backoff allowed, doubled ten times, still waits at most max_backoff."""
+    policy = RetryPolicy(max_retries=12, backoff=SETTINGS["retry_backoff"].maximum)
+    wait = policy._options(log=None)["wait"]  # type: ignore[arg-type]
+    waits = []
+    for attempt in range(1, 12):
+        state = RetryCallState(retry_object=None, fn=None, args=(), kwargs={})  # type: ignore[arg-type]
+        state.attempt_number = attempt
+        state.set_exception((CallbellServerError, CallbellServerError("boom", status=503), None))
+        waits.append(wait(state))
+
+    assert max(waits) <= policy.max_backoff
+    assert min(waits) > 0

@@ -1,0 +1,128 @@
+"""No token, nor any piece of one, in errors, logs, reprs or test_connection, whatever a server echoes."""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Callable, Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+import pytest
+
+from airflow_provider_callbell.api.responses import decode_response
+from airflow_provider_callbell.api.secrets import conceal
+from airflow_provider_callbell.exceptions import CallbellError, CallbellPaginationLimitError
+from airflow_provider_callbell.hooks.callbell import CallbellHook
+from tests.conftest import quick_hook
+
+TOKEN = "cb-echoed-9d2f41a07be35c68"
+PIECES = [TOKEN[i : i + 6] for i in range(len(TOKEN) - 5)]
+
+
+def pieces_in(text: str) -> list[str]:
+    return [piece for piece in PIECES if piece in text]
+
+
+class Echo(BaseHTTPRequestHandler):
+    """Answers every request with an error quoting the Authorization header, at some offset."""
+
+    offset = 0
+    status = 400
+
+    def do_GET(self) -> None:
+        token = (self.headers.get("Authorization") or "").removeprefix("Bearer ")
+        quoted = {
+            "prefix": f"{'x' * self.offset} key {token}",
+            "cut": f"unknown key {token[:10]}… (truncated)",
+            "middle": f"key ends with {token[5:20]}",
+            "html": f"<html><body><p>{'y ' * self.offset}Denied for {token}</p></body></html>",
+        }.get(self.path.rsplit("/", 1)[-1].split("?")[0], f"key {token}")
+        body = json.dumps({"error": quoted}).encode()
+        self.send_response(self.status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, format: str, *args: Any) -> None:
+        """Quiet."""
+
+
+@pytest.fixture
+def echo(monkeypatch: pytest.MonkeyPatch) -> Iterator[type[Echo]]:
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Echo)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    connection = {
+        "conn_type": "callbell",
+        "host": f"http://127.0.0.1:{server.server_port}/v1",
+        "password": TOKEN,
+    }
+    monkeypatch.setenv("AIRFLOW_CONN_CALLBELL_DEFAULT", json.dumps(connection))
+    yield Echo
+    server.shutdown()
+    server.server_close()
+
+
+@pytest.mark.parametrize("offset", [0, 150, 170, 180, 190, 195, 198])
+@pytest.mark.parametrize("shape", ["prefix", "html"])
+def test_an_echoed_token_never_shows_even_where_the_message_is_cut(
+    echo: type[Echo], logs: Callable[[], str], offset: int, shape: str
+) -> None:
+    """Messages are cut to 200 characters: the token is hidden before the cut, not after."""
+    echo.offset = offset
+
+    with pytest.raises(CallbellError) as caught:
+        quick_hook().request("GET", f"contacts/{shape}")
+
+    shown = f"{caught.value}\n{caught.value!r}\n{logs()}"
+    assert "Callbell answered HTTP 400" in shown
+    assert pieces_in(shown) == []
+
+
+@pytest.mark.parametrize("shape", ["cut", "middle"])
+@pytest.mark.parametrize("status", [400, 401, 404, 429, 503])
+def test_pieces_of_the_token_are_hidden_whatever_the_status(
+    echo: type[Echo], logs: Callable[[], str], shape: str, status: int
+) -> None:
+    echo.status = status
+
+    with pytest.raises(CallbellError) as caught:
+        quick_hook(max_retries=1).request("GET", f"contacts/{shape}")
+
+    assert caught.value.status == status
+    assert pieces_in(f"{caught.value}\n{logs()}") == []
+
+
+def test_test_connection_shows_no_piece_of_the_token(echo: type[Echo]) -> None:
+    echo.status = 401
+
+    ok, message = CallbellHook().test_connection()
+
+    assert not ok
+    assert "HTTP 401" in message
+    assert pieces_in(message) == []
+
+
+@pytest.mark.parametrize("secret", ["a", "Pa", "limit", "Pagination limit", "pagination limit reached"])
+def test_errors_are_classified_before_the_token_is_hidden(secret: str) -> None:
+    """A short token must not garble the server's words nor hide the page-number limit."""
+    body = b'{"error": "Pagination limit reached: use the cursor"}'
+
+    with pytest.raises(CallbellPaginationLimitError):
+        decode_response(400, {}, body, what="GET /contacts", secret=secret)
+
+
+@pytest.mark.parametrize(
+    ("text", "secret", "shown"),
+    [
+        ("key cb-secret-7f3a9e1d2c!", "cb-secret-7f3a9e1d2c", "key ***!"),
+        ("prefix cb-sec… and suffix 9e1d2c", "cb-secret-7f3a9e1d2c", "prefix ***… and suffix ***"),
+        ("a 5-char cb-se stays", "cb-secret-7f3a9e1d2c", "a 5-char cb-se stays"),
+        ("page limit for token ab", "ab", "page limit for token ***"),
+        ("tabs and labels", "ab", "tabs and labels"),
+        ("nothing", "", "nothing"),
+    ],
+)
+def test_conceal(text: str, secret: str, shown: str) -> None:
+    assert conceal(text, secret) == shown
