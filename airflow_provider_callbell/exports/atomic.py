@@ -3,36 +3,176 @@
 from __future__ import annotations
 
 import contextlib
-import uuid
+import errno
+import fcntl
+import io
+import logging
+import os
 from typing import IO, TYPE_CHECKING
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
 
+    from _typeshed import ReadableBuffer
     from airflow.providers.common.compat.sdk import ObjectStoragePath
+
+log = logging.getLogger(__name__)
+
+LOCAL_PROTOCOLS = ("", "file", "local")
+LEFT_BEHIND = "removing the partial file a killed run left: %s"
 
 
 def partial_path(target: ObjectStoragePath) -> ObjectStoragePath:
-    """A hidden sibling of ``target`` to write into first; downstream globs on the suffix miss it."""
-    return target.parent / f".{target.name}.{uuid.uuid4().hex[:12]}.partial"
+    """The hidden sibling of ``target`` written first; one per target, so a killed run's is reused.
+
+    Downstream globs on the suffix of ``target`` miss it.
+    """
+    return target.parent / f".{target.name}.partial"
+
+
+def check_target(target: ObjectStoragePath, output_path: str) -> None:
+    """Fail, before any download, if ``output_path`` names a directory rather than a file.
+
+    ``output_path`` is the path as given: ``target``, built from it, drops a trailing ``/``.
+    """
+    if output_path.endswith("/") or target.is_dir():
+        raise ValueError(
+            f"output_path {output_path!r} names a directory: it must name the file to write, "
+            f"such as {output_path.rstrip('/')}/contacts.jsonl"
+        )
 
 
 @contextlib.contextmanager
 def atomic_write(target: ObjectStoragePath) -> Iterator[IO[bytes]]:
     """Write into a hidden sibling of ``target``, then move it onto ``target``.
 
-    On a local file system the move is a rename: readers see the old file or the new one, never
-    a mix. On object storage it is a copy then a delete, and the copy makes the object appear
-    whole. If the block fails, the partial file is removed and ``target`` is left as it was.
+    On a local file system the file is synced to disk, renamed (readers see the old file or the
+    new one, never a mix, even after a power loss) and locked meanwhile: a second writer of
+    ``target`` fails at once. On object storage the move is a copy then a delete, and the copy
+    makes the object appear whole. If anything fails, the partial file is removed and ``target``
+    is left as it was. Errors of the file name ``target``; errors of the block pass unchanged.
     """
-    if target.protocol in ("", "file", "local"):
-        target.parent.mkdir(parents=True, exist_ok=True)
-    partial = partial_path(target)
+    partial_file = _local_partial if target.protocol in LOCAL_PROTOCOLS else _remote_partial
+    with partial_file(target, partial_path(target)) as file, _Named(file, target) as named:
+        out = io.BufferedWriter(named)
+        yield out
+        out.flush()
+
+
+class _Named(io.RawIOBase):
+    """Writes to ``file``; its errors name ``target``, the path the caller gave."""
+
+    def __init__(self, file: IO[bytes], target: ObjectStoragePath) -> None:
+        super().__init__()
+        self._file = file
+        self._target = target
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, data: ReadableBuffer, /) -> int:
+        with _naming(self._target):
+            return self._file.write(data)
+
+
+@contextlib.contextmanager
+def _local_partial(target: ObjectStoragePath, partial: ObjectStoragePath) -> Iterator[IO[bytes]]:
+    """The locked partial file; after the block, synced and renamed onto ``target``."""
+    with _naming(target):
+        os.makedirs(target.parent.path, exist_ok=True)
+        file = _claim(target, partial)
+    # Removed before closing: once unlocked, the name may belong to the next writer.
+    with contextlib.closing(file), _removed_on_error(partial):
+        yield file
+        with _naming(target):
+            os.fsync(file.fileno())
+            os.replace(partial.path, target.path)
+    with _naming(target):
+        _sync_directory(target.parent.path)
+
+
+def _claim(target: ObjectStoragePath, partial: ObjectStoragePath) -> io.FileIO:
+    """``partial`` opened, locked and emptied; a second writer of ``target`` fails here, at once."""
+    path = partial.path
+    left = os.path.lexists(path)
+    file = io.FileIO(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o666), "wb")
     try:
-        with partial.open("wb") as handle:  # type: ignore[no-untyped-call]
-            yield handle
-        partial.rename(target)
+        _lock(file, path, target)
+        if left:
+            log.warning(LEFT_BEHIND, partial)
+        file.truncate(0)
     except BaseException:
-        with contextlib.suppress(Exception):
-            partial.unlink(missing_ok=True)
+        file.close()
         raise
+    return file
+
+
+def _lock(file: io.FileIO, path: str, target: ObjectStoragePath) -> None:
+    """Lock ``file`` if no one else holds it and it is still the file at ``path``."""
+    try:
+        fcntl.flock(file.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        ours = os.path.samestat(os.fstat(file.fileno()), os.stat(path))
+    except (BlockingIOError, FileNotFoundError):
+        ours = False
+    if not ours:
+        raise BlockingIOError(errno.EAGAIN, f"another process is writing {target}", str(target))
+
+
+def _sync_directory(path: str) -> None:
+    """Make a rename in the directory at ``path`` survive a power loss."""
+    descriptor = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(descriptor)
+    finally:
+        os.close(descriptor)
+
+
+@contextlib.contextmanager
+def _remote_partial(target: ObjectStoragePath, partial: ObjectStoragePath) -> Iterator[IO[bytes]]:
+    """The partial object; after the block, uploaded and moved onto ``target``."""
+    with _naming(target):
+        if partial.exists():
+            log.warning(LEFT_BEHIND, partial)
+        file = partial.open("wb")  # type: ignore[no-untyped-call]
+    with _removed_on_error(partial, file):
+        yield file
+        with _naming(target):
+            file.close()
+            partial.rename(target)
+
+
+@contextlib.contextmanager
+def _removed_on_error(partial: ObjectStoragePath, file: IO[bytes] | None = None) -> Iterator[None]:
+    """If the block fails, close ``file`` and remove ``partial``, then let the block's error go on.
+
+    Object storage uploads ``file`` on closing, hence before the removal. A failed clean-up is
+    logged, not raised: the block's error is the one to report.
+    """
+    try:
+        yield
+    except BaseException:
+        try:
+            if file is not None:
+                file.close()
+            partial.unlink(missing_ok=True)
+        except Exception as error:
+            log.warning("could not remove the partial file %s: %s", partial, error)
+        raise
+
+
+@contextlib.contextmanager
+def _naming(target: ObjectStoragePath) -> Iterator[None]:
+    """Errors of the block, as an ``OSError`` naming ``target`` rather than the partial file."""
+    try:
+        yield
+    except OSError as error:
+        if error.filename == str(target):
+            raise
+        raise _error(target, error.errno, error.strerror or str(error)) from error
+    except Exception as error:  # object stores raise their own errors too
+        raise _error(target, None, str(error) or type(error).__name__) from error
+
+
+def _error(target: ObjectStoragePath, code: int | None, reason: str) -> OSError:
+    """An ``OSError`` of errno ``code`` (``EIO`` if unknown) naming ``target``."""
+    return OSError(code or errno.EIO, f"could not write {target}: {reason}", str(target))
