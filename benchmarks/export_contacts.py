@@ -57,6 +57,7 @@ SERVER_RATE_LIMIT = 300
 OPERATOR_RPS = 200
 OPERATOR_CONCURRENCY = 16
 REQUEST_OVERHEAD = 0.003  # seconds a sequential client spends per request besides latency
+TOKEN_ENV = "CALLBELL_API_TOKEN"  # where --run-variant finds the API token
 SETTLE_SECONDS = 1.1  # lets the sandbox's sliding 1-second rate window empty between runs
 WATCH_INTERVAL = 0.5  # how often the parent checks that a child makes progress
 STALL_SECONDS = 60.0  # a child with no request and under STALL_CPU_S of CPU for this long is stuck
@@ -500,7 +501,7 @@ def spawn(sandbox: Any, scenario: Scenario, variant: Variant, rep: int, plan: Pl
     stem = plan.workdir / f"{scenario.key}-{rep}-{variant.name.replace(' ', '_')}"
     out, result, log = (stem.with_suffix(suffix) for suffix in (".jsonl", ".result.json", ".log"))
     command = [sys.executable, str(Path(__file__).resolve()), *variant.child_options()]
-    command += ["--url", sandbox.url, "--token", sandbox.token, "--out", str(out)]
+    command += ["--url", sandbox.url, "--out", str(out)]
     command += ["--expected", str(-1 if scenario.live else scenario.contacts), "--result-file", str(result)]
     timeout = max(300.0, 4 * variant.estimate_seconds(scenario) + 120)
     time.sleep(SETTLE_SECONDS)
@@ -564,7 +565,9 @@ class CpuSnapshot:
 
 def _run_child(command: list[str], log: Path, workdir: Path, sandbox: Any, timeout: float) -> str | None:
     with log.open("w") as sink:
-        process = subprocess.Popen(command, stdout=sink, stderr=subprocess.STDOUT, env=child_env(workdir))
+        # The token goes through the environment: on the command line, ps would show it.
+        env = {**child_env(workdir), TOKEN_ENV: sandbox.token}
+        process = subprocess.Popen(command, stdout=sink, stderr=subprocess.STDOUT, env=env)
         error = _watch(process, sandbox, timeout)
     if error is None:
         return None
@@ -1118,18 +1121,20 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--results", default=None, help="Markdown output (default benchmarks/RESULTS.md; none with --quick)"
     )
-    child = parser.add_argument_group("one variant, as the benchmark runs it in a subprocess")
+    child = parser.add_argument_group(
+        "one variant, as the benchmark runs it in a subprocess", f"The API token comes from ${TOKEN_ENV}."
+    )
     child.add_argument("--run-variant", choices=KINDS, help="run this variant once and print its figures")
     child.add_argument("--url", help="API base URL, e.g. http://127.0.0.1:8765/v1")
-    child.add_argument("--token", help="API token")
     child.add_argument("--out", help="JSONL file to write")
     child.add_argument("--expected", type=int, help="the account's contact count")
     child.add_argument("--result-file", help="write the figures here (JSON) instead of stdout")
     child.add_argument("--concurrency", type=int, default=None, help="operator concurrency")
     child.add_argument("--max-rps", type=float, default=None, help="operator max_requests_per_second")
+    parser.set_defaults(token=os.environ.get(TOKEN_ENV))
     args = parser.parse_args(argv)
     if args.run_variant and not all((args.url, args.token, args.out, args.expected is not None)):
-        parser.error("--run-variant needs --url, --token, --out and --expected")
+        parser.error(f"--run-variant needs --url, --out, --expected and the API token in ${TOKEN_ENV}")
     return args
 
 

@@ -9,6 +9,7 @@ import os
 import signal
 import sys
 import threading
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from airflow_provider_callbell.sandbox.server import CallbellSandbox
@@ -51,6 +52,8 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="callbell-sandbox",
         description="Serve a local, Callbell-compatible API until interrupted.",
+        # Otherwise --token would abbreviate --token-file and a token be read as a path.
+        allow_abbrev=False,
     )
     add = parser.add_argument
     add("--host", default="127.0.0.1", help="address to bind (default: %(default)s)")
@@ -58,9 +61,9 @@ def _parser() -> argparse.ArgumentParser:
     add("--contacts", type=int, default=1000, help="contacts to seed (default: %(default)s)")
     add("--seed", type=int, default=0, help="seed of the data and faults (default: %(default)s)")
     add(
-        "--token",
-        default=os.environ.get(TOKEN_ENV, DEFAULT_TOKEN),
-        help=f"API token (default: ${TOKEN_ENV}, else {DEFAULT_TOKEN!r})",
+        "--token-file",
+        metavar="PATH",
+        help=f"file holding the API token (default: ${TOKEN_ENV}, else {DEFAULT_TOKEN!r})",
     )
     add("--page-size", type=int, default=20, help="contacts per page (default: %(default)s)")
     add("--page-cap", type=int, default=500, help="last page number allowed, 0 for none")
@@ -89,11 +92,18 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _token(path: str | None) -> str:
+    """The token from ``path``, else from the environment: never on the command line, seen by ``ps``."""
+    if path is None:
+        return os.environ.get(TOKEN_ENV, DEFAULT_TOKEN)
+    return Path(path).read_text(encoding="utf-8").strip()
+
+
 def _settings(args: argparse.Namespace) -> SandboxSettings:
     return SandboxSettings(
         contacts=args.contacts,
         seed=args.seed,
-        token=args.token,
+        token=_token(args.token_file),
         page_size=args.page_size,
         page_cap=args.page_cap or None,
         pagination=args.pagination,
@@ -138,7 +148,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         settings = _settings(args)
-    except ValueError as error:
+    except (OSError, ValueError) as error:
         parser.error(str(error))
     if args.verbose:
         logging.basicConfig(level=logging.DEBUG, format="%(asctime)s %(message)s")

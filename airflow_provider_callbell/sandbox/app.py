@@ -62,6 +62,10 @@ class SandboxApp:
             self.stats.responded(response.status)
         return response
 
+    def authorized(self, authorization: str | None) -> bool:
+        """Whether an ``Authorization`` header carries the token in force."""
+        return _authorized(authorization, self.settings.token)
+
     def _answer(self, request: Request, settings: SandboxSettings) -> Response:
         refusal = self._refusal(request, settings)
         if refusal is not None:

@@ -3,13 +3,19 @@
 from __future__ import annotations
 
 import contextlib
+import dataclasses
+import email.utils
+import io
 import json
 import logging
 import socket
 import threading
+import time
+import traceback
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
+from urllib.parse import unquote
 
 from airflow_provider_callbell.sandbox.app import SandboxApp
 from airflow_provider_callbell.sandbox.events import EventSource
@@ -28,6 +34,8 @@ if TYPE_CHECKING:
     from collections.abc import Iterator, Sequence
     from types import TracebackType
 
+    from _typeshed import WriteableBuffer
+
     from airflow_provider_callbell.sandbox.events import AccountState, SandboxEvent
     from airflow_provider_callbell.sandbox.traffic import SandboxStats
 
@@ -35,6 +43,70 @@ logger = logging.getLogger("airflow_provider_callbell.sandbox")
 
 _POLL_INTERVAL = 0.01  # how long stop() may wait for the accept loop
 _FIXED_SETTINGS = frozenset({"contacts", "seed"})
+_SERVER_VERSION = "callbell-sandbox"
+_MASK = "****"
+# A longer Content-Length is too large anyway; int() would be slow on it, or fail.
+_MAX_LENGTH_DIGITS = 18
+_EVICTION_WAIT = 1.0  # seconds to wait for the thread of a closed idle connection to end
+
+
+def _masked(text: str, token: str) -> str:
+    """``text`` with ``token`` masked, even percent-encoded: clients may put it in a URL."""
+    decoded = unquote(text)
+    if token in decoded:
+        return decoded.replace(token, _MASK)
+    return text.replace(token, _MASK)
+
+
+def _head(response: Response, *, close: bool) -> bytes:
+    lines = [
+        f"HTTP/1.1 {response.status} {HTTPStatus(response.status).phrase}",
+        f"Server: {_SERVER_VERSION}",
+        f"Date: {email.utils.formatdate(usegmt=True)}",
+        f"Content-Type: {response.content_type}",
+        f"Content-Length: {len(response.body)}",
+        *(f"{name}: {value}" for name, value in response.headers),
+    ]
+    if close:
+        lines.append("Connection: close")
+    return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
+
+
+class _RequestReader(io.RawIOBase):
+    """The reading side of a connection; while armed, reads fail once the deadline passes."""
+
+    def __init__(self, connection: socket.socket, idle_timeout: float) -> None:
+        self._connection = connection
+        self._idle_timeout = idle_timeout
+        self._deadline: float | None = None
+        self.timed_out = False
+
+    def readable(self) -> bool:
+        return True
+
+    def arm(self, seconds: float) -> None:
+        """Give the request now arriving ``seconds`` to arrive in full."""
+        self._deadline = time.monotonic() + seconds
+        self.timed_out = False
+
+    def disarm(self) -> None:
+        """Let reads wait as long as the idle timeout again: the request is in."""
+        self._deadline = None
+
+    def readinto(self, buffer: WriteableBuffer) -> int:
+        if self._deadline is None:
+            return self._connection.recv_into(buffer)
+        try:
+            remaining = self._deadline - time.monotonic()
+            if remaining <= 0:
+                raise TimeoutError("the request took too long to arrive")
+            self._connection.settimeout(min(remaining, self._idle_timeout))
+            return self._connection.recv_into(buffer)
+        except TimeoutError:
+            self.timed_out = True
+            raise
+        finally:
+            self._connection.settimeout(self._idle_timeout)
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -43,65 +115,101 @@ class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     # Idle keep-alive connections close after this many seconds, as in real servers: a client
     # that opens a connection per request and never closes them must not pin a thread each.
-    timeout = 5
-    server_version = "callbell-sandbox"
+    timeout: ClassVar[float] = 5
+    server_version = _SERVER_VERSION
     server: _SandboxServer
 
+    def setup(self) -> None:
+        super().setup()
+        self.rfile.close()
+        self._reader = _RequestReader(self.connection, self.timeout)
+        self._stream = self.rfile = io.BufferedReader(self._reader)
+
+    def handle_one_request(self) -> None:
+        if not self._request_arrives():
+            self.close_connection = True
+            return
+        self._reader.arm(self.server.request_deadline)
+        super().handle_one_request()
+        self._reader.disarm()
+        if self._reader.timed_out:
+            self._time_out()
+
+    def _request_arrives(self) -> bool:
+        """Wait, idle, for the first byte of a request; False when the connection ends first."""
+        with self.server.idle(self.connection), contextlib.suppress(OSError):
+            return bool(self._stream.peek(1))
+        return False
+
+    def _time_out(self) -> None:
+        """Answer 408, if the client still listens; the connection is done."""
+        self.close_connection = True
+        response = error_response(408, "Request timeout")
+        self._log(logging.DEBUG, "request not received in time -> 408")
+        with contextlib.suppress(OSError):
+            self.wfile.write(_head(response, close=True) + response.body)
+
     def do_GET(self) -> None:
-        self._serve()
+        try:
+            self._serve()
+        except (TimeoutError, ConnectionError):
+            raise  # the client is slow or gone: nothing to answer, or a 408
+        except Exception as error:
+            self._fail(error)
 
     do_POST = do_PUT = do_PATCH = do_DELETE = do_GET
 
     def _serve(self) -> None:
-        unreadable = self._unreadable_body()
-        if unreadable is not None:
-            # The next request's start is unknown: this connection is done.
-            self.close_connection = True
-            self._send(unreadable)
-            return
-        length = int(self.headers.get("Content-Length") or 0)
         request = Request(
-            method=self.command,
-            target=self.path,
-            authorization=self.headers.get("Authorization"),
-            body=self.rfile.read(length),
+            method=self.command, target=self.path, authorization=self.headers.get("Authorization")
         )
-        self._send(self.server.app.handle(request))
+        refusal = self._refusal(request)
+        if refusal is not None:
+            # The body stays unread, so where the next request starts is unknown.
+            self.close_connection = True
+            self._send(refusal)
+            return
+        body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        self._send(self.server.app.handle(dataclasses.replace(request, body=body)))
+
+    def _refusal(self, request: Request) -> Response | None:
+        """The answer given without reading the body; strangers' bodies are never read."""
+        if not self.server.app.authorized(request.authorization):
+            return self.server.app.handle(request)
+        return self._unreadable_body()
 
     def _unreadable_body(self) -> Response | None:
-        """The error to answer when the request body cannot be delimited."""
+        """The error to answer when the request body cannot be delimited or is too large."""
         if "chunked" in self.headers.get("Transfer-Encoding", "").lower():
             return error_response(411, "Content-Length required")
         length = self.headers.get("Content-Length") or "0"
         if not (length.isascii() and length.isdigit()):
             return error_response(400, "Invalid Content-Length")
+        limit = self.server.max_body
+        if len(length) > _MAX_LENGTH_DIGITS or int(length) > limit:
+            return error_response(413, f"Request body larger than {limit} bytes")
         return None
+
+    def _fail(self, error: Exception) -> None:
+        """Answer 500 and log the traceback: a bug must not look like a dropped connection."""
+        trace = "".join(traceback.format_exception(error))
+        self._log(logging.ERROR, "%s %s failed:\n%s", self.command, self.path, trace)
+        # Where the request ends is unknown when its body was not read.
+        self.close_connection = True
+        self._send(error_response(500, f"internal sandbox error: {type(error).__name__}"))
 
     def _send(self, response: Response) -> None:
         if response.delivery is Delivery.DROP:
-            logger.debug("%s %s -> connection dropped", self.command, self.path)
+            self._log(logging.DEBUG, "%s %s -> connection dropped", self.command, self.path)
             self._close()
             return
-        logger.debug("%s %s -> %s", self.command, self.path, response.status)
-        body = response.body
+        self._log(logging.DEBUG, "%s %s -> %s", self.command, self.path, response.status)
+        head, body = _head(response, close=self.close_connection), response.body
         if response.delivery is Delivery.SHORT_WRITE:
-            self.wfile.write(self._head(response) + body[: len(body) // 2])
+            self.wfile.write(head + body[: len(body) // 2])
             self._close()
             return
-        self.wfile.write(self._head(response) + body)
-
-    def _head(self, response: Response) -> bytes:
-        lines = [
-            f"HTTP/1.1 {response.status} {HTTPStatus(response.status).phrase}",
-            f"Server: {self.server_version}",
-            f"Date: {self.date_time_string()}",
-            f"Content-Type: {response.content_type}",
-            f"Content-Length: {len(response.body)}",
-            *(f"{name}: {value}" for name, value in response.headers),
-        ]
-        if self.close_connection:
-            lines.append("Connection: close")
-        return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
+        self.wfile.write(head + body)
 
     def _close(self) -> None:
         self.close_connection = True
@@ -109,27 +217,43 @@ class _Handler(BaseHTTPRequestHandler):
             self.connection.shutdown(socket.SHUT_RDWR)
         self.connection.close()
 
+    def _log(self, level: int, message: str, *args: object) -> None:
+        if logger.isEnabledFor(level):
+            logger.log(level, "%s", _masked(message % args, self.server.app.settings.token))
+
     def log_message(self, format: str, *args: Any) -> None:
         # Only http.server's own messages arrive here (request lines and
         # errors); headers, where the token travels, are never logged.
-        logger.debug(format, *args)
+        self._log(logging.DEBUG, format, *args)
 
     def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
         """Do nothing: :meth:`_send` logs every response itself."""
 
 
 class _SandboxServer(ThreadingHTTPServer):
-    """A threading server that can close its keep-alive connections on stop."""
+    """A threading server with bounded connections, which it can close on stop.
+
+    At :attr:`max_connections`, a new connection closes the longest idle one
+    (waiting for its next request); when none is idle, it gets a 503.
+    """
 
     daemon_threads = True
     allow_reuse_address = True
     request_queue_size = 128
+    #: Connections served at once, each by a thread.
+    max_connections = 256
+    #: Seconds a request may take to arrive in full, from its first byte.
+    request_deadline = 10.0
+    #: The largest request body read, in bytes.
+    max_body = 1 << 20
 
     def __init__(self, host: str, port: int, app: SandboxApp) -> None:
         self.app = app
         self.address_family = socket.AF_INET6 if ":" in host else socket.AF_INET
         self._connections: set[socket.socket] = set()
+        self._idle: dict[socket.socket, None] = {}  # oldest first
         self._connections_lock = threading.Lock()
+        self._slots = threading.BoundedSemaphore(self.max_connections)
         super().__init__((host, port), _Handler)
 
     def get_request(self) -> tuple[socket.socket, Any]:
@@ -139,6 +263,50 @@ class _SandboxServer(ThreadingHTTPServer):
         with self._connections_lock:
             self._connections.add(connection)
         return connection, address
+
+    def process_request(self, request: Any, client_address: Any) -> None:
+        if self._take_slot():
+            super().process_request(request, client_address)
+        else:
+            self._refuse(request)
+
+    def process_request_thread(self, request: Any, client_address: Any) -> None:
+        try:
+            super().process_request_thread(request, client_address)
+        finally:
+            self._slots.release()
+
+    def _take_slot(self) -> bool:
+        if self._slots.acquire(blocking=False):
+            return True
+        with self._connections_lock:
+            if not self._idle:
+                return False
+            oldest = next(iter(self._idle))
+            del self._idle[oldest]
+        with contextlib.suppress(OSError):
+            oldest.shutdown(socket.SHUT_RDWR)
+        return self._slots.acquire(timeout=_EVICTION_WAIT)
+
+    def _refuse(self, request: socket.socket) -> None:
+        """Answer 503 if that does not block, and close the connection."""
+        logger.debug("%d connections busy: a new one is refused", self.max_connections)
+        response = error_response(503, "Too many connections", (("Retry-After", "1"),))
+        request.setblocking(False)
+        with contextlib.suppress(OSError):
+            request.send(_head(response, close=True) + response.body)
+        self.shutdown_request(request)
+
+    @contextlib.contextmanager
+    def idle(self, connection: socket.socket) -> Iterator[None]:
+        """Within the block, ``connection`` awaits a request and may be closed to make room."""
+        with self._connections_lock:
+            self._idle[connection] = None
+        try:
+            yield
+        finally:
+            with self._connections_lock:
+                self._idle.pop(connection, None)
 
     def shutdown_request(self, request: Any) -> None:
         with self._connections_lock:

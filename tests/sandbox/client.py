@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import socket
 from typing import TYPE_CHECKING, Any
 
 import requests
@@ -61,3 +63,19 @@ class ApiClient:
 def uuids(contacts: list[dict[str, Any]]) -> list[str]:
     """The uuids of ``contacts``, in order."""
     return [contact["uuid"] for contact in contacts]
+
+
+def exchange(sandbox: CallbellSandbox, data: bytes, timeout: float = 5) -> bytes:
+    """Send raw bytes on a new connection; everything received until the sandbox closes it."""
+    with socket.create_connection(("127.0.0.1", sandbox.port), timeout=timeout) as connection:
+        connection.sendall(data)
+        return read_until_closed(connection)
+
+
+def read_until_closed(connection: socket.socket) -> bytes:
+    """Everything received until the peer closes (or resets) the connection."""
+    received = b""
+    with contextlib.suppress(ConnectionResetError):
+        while chunk := connection.recv(65536):
+            received += chunk
+    return received

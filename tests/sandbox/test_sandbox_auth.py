@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from tests.sandbox.client import ApiClient
+from tests.sandbox.client import ApiClient, exchange
 
 if TYPE_CHECKING:
     from airflow_provider_callbell.sandbox import CallbellSandbox
@@ -41,8 +41,9 @@ def test_bearer_scheme_is_case_insensitive(shared_sandbox: CallbellSandbox) -> N
     assert client.get("/auth/me").status_code == 200
 
 
-def test_auth_me_masks_the_key(make_sandbox: MakeSandbox) -> None:
-    sandbox = make_sandbox(contacts=1, token="cb-live-0123456789")
+def test_auth_me_returns_no_part_of_the_key(make_sandbox: MakeSandbox) -> None:
+    token = "cb-live-0123456789"
+    sandbox = make_sandbox(contacts=1, token=token)
 
     response = ApiClient(sandbox).get("/auth/me")
 
@@ -51,9 +52,9 @@ def test_auth_me_masks_the_key(make_sandbox: MakeSandbox) -> None:
         "status": "ok",
         "user_email": "sandbox@example.com",
         "user_name": "Sandbox",
-        "api_key": "cb-l****",
+        "api_key": "****",
     }
-    assert "0123456789" not in response.text
+    assert not [token[i : i + 4] for i in range(len(token) - 3) if token[i : i + 4] in response.text]
 
 
 def test_no_token_in_the_logs(make_sandbox: MakeSandbox, caplog: pytest.LogCaptureFixture) -> None:
@@ -66,4 +67,48 @@ def test_no_token_in_the_logs(make_sandbox: MakeSandbox, caplog: pytest.LogCaptu
 
     sandbox_lines = [r.getMessage() for r in caplog.records if r.name == "airflow_provider_callbell.sandbox"]
     assert sandbox_lines == ["GET /v1/auth/me -> 401", "GET /v1/contacts?page=1 -> 200"]
+    assert "SECRET" not in caplog.text
+
+
+LOGGED_TOKEN = "right-SECRET-4711"
+ENCODED_TOKEN = "".join(f"%{byte:02X}" for byte in LOGGED_TOKEN.encode())
+CONTACT = f'{{"name": "{LOGGED_TOKEN}", "identifier": "+39333", "source": "whatsapp"}}'
+
+
+@pytest.mark.parametrize(
+    ("request_line", "rest", "logged"),
+    [
+        pytest.param(
+            f"GET /v1/contacts?key={LOGGED_TOKEN}", "\r\n", "GET /v1/contacts?key=**** -> 200", id="query"
+        ),
+        pytest.param(f"GET /v1/contacts/{LOGGED_TOKEN}", "\r\n", "GET /v1/contacts/**** -> 404", id="path"),
+        pytest.param(
+            f"GET /v1/contacts/{ENCODED_TOKEN}", "\r\n", "GET /v1/contacts/**** -> 404", id="encoded"
+        ),
+        pytest.param(
+            f"GET /v1/{LOGGED_TOKEN} x", "\r\n", "Bad request syntax ('GET /v1/**** x HTTP/1.1')", id="bad"
+        ),
+        pytest.param(
+            "GET /v1/auth/me", f"X-Key: {LOGGED_TOKEN}\r\n\r\n", "GET /v1/auth/me -> 200", id="header"
+        ),
+        pytest.param(
+            "POST /v1/contacts",
+            f"Content-Length: {len(CONTACT)}\r\n\r\n{CONTACT}",
+            "POST /v1/contacts -> 200",
+            id="body",
+        ),
+    ],
+)
+def test_the_token_stays_out_of_the_logs_wherever_it_travels(
+    make_sandbox: MakeSandbox, caplog: pytest.LogCaptureFixture, request_line: str, rest: str, logged: str
+) -> None:
+    sandbox = make_sandbox(contacts=5, token=LOGGED_TOKEN)
+    caplog.set_level(logging.DEBUG, logger="airflow_provider_callbell.sandbox")
+    head = (
+        f"{request_line} HTTP/1.1\r\nHost: x\r\nConnection: close\r\nAuthorization: Bearer {LOGGED_TOKEN}\r\n"
+    )
+
+    exchange(sandbox, (head + rest).encode())
+
+    assert any(logged in record.getMessage() for record in caplog.records), caplog.text
     assert "SECRET" not in caplog.text

@@ -7,6 +7,7 @@ import re
 import signal
 import subprocess
 import sys
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
@@ -50,19 +51,29 @@ def launch() -> Iterator[Launch]:
     [(signal.SIGTERM, False, "8", 400), (signal.SIGINT, True, "0", 200)],
 )
 def test_serves_until_signalled(
-    launch: Launch, stop_signal: signal.Signals, token_from_env: bool, page_cap: str, page_9: int
+    launch: Launch,
+    tmp_path: Path,
+    *,
+    stop_signal: signal.Signals,
+    token_from_env: bool,
+    page_cap: str,
+    page_9: int,
 ) -> None:
     token = "cli-SECRET"
     args = ["--port", "0", "--contacts", "30", "--page-size", "7", "--page-cap", page_cap]
     if token_from_env:
         process = launch(args, {"CALLBELL_SANDBOX_TOKEN": token})
     else:
-        process = launch([*args, "--token", token], {})
+        (tmp_path / "token").write_text(f"  {token}\n")
+        process = launch(
+            [*args, "--token-file", str(tmp_path / "token")], {"CALLBELL_SANDBOX_TOKEN": "other"}
+        )
     assert process.stdout is not None
 
     match = BANNER.fullmatch(process.stdout.readline())
     assert match is not None
     url, count = match.groups()
+    command_line = Path(f"/proc/{process.pid}/cmdline").read_bytes()
     headers = {"Authorization": f"Bearer {token}"}
     response = requests.get(f"{url}/contacts", headers=headers, timeout=5)
     beyond = requests.get(f"{url}/contacts", params={"page": 9}, headers=headers, timeout=5)
@@ -70,12 +81,52 @@ def test_serves_until_signalled(
     process.send_signal(stop_signal)
     stdout, stderr = process.communicate(timeout=10)
 
+    assert b"airflow_provider_callbell.sandbox" in command_line
+    assert b"SECRET" not in command_line
     assert count == "30"
     assert response.status_code == 200
     assert len(response.json()["contacts"]) == 7
     assert beyond.status_code == page_9
     assert process.returncode == 0
     assert "SECRET" not in stdout + stderr
+
+
+@pytest.mark.parametrize("argv", [["--token", "cli-SECRET"], ["--token=cli-SECRET"], ["--tok", "cli-SECRET"]])
+def test_there_is_no_token_option(capsys: pytest.CaptureFixture[str], argv: list[str]) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        main(argv)
+
+    assert exit_info.value.code == 2
+    assert "unrecognized arguments: --tok" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [(None, "No such file or directory"), ("  \n", "token must be a non-empty string")],
+)
+def test_unusable_token_files(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, content: str | None, message: str
+) -> None:
+    path = tmp_path / "token"
+    if content is not None:
+        path.write_text(content)
+
+    with pytest.raises(SystemExit) as exit_info:
+        main(["--token-file", str(path)])
+
+    assert exit_info.value.code == 2
+    assert message in capsys.readouterr().err
+
+
+def test_token_sources(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    (tmp_path / "token").write_text("from-file\n")
+    monkeypatch.delenv("CALLBELL_SANDBOX_TOKEN", raising=False)
+    default = _settings(_parser().parse_args([])).token
+    monkeypatch.setenv("CALLBELL_SANDBOX_TOKEN", "from-env")
+    from_env = _settings(_parser().parse_args([])).token
+    from_file = _settings(_parser().parse_args(["--token-file", str(tmp_path / "token")])).token
+
+    assert (default, from_env, from_file) == ("sandbox-token", "from-env", "from-file")
 
 
 @pytest.mark.parametrize(

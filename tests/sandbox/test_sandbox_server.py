@@ -150,7 +150,10 @@ def test_teams(make_sandbox: MakeSandbox) -> None:
 def test_invalid_content_length_closes_the_connection(make_sandbox: MakeSandbox) -> None:
     sandbox = make_sandbox(contacts=3)
     connection = socket.create_connection(("127.0.0.1", sandbox.port))
-    connection.sendall(b"POST /v1/contacts HTTP/1.1\r\nHost: x\r\nContent-Length: nope\r\n\r\n")
+    connection.sendall(
+        b"POST /v1/contacts HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer sandbox-token\r\n"
+        b"Content-Length: nope\r\n\r\n"
+    )
     connection.settimeout(2)
 
     received = b""
