@@ -19,6 +19,7 @@ from airflow_provider_callbell.api.pagination import Contact, ContactPage, Conta
 from airflow_provider_callbell.api.progress import WalkProgress
 from airflow_provider_callbell.api.rate_limit import request_limiter
 from airflow_provider_callbell.api.responses import decode_response
+from airflow_provider_callbell.api.transport import Deadline, DeadlineAdapter, transport_failure
 from airflow_provider_callbell.api.walk import ContactWalk, PageRequest
 from airflow_provider_callbell.arguments import flag, identifier, optional_identifier
 from airflow_provider_callbell.arguments import phone_number as _phone_number
@@ -30,10 +31,7 @@ from airflow_provider_callbell.connection import (
     ClientConfig,
     checked_settings,
 )
-from airflow_provider_callbell.exceptions import (
-    CallbellInvalidResponseError,
-    CallbellTransportError,
-)
+from airflow_provider_callbell.exceptions import CallbellInvalidResponseError
 
 if TYPE_CHECKING:
     from airflow.providers.common.compat.sdk import Connection
@@ -60,7 +58,7 @@ class CallbellHook(BaseHook):
 
     :param callbell_conn_id: the ``callbell`` connection holding the API token (password) and
         optionally the base URL (host).
-    :param timeout: seconds to wait for Callbell's answer (default 30).
+    :param timeout: seconds one request may take as a whole, answer included (default 30).
     :param connect_timeout: seconds to wait for the TCP/TLS connection (default 10).
     :param max_retries: retries of a request after a transient failure (default 5).
     :param retry_backoff: seconds before the first retry, doubled at each retry (default 0.5);
@@ -170,7 +168,7 @@ class CallbellHook(BaseHook):
         return session
 
     def _mount(self, session: requests.Session) -> None:
-        adapter = requests.adapters.HTTPAdapter(pool_connections=1, pool_maxsize=self._pool_size)
+        adapter = DeadlineAdapter(pool_connections=1, pool_maxsize=self._pool_size)
         session.mount("https://", adapter)
         session.mount("http://", adapter)
 
@@ -215,20 +213,23 @@ class CallbellHook(BaseHook):
             limiter = self.rate_limiter
         with self._queue:
             limiter.try_acquire("callbell")
-        try:
-            response = session.request(
-                method,
-                f"{self.base_url}/{path}",
-                params=params,
-                json=json,
-                timeout=(self.config.connect_timeout, self.config.timeout),
-            )
-            body = response.content
-        except requests.RequestException as error:
-            raise CallbellTransportError(f"{what} failed: {type(error).__name__}: {error}") from None
-        return decode_response(
-            response.status_code, response.headers, body, what=what, secret=self.config.token
-        )
+        config = self.config
+        failure = None
+        with Deadline(what, config.timeout):
+            try:
+                response = session.request(
+                    method,
+                    f"{config.base_url}/{path}",
+                    params=params,
+                    json=json,
+                    timeout=(config.connect_timeout, config.timeout),
+                )
+                body = response.content
+            except requests.RequestException as error:
+                failure = transport_failure(what, error, config)
+        if failure:
+            raise failure
+        return decode_response(response.status_code, response.headers, body, what=what, secret=config.token)
 
     def _contact_page(self, params: Mapping[str, str]) -> ContactPage:
         return self._retrying(lambda: ContactPage.parse(self._send("GET", "contacts", params, None)))

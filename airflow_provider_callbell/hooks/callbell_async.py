@@ -13,9 +13,9 @@ from airflow_provider_callbell.api.filters import ContactFilters, TagsArg
 from airflow_provider_callbell.api.pagination import Contact, ContactPage
 from airflow_provider_callbell.api.rate_limit import request_limiter
 from airflow_provider_callbell.api.responses import decode_response
+from airflow_provider_callbell.api.transport import transport_failure
 from airflow_provider_callbell.api.walk import ContactWalk, PageRequest
 from airflow_provider_callbell.connection import CONN_TYPE, DEFAULT_CONN_ID, ClientConfig, checked_settings
-from airflow_provider_callbell.exceptions import CallbellTransportError
 
 if TYPE_CHECKING:
     import aiohttp
@@ -72,14 +72,16 @@ class CallbellAsyncHook(BaseHook):
             self._limiter = request_limiter(config.max_requests_per_second)
         await self._limiter.try_acquire_async("callbell")
         if self._session is None:
-            timeout = aiohttp.ClientTimeout(sock_connect=config.connect_timeout, sock_read=config.timeout)
+            timeout = aiohttp.ClientTimeout(total=config.timeout, sock_connect=config.connect_timeout)
             self._session = aiohttp.ClientSession(headers=config.headers, timeout=timeout)
         try:
             async with self._session.request(method, f"{config.base_url}/{path}", params=params) as response:
                 body = await response.read()
-        except (TimeoutError, aiohttp.ClientError) as error:
-            raise CallbellTransportError(f"{what} failed: {type(error).__name__}: {error}") from None
-        return decode_response(response.status, response.headers, body, what=what, secret=config.token)
+        except (TimeoutError, aiohttp.ClientError, ValueError) as error:
+            failure = transport_failure(what, error, config)
+        else:
+            return decode_response(response.status, response.headers, body, what=what, secret=config.token)
+        raise failure
 
     async def _contact_page(self, params: Mapping[str, str]) -> ContactPage:
         config = await self.config()
