@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import ast
 import contextlib
+import decimal
 import json
 import math
+import numbers
 import re
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 #: Above this many contacts, XCom mode fails and asks for a file instead.
@@ -22,6 +24,9 @@ MAX_COUNT = 1_000_000_000
 
 _IDENTIFIER = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.:-]*")
 _PHONE = re.compile(r"\+?[0-9][0-9 ().-]*")
+_NUMBER = re.compile(r"[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]+)?")
+#: How the text a template renders for a list, a tuple or a set begins and ends.
+_OPENING, _CLOSING = "[({", "])}"
 
 
 def is_template(value: Any) -> bool:
@@ -54,15 +59,16 @@ def _shown(value: Any) -> str:
 
 
 def _number(value: Any) -> float | None:
+    """A number, or its text in plain ASCII notation (``5``, ``-2.5``, ``1e3``), as a float."""
     if isinstance(value, bool):
         return None
-    if isinstance(value, int | float):
-        return float(value)
-    if isinstance(value, str):
+    if isinstance(value, numbers.Real | decimal.Decimal):
         try:
-            return float(value.strip())
-        except ValueError:
+            return float(value)
+        except (OverflowError, ValueError):
             return None
+    if isinstance(value, str) and _NUMBER.fullmatch(value.strip()):
+        return float(value.strip())
     return None
 
 
@@ -140,14 +146,16 @@ def phone_number(value: Any, name: str) -> str:
     return given
 
 
-def _listed(value: str) -> Any:
-    """A list rendered as text (``"['a', 'b']"`` or ``'["a", "b"]'``), as a list."""
+def _listed(value: str, name: str) -> Any:
+    """A list rendered as text (``"['a', 'b']"``, ``'["a", "b"]'``, ``"('a',)"``), as a list."""
     for parse in (json.loads, ast.literal_eval):
         try:
-            return parse(value)
-        except (ValueError, SyntaxError, MemoryError, RecursionError):
+            parsed = parse(value)
+        except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
             continue
-    return value
+        if isinstance(parsed, list | tuple | set):
+            return parsed
+    raise ValueError(f"{name} looks like a list rendered as text but is not one, got {_shown(value)}")
 
 
 def string_list(value: Any, name: str, *, example: str) -> tuple[str, ...]:
@@ -159,17 +167,17 @@ def string_list(value: Any, name: str, *, example: str) -> tuple[str, ...]:
     items: Any = value
     if isinstance(value, str):
         items = value.strip()
-        if items.startswith("[") and items.endswith("]"):
-            items = _listed(items)
+        if items and (items[0] in _OPENING or items[-1] in _CLOSING):
+            items = _listed(items, name)
         else:
             items = items.split(",") if items else []
-    if isinstance(items, str | bytes | Mapping) or not isinstance(items, Iterable):
+    if not isinstance(items, list | tuple | set | frozenset):
         raise ValueError(f"{name} must be a list of strings or a comma-separated string, got {_shown(value)}")
     parsed = []
     for item in items:
-        if not isinstance(item, str) or not item.strip() or "," in item:
+        if not isinstance(item, str) or not item.strip() or "," in item or not item.isprintable():
             raise ValueError(
-                f"{name} must be non-blank strings without commas, e.g. {example}, or None; "
+                f"{name} must be non-blank printable strings without commas, e.g. {example}, or None; "
                 f"got {_shown(item)} in {_shown(value)}"
             )
         parsed.append(item.strip())

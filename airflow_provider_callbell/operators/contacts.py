@@ -320,6 +320,11 @@ def _output_path(path: Any) -> str:
     given = text(path, "output_path")
     if given.endswith("/"):
         raise ValueError(f"output_path must name a file, not a directory, got {given!r}")
+    if given.startswith("file://") and urlsplit(given).netloc not in ("", "localhost"):
+        raise ValueError(
+            f"output_path must be a file URL with an absolute path, file:///data/contacts.jsonl, got "
+            f"{given!r}: the part after file:// is a host name"
+        )
     if "://" not in given and not given.startswith("/"):
         raise ValueError(
             f"output_path must be an absolute path or a URL such as file:///data/contacts.jsonl or "

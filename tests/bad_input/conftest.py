@@ -22,6 +22,13 @@ NOT_NUMBERS: list[Any] = [
     10**20,
     1e308,
     -1,
+    "\uff15",  # a full-width five
+    "٣",
+    "1_000",
+    "5s",
+    "3+0j",
+    3 + 0j,
+    "-0",
 ]
 #: Values no whole number accepts besides those.
 NOT_WHOLE: list[Any] = [*NOT_NUMBERS, 0, 1.5, "2.5", "0x10"]

@@ -82,7 +82,17 @@ def test_good_ids_and_numbers_reach_their_contact(sandbox: Any) -> None:
 
 @pytest.mark.parametrize(
     "path",
-    ["contacts.jsonl", "./out/contacts.csv", "out/contacts.parquet", "", " ", "/data/", "s3://bucket/dir/"],
+    [
+        "contacts.jsonl",
+        "./out/contacts.csv",
+        "out/contacts.parquet",
+        "",
+        " ",
+        "/data/",
+        "s3://bucket/dir/",
+        "file://data/x.jsonl",
+        "~/x.jsonl",
+    ],
 )
 def test_relative_or_empty_output_paths_fail_at_parse_time(path: str) -> None:
     with pytest.raises(ValueError, match=r"'export': output_path must (be|name a file)"):

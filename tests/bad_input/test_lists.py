@@ -16,7 +16,25 @@ from airflow_provider_callbell.triggers.contacts import CallbellNewLeadsTrigger
 from tests.conftest import quick_hook
 
 BLANK: list[Any] = ["", " ", " , ", ",", "lead,,vip", "lead,", [], [""], ["lead", " "], "[]", "['']", '[""]']
-NOT_LISTS: list[Any] = [3, True, {"lead": 1}, b"lead", [1], ["lead", None], [["lead"]], ["lead,vip"]]
+NOT_LISTS: list[Any] = [
+    3,
+    True,
+    {"lead": 1},
+    b"lead",
+    [1],
+    ["lead", None],
+    [["lead"]],
+    ["lead,vip"],
+    (tag for tag in ["lead"]),
+    iter(["lead"]),
+    "['lead'",
+    "{'lead': 1}",
+    "[1, 2]",
+    "(lead)",
+    ["lead\nvip"],
+    "le\x00ad",
+    ["\u200b"],
+]
 RENDERED = [
     "['lead', 'vip']",
     '["lead", "vip"]',
@@ -24,11 +42,12 @@ RENDERED = [
     "lead, vip",
     ["lead", "vip"],
     ("lead", "vip"),
+    "('lead', 'vip')",
 ]
 
 
 def _id(value: Any) -> str:
-    return repr(value)
+    return type(value).__name__ if hasattr(value, "__next__") else repr(value)
 
 
 def _callers(argument: str) -> list[Any]:
@@ -53,7 +72,9 @@ def _callers(argument: str) -> list[Any]:
 @pytest.mark.parametrize("value", BLANK, ids=_id)
 def test_blank_entries_are_refused_everywhere(sandbox: Any, argument: str, value: Any) -> None:
     for call in _callers(argument):
-        with pytest.raises(ValueError, match=f"{argument} must (name at least one|be non-blank strings)"):
+        with pytest.raises(
+            ValueError, match=f"{argument} must (name at least one|be non-blank printable strings)"
+        ):
             call(value)
     assert sandbox.stats.total_requests == 0
 
@@ -62,7 +83,10 @@ def test_blank_entries_are_refused_everywhere(sandbox: Any, argument: str, value
 @pytest.mark.parametrize("value", NOT_LISTS, ids=_id)
 def test_non_lists_are_refused_everywhere(argument: str, value: Any) -> None:
     for call in _callers(argument):
-        with pytest.raises(ValueError, match=f"{argument} must be (a list of strings|non-blank strings)"):
+        with pytest.raises(
+            ValueError,
+            match=f"{argument} (must be a list of strings|must be non-blank printable|looks like a list)",
+        ):
             call(value)
 
 

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+from decimal import Decimal
+from fractions import Fraction
 from typing import Any
 
 import pytest
@@ -23,7 +25,7 @@ SETTING_CASES = [
     (name, value)
     for name, setting in SETTINGS.items()
     for value in [*NOT_NUMBERS, setting.maximum * 2, *([1.5] if setting.whole else [0, 1e-9])]
-    if not (setting.whole and value is False)  # False is refused below as a bool, 0 is valid
+    if not (setting.whole and value in (False, "-0"))  # zero is a valid number of retries
 ]
 
 
@@ -38,7 +40,9 @@ def test_hook_settings(name: str, value: Any) -> None:
             hook(**{name: value})
 
 
-@pytest.mark.parametrize(("name", "value"), [(n, v) for n, v in SETTING_CASES if v != ""], ids=_id)
+@pytest.mark.parametrize(
+    ("name", "value"), [(n, v) for n, v in SETTING_CASES if v != "" and not isinstance(v, complex)], ids=_id
+)
 def test_connection_extras(monkeypatch: pytest.MonkeyPatch, name: str, value: Any) -> None:
     extra = json.dumps({name: value})  # inf and nan as JSON's Infinity and NaN, which Airflow reads
     monkeypatch.setenv(
@@ -95,6 +99,16 @@ def test_trigger_numbers(argument: str, values: list[Any]) -> None:
     for value in values:
         with pytest.raises(ValueError, match=f"^{argument} must be a (whole )?number from"):
             CallbellNewLeadsTrigger(since="2026-01-01T00:00:00+00:00", baseline=[], **{argument: value})
+
+
+def test_numbers_of_other_types_are_read() -> None:
+    hook = CallbellHook(timeout=Decimal("2.5"), max_retries=Fraction(6, 2), retry_backoff=" +0.25 ")  # type: ignore[arg-type]
+
+    assert (hook._overrides["timeout"], hook._overrides["max_retries"], hook._overrides["retry_backoff"]) == (
+        2.5,
+        3,
+        0.25,
+    )
 
 
 def test_text_numbers_from_templates_are_read() -> None:
