@@ -7,10 +7,11 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urlsplit
+from urllib.parse import SplitResult, urlsplit
 
 from airflow_provider_callbell import __version__
 from airflow_provider_callbell.arguments import number_between, whole_number
@@ -28,6 +29,10 @@ USER_AGENT = f"airflow-provider-callbell/{__version__}"
 CALLBELL_RATE_LIMIT = 300
 
 logger = logging.getLogger(__name__)
+
+#: Shorter tokens are paste errors; Airflow's log masking also skips secrets under 5 characters.
+MIN_TOKEN_LENGTH = 8
+_HOST = re.compile(r"[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?)*\.?")
 
 
 #: The connection form: fields Callbell does not use are hidden, the others say what they hold.
@@ -112,13 +117,15 @@ def extras_of(conn: Connection, conn_id: str) -> dict[str, Any]:
     from airflow_provider_callbell.exceptions import CallbellConfigurationError
 
     try:
-        extras = json.loads(conn.extra) if conn.extra and conn.extra.strip() else {}
+        extras = (
+            json.loads(conn.extra, object_pairs_hook=_unique) if conn.extra and conn.extra.strip() else {}
+        )
     except ValueError:
         extras = None
     if not isinstance(extras, dict):
         raise CallbellConfigurationError(
-            f"The extra of the Callbell connection {conn_id!r} must be a JSON object such as "
-            f'{{"timeout": 30}}; its settings are {", ".join(SETTINGS)}'
+            f"The extra of the Callbell connection {conn_id!r} must be a JSON object naming each "
+            f'setting once, such as {{"timeout": 30}}; its settings are {", ".join(SETTINGS)}'
         )
     unknown = sorted(set(extras) - set(SETTINGS))
     if unknown:
@@ -131,6 +138,13 @@ def extras_of(conn: Connection, conn_id: str) -> dict[str, Any]:
     return extras
 
 
+def _unique(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """A JSON object whose names are not repeated: which of two values counts is not said."""
+    if len({name for name, _ in pairs}) < len(pairs):
+        raise ValueError("a name is repeated")
+    return dict(pairs)
+
+
 def base_url_of(conn: Connection, conn_id: str) -> str:
     """The API base URL a connection points at, checked.
 
@@ -140,11 +154,13 @@ def base_url_of(conn: Connection, conn_id: str) -> str:
     host = (conn.host or "").strip()
     if not host:
         return DEFAULT_BASE_URL
-    if "://" not in host:
+    if "://" in host:
+        url = host if host.endswith("://") else host.rstrip("/")
+    else:
         port = f":{conn.port}" if conn.port else ""
-        host = f"https://{host.rstrip('/')}{port}/{(conn.schema or 'v1').strip('/')}"
-    host = host if host.endswith("://") else host.rstrip("/")
-    problem = _url_problem(host)
+        url = f"https://{host.rstrip('/')}{port}/{(conn.schema or 'v1').strip('/')}"
+    bare_url = "://" not in host and ("/" in host.rstrip("/") or "@" in host)
+    problem = "it is neither a host name nor a whole URL" if bare_url else _url_problem(url)
     if problem:
         from airflow_provider_callbell.exceptions import CallbellConfigurationError
 
@@ -152,24 +168,36 @@ def base_url_of(conn: Connection, conn_id: str) -> str:
             f"The host of the Callbell connection {conn_id!r} must be an http(s) URL such as "
             f"{DEFAULT_BASE_URL} or a host name: {problem}"
         )
-    return host
+    return url
 
 
 def _url_problem(url: str) -> str | None:
+    if any(ord(c) <= 32 or ord(c) >= 127 for c in url):
+        return "it holds spaces, control characters or non-ASCII ones (give a host in its punycode form)"
     try:
         parts = urlsplit(url)
-        parts.port  # noqa: B018 - parsing the port raises on a bad one
+        port = parts.port
     except ValueError as error:
         return str(error)
-    if parts.scheme not in ("http", "https"):
+    if parts.scheme.lower() not in ("http", "https"):
         return f"the scheme is {parts.scheme!r}"
     if "@" in parts.netloc:
         return "it holds a user name or password; put the API token in the password field"
     if not parts.hostname:
         return "it names no host"
-    if parts.query or parts.fragment or any(ord(c) <= 32 or ord(c) >= 127 for c in url):
-        return "it holds a query, a fragment, spaces or control characters"
-    return None
+    return _parts_problem(parts, port)
+
+
+def _parts_problem(parts: SplitResult, port: int | None) -> str | None:
+    problems = {
+        f"{parts.hostname!r} is not a host name": not (
+            _HOST.fullmatch(parts.hostname or "") or parts.netloc.startswith("[")
+        ),
+        "port 0 is no port": port == 0,
+        "it holds a query or a fragment": bool(parts.query or parts.fragment),
+        "its path holds . or .. segments": bool({".", ".."} & set(parts.path.split("/"))),
+    }
+    return next((problem for problem, found in problems.items() if found), None)
 
 
 def token_of(conn: Connection, conn_id: str) -> str:
@@ -186,6 +214,11 @@ def token_of(conn: Connection, conn_id: str) -> str:
         raise CallbellAuthError(
             f"The API token of the Callbell connection {conn_id!r} holds a space, a line break or "
             "a character outside printable ASCII: paste it again, exactly as Callbell shows it."
+        )
+    if len(token) < MIN_TOKEN_LENGTH:
+        raise CallbellAuthError(
+            f"The API token of the Callbell connection {conn_id!r} has {len(token)} characters, too few "
+            f"for a Callbell token (and for Airflow to mask it in logs): paste the whole token."
         )
     return token
 
@@ -220,7 +253,14 @@ class ClientConfig:
         """Settings from ``overrides`` (checked hook arguments), else the extras, else defaults."""
         extras = extras_of(conn, conn_id)
         values = {name: _setting_of(extras, name, conn_id) for name in SETTINGS} | dict(overrides)
-        base_url = base_url_of(conn, conn_id)
+        base_url, token = base_url_of(conn, conn_id), token_of(conn, conn_id)
+        if token in base_url:
+            from airflow_provider_callbell.exceptions import CallbellConfigurationError
+
+            raise CallbellConfigurationError(
+                f"The host of the Callbell connection {conn_id!r} must be an http(s) URL such as "
+                f"{DEFAULT_BASE_URL} or a host name: it holds its API token, whose place is the password"
+            )
         if values["max_requests_per_second"] > CALLBELL_RATE_LIMIT and base_url.startswith(DEFAULT_BASE_URL):
             logger.warning(
                 "max_requests_per_second=%g is above Callbell's limit of %d requests a second per "
@@ -230,7 +270,7 @@ class ClientConfig:
             )
         return cls(
             base_url=base_url,
-            token=token_of(conn, conn_id),
+            token=token,
             timeout=values["timeout"],
             connect_timeout=values["connect_timeout"],
             max_retries=int(values["max_retries"]),

@@ -54,10 +54,13 @@ def test_uri_connection_with_an_encoded_url_host(
 @pytest.mark.parametrize(
     ("uri", "base_url"),
     [
-        ("callbell://:tok@api.callbell.eu/v1", "https://api.callbell.eu/v1"),
-        ("callbell://:tok@proxy.example.com:8443/callbell/v1", "https://proxy.example.com:8443/callbell/v1"),
-        ("callbell://:tok@api.callbell.eu", "https://api.callbell.eu/v1"),
-        ("callbell://:tok@", DEFAULT_BASE_URL),
+        ("callbell://:tok-5f2a9c@api.callbell.eu/v1", "https://api.callbell.eu/v1"),
+        (
+            "callbell://:tok-5f2a9c@proxy.example.com:8443/callbell/v1",
+            "https://proxy.example.com:8443/callbell/v1",
+        ),
+        ("callbell://:tok-5f2a9c@api.callbell.eu", "https://api.callbell.eu/v1"),
+        ("callbell://:tok-5f2a9c@", DEFAULT_BASE_URL),
     ],
 )
 def test_uri_connection_base_urls(monkeypatch: pytest.MonkeyPatch, uri: str, base_url: str) -> None:
@@ -67,13 +70,13 @@ def test_uri_connection_base_urls(monkeypatch: pytest.MonkeyPatch, uri: str, bas
 
 
 def test_settings_come_from_arguments_then_extras_then_defaults(monkeypatch: pytest.MonkeyPatch) -> None:
-    use_connection(monkeypatch, "callbell://:tok@api.callbell.eu/v1?timeout=12&max_retries=2")
+    use_connection(monkeypatch, "callbell://:tok-5f2a9c@api.callbell.eu/v1?timeout=12&max_retries=2")
 
     config = CallbellHook(max_retries=4).config
 
     assert (config.timeout, config.connect_timeout, config.max_retries) == (12.0, 10.0, 4)
     assert (config.retry_backoff, config.max_requests_per_second) == (0.5, 200.0)
-    assert "tok" not in repr(config)
+    assert "tok-5f2a9c" not in repr(config)
 
 
 @pytest.mark.parametrize(
@@ -91,7 +94,7 @@ def test_bad_settings_name_the_argument(kwargs: dict[str, Any], message: str) ->
 
 
 def test_bad_extra_names_the_setting(monkeypatch: pytest.MonkeyPatch) -> None:
-    use_connection(monkeypatch, "callbell://:tok@api.callbell.eu/v1?max_requests_per_second=fast")
+    use_connection(monkeypatch, "callbell://:tok-5f2a9c@api.callbell.eu/v1?max_requests_per_second=fast")
 
     with pytest.raises(ValueError, match=r"max_requests_per_second must be a number from 0\.01 to 10000"):
         CallbellHook().rate_limiter  # noqa: B018
@@ -171,7 +174,7 @@ class _ListWrappedContact(requests.adapters.BaseAdapter):
 
 
 def test_contact_wrapped_in_a_list_is_unwrapped(monkeypatch: pytest.MonkeyPatch) -> None:
-    use_connection(monkeypatch, "callbell://:tok@api.callbell.eu/v1")
+    use_connection(monkeypatch, "callbell://:tok-5f2a9c@api.callbell.eu/v1")
     hook = quick_hook()
     hook.get_conn().mount("https://", _ListWrappedContact())
 
@@ -192,7 +195,8 @@ def test_timeouts_are_retried_then_reported(
 
 def test_connection_refused_is_a_transport_error(monkeypatch: pytest.MonkeyPatch) -> None:
     use_connection(
-        monkeypatch, json.dumps({"conn_type": "callbell", "host": "http://127.0.0.1:9/v1", "password": "t"})
+        monkeypatch,
+        json.dumps({"conn_type": "callbell", "host": "http://127.0.0.1:9/v1", "password": "t-5f2a9c77"}),
     )
 
     with pytest.raises(CallbellTransportError, match="GET /auth/me failed: ConnectionError"):
@@ -247,7 +251,7 @@ def test_a_non_json_success_body_is_retried_then_reported(monkeypatch: pytest.Mo
             response._content = b"<html>maintenance</html>"
             return response
 
-    use_connection(monkeypatch, "callbell://:tok@api.callbell.eu/v1")
+    use_connection(monkeypatch, "callbell://:tok-5f2a9c@api.callbell.eu/v1")
     hook = quick_hook(max_retries=2)
     hook.get_conn().mount("https://", Html())
 
@@ -270,7 +274,8 @@ def test_test_connection_tries_once(sandbox_factory: SandboxFactory) -> None:
 
 def test_test_connection_to_a_closed_port_answers_at_once(monkeypatch: pytest.MonkeyPatch) -> None:
     use_connection(
-        monkeypatch, json.dumps({"conn_type": "callbell", "host": "http://127.0.0.1:9/v1", "password": "tok"})
+        monkeypatch,
+        json.dumps({"conn_type": "callbell", "host": "http://127.0.0.1:9/v1", "password": "tok-5f2a9c"}),
     )
     hook = CallbellHook()
     sent = []
