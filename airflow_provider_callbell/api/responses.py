@@ -18,6 +18,7 @@ from airflow_provider_callbell.api.secrets import conceal
 from airflow_provider_callbell.exceptions import (
     CallbellAuthError,
     CallbellClientError,
+    CallbellConfigurationError,
     CallbellError,
     CallbellInvalidResponseError,
     CallbellNotFoundError,
@@ -75,25 +76,35 @@ def server_message(body: bytes, content_type: str | None, secret: str | None = N
     return text or "no message"
 
 
+#: What an error answer asks the user to check, by its status.
+_ADVICE = {
+    401: "Check the API token (the password) of the Callbell connection.",
+    403: "Check the API token (the password) of the Callbell connection.",
+    3: "The API never redirects, and the redirect is not followed: check the base URL (host) of "
+    "the Callbell connection.",
+}
+_ERRORS: dict[int, type[CallbellError]] = {
+    401: CallbellAuthError,
+    403: CallbellAuthError,
+    3: CallbellConfigurationError,
+    404: CallbellNotFoundError,
+    5: CallbellServerError,
+}
+
+
 def _error_for(
     status: int, body: bytes, headers: Mapping[str, str], what: str, secret: str | None
 ) -> CallbellError:
     content_type = headers.get("Content-Type")
-    message = server_message(body, content_type, secret)
-    detail = f"Callbell answered HTTP {status} to {what}: {message}"
-    if status in (401, 403):
-        return CallbellAuthError(
-            f"{detail}. Check the API token (the password) of the Callbell connection.", status=status
-        )
-    if status == 404:
-        return CallbellNotFoundError(detail, status=status)
+    detail = f"Callbell answered HTTP {status} to {what}: {server_message(body, content_type, secret)}"
     if status == 429:
         return CallbellRateLimitError(detail, retry_after=parse_retry_after(headers.get("Retry-After")))
     if status == 400 and "pagination limit" in server_message(body, content_type).lower():
         return CallbellPaginationLimitError(detail, status=status)
-    if status >= 500:
-        return CallbellServerError(detail, status=status)
-    return CallbellClientError(detail, status=status)
+    # By the exact status, else by its class (3xx, 5xx); any other is a client error.
+    kind = status if status in _ERRORS else status // 100
+    advice = _ADVICE.get(kind)
+    return _ERRORS.get(kind, CallbellClientError)(f"{detail}. {advice}" if advice else detail, status=status)
 
 
 def decode_response(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from urllib.parse import unquote
 
 #: Runs of the token at least this long are blanked (the whole token when it is shorter).
 MIN_HIDDEN = 6
@@ -10,6 +11,12 @@ MASK = "***"
 
 
 def conceal(text: str, secret: str | None) -> str:
+    """``text`` with every piece of ``secret`` blanked, percent-encoded ones too (decoded then)."""
+    decoded = unquote(text)
+    return _conceal(decoded if decoded != text and _conceal(decoded, secret) != decoded else text, secret)
+
+
+def _conceal(text: str, secret: str | None) -> str:
     """``text`` with every run of at least :data:`MIN_HIDDEN` characters of ``secret`` blanked
     (a shorter ``secret`` wherever it stands as a word).
 

@@ -72,7 +72,7 @@ def transport_failure(what: str, error: BaseException, config: ClientConfig) -> 
     text = _hidden(f"{what} failed: {type(error).__name__}: {error}", config.token)
     advice = _advice(error)
     if advice:
-        return CallbellConfigurationError(f"{text}. {advice}")
+        return CallbellConfigurationError(f"{text.rstrip('.')}. {advice}")
     return CallbellTransportError(text)
 
 

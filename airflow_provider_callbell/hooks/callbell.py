@@ -223,6 +223,7 @@ class CallbellHook(BaseHook):
                     params=params,
                     json=json,
                     timeout=(config.connect_timeout, config.timeout),
+                    allow_redirects=False,
                 )
                 body = response.content
             except requests.RequestException as error:

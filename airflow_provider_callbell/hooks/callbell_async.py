@@ -75,7 +75,9 @@ class CallbellAsyncHook(BaseHook):
             timeout = aiohttp.ClientTimeout(total=config.timeout, sock_connect=config.connect_timeout)
             self._session = aiohttp.ClientSession(headers=config.headers, timeout=timeout)
         try:
-            async with self._session.request(method, f"{config.base_url}/{path}", params=params) as response:
+            async with self._session.request(
+                method, f"{config.base_url}/{path}", params=params, allow_redirects=False
+            ) as response:
                 body = await response.read()
         except (TimeoutError, aiohttp.ClientError, ValueError) as error:
             failure = transport_failure(what, error, config)

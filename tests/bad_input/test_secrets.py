@@ -7,12 +7,17 @@ import threading
 from collections.abc import Callable, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
+from urllib.parse import quote
 
 import pytest
 
 from airflow_provider_callbell.api.responses import decode_response
 from airflow_provider_callbell.api.secrets import conceal
-from airflow_provider_callbell.exceptions import CallbellError, CallbellPaginationLimitError
+from airflow_provider_callbell.exceptions import (
+    CallbellConfigurationError,
+    CallbellError,
+    CallbellPaginationLimitError,
+)
 from airflow_provider_callbell.hooks.callbell import CallbellHook
 from tests.conftest import quick_hook
 
@@ -29,13 +34,22 @@ class Echo(BaseHTTPRequestHandler):
 
     offset = 0
     status = 400
+    requests = 0
 
     def do_GET(self) -> None:
         token = (self.headers.get("Authorization") or "").removeprefix("Bearer ")
+        Echo.requests += 1
+        if "/redirect" in self.path:
+            self.send_response(302)
+            self.send_header("Location", f"/v1/contacts/redirect?key={token}")
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+            return
         quoted = {
             "prefix": f"{'x' * self.offset} key {token}",
             "cut": f"unknown key {token[:10]}… (truncated)",
             "middle": f"key ends with {token[5:20]}",
+            "percent-encoded": f"bad key {quote(token, safe='')}".replace("-", "%2D"),
             "html": f"<html><body><p>{'y ' * self.offset}Denied for {token}</p></body></html>",
         }.get(self.path.rsplit("/", 1)[-1].split("?")[0], f"key {token}")
         body = json.dumps({"error": quoted}).encode()
@@ -59,6 +73,7 @@ def echo(monkeypatch: pytest.MonkeyPatch) -> Iterator[type[Echo]]:
         "password": TOKEN,
     }
     monkeypatch.setenv("AIRFLOW_CONN_CALLBELL_DEFAULT", json.dumps(connection))
+    Echo.requests, Echo.status, Echo.offset = 0, 400, 0
     yield Echo
     server.shutdown()
     server.server_close()
@@ -80,7 +95,7 @@ def test_an_echoed_token_never_shows_even_where_the_message_is_cut(
     assert pieces_in(shown) == []
 
 
-@pytest.mark.parametrize("shape", ["cut", "middle"])
+@pytest.mark.parametrize("shape", ["cut", "middle", "percent-encoded"])
 @pytest.mark.parametrize("status", [400, 401, 404, 429, 503])
 def test_pieces_of_the_token_are_hidden_whatever_the_status(
     echo: type[Echo], logs: Callable[[], str], shape: str, status: int
@@ -91,6 +106,18 @@ def test_pieces_of_the_token_are_hidden_whatever_the_status(
         quick_hook(max_retries=1).request("GET", f"contacts/{shape}")
 
     assert caught.value.status == status
+    assert pieces_in(f"{caught.value}\n{logs()}") == []
+
+
+def test_a_redirect_is_not_followed_showing_no_piece_of_the_token(
+    echo: type[Echo], logs: Callable[[], str]
+) -> None:
+    with pytest.raises(
+        CallbellConfigurationError, match=r"HTTP 302 .*never redirects.*check the base URL"
+    ) as caught:
+        quick_hook().request("GET", "contacts/redirect")
+
+    assert Echo.requests == 1  # not followed, not retried
     assert pieces_in(f"{caught.value}\n{logs()}") == []
 
 
@@ -122,6 +149,8 @@ def test_errors_are_classified_before_the_token_is_hidden(secret: str) -> None:
         ("page limit for token ab", "ab", "page limit for token ***"),
         ("tabs and labels", "ab", "tabs and labels"),
         ("nothing", "", "nothing"),
+        ("url cb%2Dsecret%2D7f3a9e1d2c", "cb-secret-7f3a9e1d2c", "url ***"),
+        ("a plain 100%25 stays", "cb-secret-7f3a9e1d2c", "a plain 100%25 stays"),
     ],
 )
 def test_conceal(text: str, secret: str, shown: str) -> None:
