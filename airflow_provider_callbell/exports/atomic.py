@@ -79,7 +79,10 @@ class _Named(io.RawIOBase):
 def _local_partial(target: ObjectStoragePath, partial: ObjectStoragePath) -> Iterator[IO[bytes]]:
     """The locked partial file; after the block, synced and renamed onto ``target``."""
     with _naming(target):
-        os.makedirs(target.parent.path, exist_ok=True)
+        try:
+            os.makedirs(target.parent.path, exist_ok=True)
+        except FileExistsError:
+            raise NotADirectoryError(errno.ENOTDIR, "a directory above it is a file") from None
         file = _claim(target, partial)
     # Removed before closing: once unlocked, the name may belong to the next writer.
     with contextlib.closing(file), _removed_on_error(partial):

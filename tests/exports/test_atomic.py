@@ -238,6 +238,11 @@ def _parent_is_a_file(tmp_path: Path) -> Path:
     return tmp_path / "exports" / "daily" / "out.jsonl"
 
 
+def _direct_parent_is_a_file(tmp_path: Path) -> Path:
+    (tmp_path / "exports").write_text("a file, not a directory")
+    return tmp_path / "exports" / "out.jsonl"
+
+
 def _name_too_long_for_the_partial_only(tmp_path: Path) -> Path:
     return tmp_path / ("x" * 245 + ".jsonl")
 
@@ -259,6 +264,7 @@ AS_ROOT = pytest.mark.skipif(os.geteuid() == 0, reason="root ignores permissions
     ("make", "code"),
     [
         pytest.param(_parent_is_a_file, errno.ENOTDIR, id="parent-is-a-file"),
+        pytest.param(_direct_parent_is_a_file, errno.ENOTDIR, id="direct-parent-is-a-file"),
         pytest.param(_name_too_long_for_the_partial_only, errno.ENAMETOOLONG, id="name-too-long"),
         pytest.param(_target_is_a_directory, errno.EISDIR, id="rename-onto-a-directory"),
         pytest.param(_read_only_directory, errno.EACCES, id="read-only-directory", marks=AS_ROOT),
