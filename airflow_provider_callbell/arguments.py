@@ -21,10 +21,13 @@ from typing import Any
 DEFAULT_MAX_XCOM_CONTACTS = 1000
 #: The largest count any argument accepts (contacts, leads): far above any account.
 MAX_COUNT = 1_000_000_000
+#: The longest wait between two looks of a trigger: a day.
+MAX_POLL_INTERVAL = 86_400.0
 
 _IDENTIFIER = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.:-]*")
-_PHONE = re.compile(r"\+?[0-9][0-9 ().-]*")
+_PHONE = re.compile(r"\+?[0-9(][0-9 ().-]*")
 _NUMBER = re.compile(r"[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]+)?")
+_OBJECT_TEXT = re.compile(r"<.* at 0x[0-9a-fA-F]+>")
 #: How the text a template renders for a list, a tuple or a set begins and ends.
 _OPENING, _CLOSING = "[({", "])}"
 
@@ -141,7 +144,7 @@ def optional_identifier(value: Any, name: str) -> str | None:
 def phone_number(value: Any, name: str) -> str:
     """A phone number: digits with an optional leading ``+`` and spaces, dots, dashes, brackets."""
     given = text(value, name)
-    if not _PHONE.fullmatch(given):
+    if not _PHONE.fullmatch(given) or not any(c.isdigit() for c in given):
         raise ValueError(f"{name} must be a phone number such as '+39 123 456 789', got {_shown(value)}")
     return given
 
@@ -158,7 +161,15 @@ def _listed(value: str, name: str) -> Any:
     raise ValueError(f"{name} looks like a list rendered as text but is not one, got {_shown(value)}")
 
 
-def string_list(value: Any, name: str, *, example: str) -> tuple[str, ...]:
+def _not_a_name(item: str) -> bool:
+    """Control characters, quotes around it, or the text of a Python object (``<... at 0x...>``):
+    what a template rendering the wrong thing gives, never a tag or a key."""
+    item = item.strip()
+    quoted = len(item) > 1 and item[0] == item[-1] and item[0] in "'\""
+    return not item.isprintable() or quoted or bool(_OBJECT_TEXT.fullmatch(item))
+
+
+def string_list(value: Any, name: str, *, example: str, ordered: bool = False) -> tuple[str, ...]:
     """Non-blank strings from a list, a comma-separated string or a list rendered as text.
 
     A rendered template gives the text of a list (``"['lead', 'vip']"``) unless the DAG renders
@@ -171,11 +182,12 @@ def string_list(value: Any, name: str, *, example: str) -> tuple[str, ...]:
             items = _listed(items, name)
         else:
             items = items.split(",") if items else []
-    if not isinstance(items, list | tuple | set | frozenset):
-        raise ValueError(f"{name} must be a list of strings or a comma-separated string, got {_shown(value)}")
+    if not isinstance(items, list | tuple) and (ordered or not isinstance(items, set | frozenset)):
+        kind = "a list" if ordered else "a list or a set"
+        raise ValueError(f"{name} must be {kind} of strings or a comma-separated string, got {_shown(value)}")
     parsed = []
     for item in items:
-        if not isinstance(item, str) or not item.strip() or "," in item or not item.isprintable():
+        if not isinstance(item, str) or not item.strip() or "," in item or _not_a_name(item):
             raise ValueError(
                 f"{name} must be non-blank printable strings without commas, e.g. {example}, or None; "
                 f"got {_shown(item)} in {_shown(value)}"

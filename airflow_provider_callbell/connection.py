@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import SplitResult, urlsplit
 
 from airflow_provider_callbell import __version__
+from airflow_provider_callbell.api.secrets import conceal
 from airflow_provider_callbell.arguments import number_between, whole_number
 
 if TYPE_CHECKING:
@@ -30,8 +31,9 @@ CALLBELL_RATE_LIMIT = 300
 
 logger = logging.getLogger(__name__)
 
-#: Shorter tokens are paste errors; Airflow's log masking also skips secrets under 5 characters.
-MIN_TOKEN_LENGTH = 8
+#: Other lengths are paste errors; Airflow's log masking also skips secrets under 5 characters.
+MIN_TOKEN_LENGTH, MAX_TOKEN_LENGTH = 8, 1024
+_PATH = re.compile(r"[A-Za-z0-9._~/-]*")
 _HOST = re.compile(r"[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?)*\.?")
 
 
@@ -172,8 +174,11 @@ def base_url_of(conn: Connection, conn_id: str) -> str:
 
 
 def _url_problem(url: str) -> str | None:
-    if any(ord(c) <= 32 or ord(c) >= 127 for c in url):
-        return "it holds spaces, control characters or non-ASCII ones (give a host in its punycode form)"
+    if "?" in url or "#" in url or any(ord(c) <= 32 or ord(c) >= 127 for c in url):
+        return (
+            "it holds a query, a fragment, spaces, control characters or non-ASCII ones "
+            "(give a host in its punycode form)"
+        )
     try:
         parts = urlsplit(url)
         port = parts.port
@@ -195,6 +200,7 @@ def _parts_problem(parts: SplitResult, port: int | None) -> str | None:
         ),
         "port 0 is no port": port == 0,
         "it holds a query or a fragment": bool(parts.query or parts.fragment),
+        "its path holds other characters than letters, digits and / . _ ~ -": not _PATH.fullmatch(parts.path),
         "its path holds . or .. segments": bool({".", ".."} & set(parts.path.split("/"))),
     }
     return next((problem for problem, found in problems.items() if found), None)
@@ -215,10 +221,11 @@ def token_of(conn: Connection, conn_id: str) -> str:
             f"The API token of the Callbell connection {conn_id!r} holds a space, a line break or "
             "a character outside printable ASCII: paste it again, exactly as Callbell shows it."
         )
-    if len(token) < MIN_TOKEN_LENGTH:
+    if not MIN_TOKEN_LENGTH <= len(token) <= MAX_TOKEN_LENGTH:
         raise CallbellAuthError(
-            f"The API token of the Callbell connection {conn_id!r} has {len(token)} characters, too few "
-            f"for a Callbell token (and for Airflow to mask it in logs): paste the whole token."
+            f"The API token of the Callbell connection {conn_id!r} has {len(token)} characters, where "
+            f"{MIN_TOKEN_LENGTH} to {MAX_TOKEN_LENGTH} are accepted (fewer are too few for Airflow "
+            "to mask in logs): paste the whole token, and only it."
         )
     return token
 
@@ -254,7 +261,7 @@ class ClientConfig:
         extras = extras_of(conn, conn_id)
         values = {name: _setting_of(extras, name, conn_id) for name in SETTINGS} | dict(overrides)
         base_url, token = base_url_of(conn, conn_id), token_of(conn, conn_id)
-        if token in base_url:
+        if conceal(base_url, token) != base_url:
             from airflow_provider_callbell.exceptions import CallbellConfigurationError
 
             raise CallbellConfigurationError(

@@ -7,6 +7,7 @@ answers the same way.
 from __future__ import annotations
 
 import email.utils
+import html
 import json
 import re
 import time
@@ -31,6 +32,8 @@ if TYPE_CHECKING:
     from collections.abc import Mapping
 
 _MAX_MESSAGE_CHARS = 200
+_MAX_BODY_CHARS = 65_536
+_MESSAGE_KEYS = ("error", "message", "errors", "detail")
 _TAG = re.compile(r"<[^>]*>")
 _SPACE = re.compile(r"\s+")
 
@@ -56,21 +59,23 @@ def parse_retry_after(value: str | None, *, now: float | None = None) -> float |
 def server_message(body: bytes, content_type: str | None, secret: str | None = None) -> str:
     """A short, single-line account of an error body: JSON ``error``/``message``, else its text.
 
-    Any piece of ``secret`` the server echoed is blanked before the text is cut short.
+    Escapes are decoded (JSON ``\\u``, HTML entities) and any piece of ``secret`` the server
+    echoed is blanked before the text is cut short. Only the body's start is read: a huge error
+    page costs no more than a small one.
     """
-    text = body.decode("utf-8", errors="replace")
+    text = body[:_MAX_BODY_CHARS].decode("utf-8", errors="replace")
     try:
         document = json.loads(text)
     except ValueError:
         document = None
-    if isinstance(document, dict):
-        for key in ("error", "message", "errors", "detail"):
-            if document.get(key):
-                text = str(document[key])
-                break
+    if document is not None:
+        found = [document[key] for key in _MESSAGE_KEYS if isinstance(document, dict) and document.get(key)]
+        text = str(found[0]) if found else json.dumps(document, ensure_ascii=False)
     elif "html" in (content_type or "") or text.lstrip().startswith("<"):
-        text = _TAG.sub(" ", text)
-    text = conceal(_SPACE.sub(" ", text).strip(), secret)
+        text = html.unescape(_TAG.sub(" ", text))
+    # Concealed over enough text that no piece of the secret straddles the cut.
+    text = _SPACE.sub(" ", text).strip()[: _MAX_MESSAGE_CHARS + 3 * len(secret or "")]
+    text = conceal(text, secret)
     if len(text) > _MAX_MESSAGE_CHARS:
         text = text[: _MAX_MESSAGE_CHARS - 1] + "…"
     return text or "no message"

@@ -55,7 +55,7 @@ def _iso_moment(value: str, argument: str) -> datetime:
 
 def parse_fields(fields: str | Iterable[str] | None) -> tuple[str, ...] | None:
     """The projection: a list of contact keys or a comma-separated string; ``None`` keeps all."""
-    return None if fields is None else string_list(fields, "fields", example="['uuid', 'name']")
+    return None if fields is None else string_list(fields, "fields", example="['uuid', 'name']", ordered=True)
 
 
 def created_at(contact: Contact) -> datetime | None:

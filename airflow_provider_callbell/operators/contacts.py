@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import re
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import replace
@@ -198,7 +199,7 @@ class CallbellListContactsOperator(BaseOperator):
         if output_format is not None:
             from airflow_provider_callbell.exports.atomic import check_target
 
-            check_target(self._target(), str(self.output_path))
+            check_target(self._target(), _output_path(self.output_path))
         if not self.incremental:
             return self._export(filters, selection, output_format)
         return self._export_increment(context["run_id"], filters, selection, output_format)
@@ -283,7 +284,7 @@ class CallbellListContactsOperator(BaseOperator):
     def _target(self) -> ObjectStoragePath:
         from airflow.providers.common.compat.sdk import ObjectStoragePath
 
-        return ObjectStoragePath(str(self.output_path), conn_id=self.output_conn_id)
+        return ObjectStoragePath(_output_path(self.output_path), conn_id=self.output_conn_id)
 
     def get_openlineage_facets_on_complete(self, task_instance: Any) -> OperatorLineage[Any, Any] | None:
         """OpenLineage: Callbell's contact list in, the written file out, with its columns and types."""
@@ -318,12 +319,12 @@ def _output_path(path: Any) -> str:
     """``output_path`` checked: a URL, or an absolute local path (a relative one would land
     wherever the worker happens to run)."""
     given = text(path, "output_path")
-    if given.endswith("/"):
-        raise ValueError(f"output_path must name a file, not a directory, got {given!r}")
-    if given.startswith("file://") and urlsplit(given).netloc not in ("", "localhost"):
+    if given.endswith("/") or not given.isprintable():
+        raise ValueError(f"output_path must name a file, in printable characters, got {given!r}")
+    if given.lower().startswith("file:") and not re.match(r"file:///[^/]", given, re.IGNORECASE):
         raise ValueError(
-            f"output_path must be a file URL with an absolute path, file:///data/contacts.jsonl, got "
-            f"{given!r}: the part after file:// is a host name"
+            f"output_path must be a file URL with an absolute path and no host, such as "
+            f"file:///data/contacts.jsonl, got {given!r}"
         )
     if "://" not in given and not given.startswith("/"):
         raise ValueError(

@@ -21,15 +21,20 @@ from airflow_provider_callbell.api.leads import DEFAULT_LEAD_FIELDS
 from airflow_provider_callbell.api.selection import ContactSelection, parse_moment
 from airflow_provider_callbell.arguments import (
     DEFAULT_MAX_XCOM_CONTACTS,
+    MAX_POLL_INTERVAL,
     flag,
     is_template,
     known_now,
     named_for,
+    number_between,
     optional_whole_number,
     text,
     whole_number,
 )
 from airflow_provider_callbell.connection import DEFAULT_CONN_ID
+
+#: The longest a deferred sensor waits: a century, far past any run, short of date overflows.
+MAX_DEFERRED_TIMEOUT = 100 * 365 * 86_400.0
 
 if TYPE_CHECKING:
     from airflow.providers.common.compat.sdk import Context
@@ -102,6 +107,9 @@ class CallbellNewLeadsSensor(BaseSensorOperator):
             text(callbell_conn_id, "callbell_conn_id")
             self.max_xcom_contacts = optional_whole_number(max_xcom_contacts, "max_xcom_contacts")
             self.deferrable = flag(deferrable, "deferrable")
+            if self.deferrable:  # what the trigger will be handed, checked now rather than after a look
+                number_between(self.poke_interval, "poke_interval", 0.001, MAX_POLL_INTERVAL)
+                number_between(self.timeout, "timeout", 0.001, MAX_DEFERRED_TIMEOUT)
         self._check(resolve=known_now)
 
     def _check(
@@ -162,7 +170,7 @@ class CallbellNewLeadsSensor(BaseSensorOperator):
         filters, selection = self._check()
         trigger = CallbellNewLeadsTrigger(
             callbell_conn_id=self.callbell_conn_id,
-            tags=list(filters.tags),
+            tags=list(filters.tags) or None,
             tags_match=selection.tags_match,
             source=filters.source,
             team_uuid=filters.team_uuid,

@@ -17,8 +17,14 @@ from airflow.triggers.base import BaseTrigger, TriggerEvent
 
 from airflow_provider_callbell.api.filters import ContactFilters
 from airflow_provider_callbell.api.leads import DEFAULT_LEAD_FIELDS, LeadWatch
-from airflow_provider_callbell.api.selection import ContactSelection, created_at
-from airflow_provider_callbell.arguments import number_between, optional_whole_number, text, whole_number
+from airflow_provider_callbell.api.selection import ContactSelection, created_at, parse_moment
+from airflow_provider_callbell.arguments import (
+    MAX_POLL_INTERVAL,
+    number_between,
+    optional_whole_number,
+    text,
+    whole_number,
+)
 from airflow_provider_callbell.connection import DEFAULT_CONN_ID
 from airflow_provider_callbell.exceptions import CallbellError, CallbellTransientError
 from airflow_provider_callbell.hooks.callbell_async import CallbellAsyncHook
@@ -27,8 +33,6 @@ if TYPE_CHECKING:
     from airflow_provider_callbell.api.selection import Contact
 
 _MODULE = __name__
-#: The longest wait between two looks: a day.
-MAX_POLL_INTERVAL = 86_400.0
 
 
 class _LeadSource:
@@ -37,7 +41,7 @@ class _LeadSource:
     def __init__(
         self,
         callbell_conn_id: str,
-        tags: Sequence[str],
+        tags: Sequence[str] | None,
         tags_match: str,
         source: str | None,
         team_uuid: str | None,
@@ -48,7 +52,7 @@ class _LeadSource:
         self.selection = ContactSelection.of(tags=tags, tags_match=tags_match, fields=fields)
         self.kwargs: dict[str, Any] = {
             "callbell_conn_id": text(callbell_conn_id, "callbell_conn_id"),
-            "tags": list(self.filters.tags),
+            "tags": list(self.filters.tags) or None,
             "tags_match": self.selection.tags_match,
             "source": self.filters.source,
             "team_uuid": self.filters.team_uuid,
@@ -84,11 +88,11 @@ class CallbellNewLeadsTrigger(BaseTrigger):
         self,
         *,
         callbell_conn_id: str = DEFAULT_CONN_ID,
-        tags: Sequence[str] = ("lead",),
+        tags: Sequence[str] | None = ("lead",),
         tags_match: str = "any",
         source: str | None = None,
         team_uuid: str | None = None,
-        since: str,
+        since: Any,
         baseline: Sequence[str],
         min_leads: int = 1,
         poll_interval: float = 60.0,
@@ -98,12 +102,14 @@ class CallbellNewLeadsTrigger(BaseTrigger):
     ) -> None:
         super().__init__()
         self._source = _LeadSource(callbell_conn_id, tags, tags_match, source, team_uuid, fields=fields)
-        self.since = since
+        self.since = _moment(since, "since")
+        if not isinstance(baseline, list | tuple | set) or not all(isinstance(u, str) for u in baseline):
+            raise ValueError(f"baseline must be a list of contact uuids, got {type(baseline).__name__}")
         self.baseline = sorted(baseline)
         self.min_leads = whole_number(min_leads, "min_leads")
         self.poll_interval = number_between(poll_interval, "poll_interval", 0.001, MAX_POLL_INTERVAL)
         self.max_leads = optional_whole_number(max_leads, "max_leads")
-        self.timeout_at = timeout_at
+        self.timeout_at = None if timeout_at is None else _moment(timeout_at, "timeout_at")
 
     def serialize(self) -> tuple[str, dict[str, Any]]:
         """The class path and the JSON-able arguments that rebuild this trigger."""
@@ -149,6 +155,14 @@ class CallbellNewLeadsTrigger(BaseTrigger):
         return leads
 
 
+def _moment(value: Any, name: str) -> str:
+    """A moment as the ISO 8601 text the trigger serializes, timezone included."""
+    moment = parse_moment(value, name)
+    if moment is None:
+        raise ValueError(f"{name} must be a datetime or an ISO 8601 string, got None")
+    return moment.isoformat()
+
+
 def _created_after(contact: Contact, moment: datetime) -> bool:
     created = created_at(contact)
     return created is not None and created > moment
@@ -187,7 +201,7 @@ if AIRFLOW_V_3_0_PLUS:
             self,
             *,
             callbell_conn_id: str = DEFAULT_CONN_ID,
-            tags: Sequence[str] = ("lead",),
+            tags: Sequence[str] | None = ("lead",),
             tags_match: str = "any",
             source: str | None = None,
             team_uuid: str | None = None,

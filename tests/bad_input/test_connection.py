@@ -37,6 +37,12 @@ def use(monkeypatch: pytest.MonkeyPatch, **connection: Any) -> None:
         ("https://bücher.example/v1", "non-ASCII"),
         ("https://api.callbell.eu/v1/../auth", r"\. or \.\. segments"),
         (f"https://{TOKEN}.example.com/v1", "holds its API token"),
+        ("https://api.callbell.eu/v1?", "a query"),
+        ("https://api.callbell.eu/v1#", "a fragment"),
+        ("https://api.callbell.eu/v1/%2e%2e/admin", "other characters than"),
+        ("https://api.callbell.eu/v1;p", "other characters than"),
+        (f"https://proxy.example/{TOKEN.replace('-', '%2D')}", "other characters than"),
+        (f"https://proxy.example/v1/{TOKEN[2:13]}", "holds its API token"),
         ("https://:hunter2-pw@api.callbell.eu/v1", "user name or password"),
         ("http://", "names no host"),
         ("https:///v1", "names no host"),
@@ -114,8 +120,9 @@ def test_misspelt_hook_settings(setting: str) -> None:
         f"{TOKEN}é",
         f"Bearer {TOKEN}",
         TOKEN[:7],
+        TOKEN * 60,
     ],
-    ids=["crlf", "lf-inside", "space", "tab", "nul", "non-ascii", "bearer-prefix", "too-short"],
+    ids=["crlf", "lf-inside", "space", "tab", "nul", "non-ascii", "bearer-prefix", "too-short", "too-long"],
 )
 def test_tokens_that_cannot_be_sent(monkeypatch: pytest.MonkeyPatch, token: str) -> None:
     use(monkeypatch, password=token, host="http://127.0.0.1:9/v1")

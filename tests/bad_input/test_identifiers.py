@@ -72,6 +72,24 @@ def test_filter_ids(sandbox: Any, argument: str, value: Any) -> None:
     assert sandbox.stats.total_requests == 0
 
 
+def test_an_output_path_is_written_as_it_was_checked(sandbox: Any, tmp_path: Path) -> None:
+    """Surrounding white space (a no-break space too) is dropped before the check and the write."""
+    result = CallbellListContactsOperator(task_id="export", output_path=f"\xa0{tmp_path}/x.jsonl ").execute(
+        cast(Any, {})
+    )
+
+    assert result["path"] == f"{tmp_path}/x.jsonl"
+    assert [path.name for path in tmp_path.iterdir()] == ["x.jsonl"]
+
+
+def test_phone_numbers_with_brackets_first_are_numbers() -> None:
+    from airflow_provider_callbell.arguments import phone_number
+
+    assert phone_number(" (02) 1234 5678 ", "phone_number") == "(02) 1234 5678"
+    with pytest.raises(ValueError, match="phone_number must be a phone number"):
+        phone_number("( )", "phone_number")
+
+
 def test_good_ids_and_numbers_reach_their_contact(sandbox: Any) -> None:
     contact = sandbox.contacts()[0]
     hook = quick_hook()
@@ -92,6 +110,11 @@ def test_good_ids_and_numbers_reach_their_contact(sandbox: Any) -> None:
         "s3://bucket/dir/",
         "file://data/x.jsonl",
         "~/x.jsonl",
+        "file://localhost/tmp/x.jsonl",
+        "file:////tmp/x.jsonl",
+        "FILE:////tmp/x.jsonl",
+        "/tmp/a\tb.jsonl",
+        "/tmp/ctl\x1b[31m.jsonl",
     ],
 )
 def test_relative_or_empty_output_paths_fail_at_parse_time(path: str) -> None:

@@ -34,6 +34,10 @@ NOT_LISTS: list[Any] = [
     ["lead\nvip"],
     "le\x00ad",
     ["\u200b"],
+    "'lead', 'vip'",
+    '"lead"',
+    "<generator object sync_do_map at 0x7f3a9c2e1d40>",
+    "('<generator object select_or_reject at 0x7f3a9c2e1d40>',)",
 ]
 RENDERED = [
     "['lead', 'vip']",
@@ -85,7 +89,7 @@ def test_non_lists_are_refused_everywhere(argument: str, value: Any) -> None:
     for call in _callers(argument):
         with pytest.raises(
             ValueError,
-            match=f"{argument} (must be a list of strings|must be non-blank printable|looks like a list)",
+            match=f"{argument} (must be a list (or a set )?of|must be non-blank printable|looks like a list)",
         ):
             call(value)
 
@@ -136,6 +140,12 @@ def test_a_template_rendering_nothing_is_an_error_not_no_filter() -> None:
 
     with pytest.raises(ValueError, match="'export': tags must name at least one"):
         operator._check()
+
+
+def test_fields_have_an_order_so_a_set_is_refused() -> None:
+    with pytest.raises(ValueError, match="fields must be a list of strings"):
+        CallbellListContactsOperator(task_id="export", fields={"uuid", "name"})  # type: ignore[arg-type]
+    assert CallbellListContactsOperator(task_id="export", tags={"lead"})._check()[0].tags == ("lead",)
 
 
 def test_the_event_trigger_serializes_a_comma_separated_string_as_tags() -> None:

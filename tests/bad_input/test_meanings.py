@@ -11,6 +11,7 @@ import pytest
 from airflow_provider_callbell.operators.contacts import CallbellListContactsOperator
 from airflow_provider_callbell.sandbox import CallbellSandbox
 from airflow_provider_callbell.sensors.contacts import CallbellNewLeadsSensor
+from airflow_provider_callbell.triggers.contacts import CallbellNewLeadsTrigger
 from tests.conftest import SandboxFactory, connect, quick_hook
 
 NOT_FLAGS: list[Any] = ["yes", "no", "True", "false", "", 1, 0, None, [], "0"]
@@ -108,3 +109,38 @@ def test_no_xcom_limit_means_no_limit_in_the_operator_and_the_sensor(
         CallbellListContactsOperator(task_id="export", max_xcom_contacts=1_000)._collect(iter(many))
     with pytest.raises(Exception, match="More than max_xcom_contacts=1000"):
         CallbellNewLeadsSensor(task_id="wait", max_xcom_contacts=1_000)._bounded(many)
+
+
+def test_the_deferrable_sensor_checks_what_it_will_hand_the_trigger() -> None:
+    for arguments in ({"poke_interval": 0}, {"poke_interval": 2 * 86_400}, {"timeout": 1e12}):
+        with pytest.raises(ValueError, match=f"'wait': {next(iter(arguments))} must be a number from"):
+            CallbellNewLeadsSensor(task_id="wait", deferrable=True, **arguments)
+    CallbellNewLeadsSensor(task_id="wait", deferrable=False, poke_interval=2 * 86_400)
+
+
+@pytest.mark.parametrize(
+    ("arguments", "message"),
+    [
+        ({"since": "now"}, "since must be"),
+        ({"since": None}, "since must be"),
+        ({"timeout_at": "garbage"}, "timeout_at must be"),
+        ({"baseline": "abc"}, "baseline must be a list of contact uuids"),
+        ({"baseline": None}, "baseline must be a list of contact uuids"),
+        ({"baseline": [1, "a"]}, "baseline must be a list of contact uuids"),
+    ],
+)
+def test_the_trigger_checks_its_moments_and_baseline(arguments: dict[str, Any], message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        CallbellNewLeadsTrigger(**{"since": "2026-01-01T00:00:00Z", "baseline": [], **arguments})
+
+
+def test_naive_moments_given_to_the_trigger_are_utc_and_tags_none_round_trips() -> None:
+    trigger = CallbellNewLeadsTrigger(since="2026-01-01T10:00:00", baseline=["b", "a"], tags=None)
+    path, kwargs = trigger.serialize()
+
+    assert (kwargs["since"], kwargs["baseline"], kwargs["tags"]) == (
+        "2026-01-01T10:00:00+00:00",
+        ["a", "b"],
+        None,
+    )
+    assert CallbellNewLeadsTrigger(**kwargs).serialize() == (path, kwargs)

@@ -155,3 +155,24 @@ def test_errors_are_classified_before_the_token_is_hidden(secret: str) -> None:
 )
 def test_conceal(text: str, secret: str, shown: str) -> None:
     assert conceal(text, secret) == shown
+
+
+@pytest.mark.parametrize(
+    ("body", "content_type"),
+    [
+        (json.dumps({"error": False, "hint": TOKEN}).encode(), "application/json"),  # \u-escaped below
+        (
+            json.dumps([{"k": TOKEN}]).replace(TOKEN[0], f"\\u{ord(TOKEN[0]):04x}").encode(),
+            "application/json",
+        ),
+        (("<p>Denied " + "".join(f"&#{ord(c)};" for c in TOKEN) + "</p>").encode(), "text/html"),
+        (("x" * 300_000 + TOKEN).encode(), "text/plain"),
+    ],
+    ids=["json-without-message", "json-escapes", "html-entities", "huge-body"],
+)
+def test_escaped_echoes_are_decoded_then_hidden(body: bytes, content_type: str) -> None:
+    with pytest.raises(CallbellError) as caught:
+        decode_response(400, {"Content-Type": content_type}, body, what="GET /contacts", secret=TOKEN)
+
+    assert pieces_in(str(caught.value)) == []
+    assert len(str(caught.value)) < 300

@@ -167,7 +167,7 @@ def test_field_types_on_request_only(sandbox: Any) -> None:
     [
         ({"source": ""}, "source must be a non-empty string"),
         ({"source": 3}, "source must be a non-empty string"),
-        ({"tags": 5}, "tags must be a list of strings or a comma-separated string"),
+        ({"tags": 5}, "tags must be a list or a set of strings or a comma-separated string"),
         ({"tags": ["lead", 2]}, "tags must be non-blank printable strings without commas"),
         ({"tags": ["a,b"]}, "tags must be non-blank printable strings without commas"),
         ({"team_uuid": "  "}, "team_uuid must be a non-empty string"),
