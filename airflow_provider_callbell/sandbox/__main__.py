@@ -48,6 +48,13 @@ def _tags(text: str) -> tuple[str, ...]:
     return tuple(tag.strip() for tag in text.split(",") if tag.strip())
 
 
+def _port(text: str) -> int:
+    """A TCP port number, 0 for any free one."""
+    if not text.isdigit() or int(text) > 65_535:
+        raise argparse.ArgumentTypeError(f"expected a port from 0 to 65535, got {text!r}")
+    return int(text)
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="callbell-sandbox",
@@ -57,7 +64,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     add = parser.add_argument
     add("--host", default="127.0.0.1", help="address to bind (default: %(default)s)")
-    add("--port", type=int, default=8765, help="port, 0 for any (default: %(default)s)")
+    add("--port", type=_port, default=8765, help="port, 0 for any (default: %(default)s)")
     add("--contacts", type=int, default=1000, help="contacts to seed (default: %(default)s)")
     add("--seed", type=int, default=0, help="seed of the data and faults (default: %(default)s)")
     add(
@@ -152,9 +159,18 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(str(error))
     if args.verbose:
         logging.basicConfig(level=logging.DEBUG, format="%(asctime)s %(message)s")
-    with _stop_on_signals() as stop, CallbellSandbox(host=args.host, port=args.port, settings=settings) as sb:
-        print(f"Callbell sandbox listening on {sb.url} ({settings.contacts} contacts)", flush=True)
-        stop.wait()
+    if not args.host.strip():
+        parser.error("--host must name an address, such as 127.0.0.1 or 0.0.0.0 for every interface")
+    with _stop_on_signals() as stop:
+        try:
+            sandbox = CallbellSandbox(host=args.host, port=args.port, settings=settings).start()
+        except OSError as error:
+            parser.error(f"cannot listen on {args.host}:{args.port}: {error}")
+        try:
+            print(f"Callbell sandbox listening on {sandbox.url} ({settings.contacts} contacts)", flush=True)
+            stop.wait()
+        finally:
+            sandbox.stop()
     return 0
 
 

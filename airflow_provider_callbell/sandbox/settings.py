@@ -20,18 +20,20 @@ EVENT_KINDS = ("message", "create", "delete", "tag_add", "tag_remove")
 TAG_EVENT_KINDS = frozenset({"tag_add", "tag_remove"})
 
 
-def _check_int(name: str, value: object, *, minimum: int | None) -> None:
+def _check_int(name: str, value: object, *, minimum: int | None, maximum: int | None = None) -> None:
     if not isinstance(value, int) or isinstance(value, bool):
         raise ValueError(f"{name} must be an integer, got {value!r}")
     if minimum is not None and value < minimum:
         raise ValueError(f"{name} must be >= {minimum}, got {value!r}")
+    if maximum is not None and value > maximum:
+        raise ValueError(f"{name} must be <= {maximum:,}, got {value!r}")
 
 
-def _check_number(name: str, value: object, *, positive: bool) -> None:
+def _check_number(name: str, value: object, *, positive: bool, maximum: float) -> None:
     if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
         raise ValueError(f"{name} must be a finite number, got {value!r}")
-    if value < 0 or (positive and value == 0):
-        bound = "> 0" if positive else ">= 0"
+    if value < 0 or (positive and value == 0) or value > maximum:
+        bound = ("> 0" if positive else ">= 0") + (f" and <= {maximum:,g}" if math.isfinite(maximum) else "")
         raise ValueError(f"{name} must be {bound}, got {value!r}")
 
 
@@ -62,7 +64,7 @@ class EventMix(Mapping[str, float]):
             expected = ", ".join(EVENT_KINDS)
             raise ValueError(f"event_mix kinds must be among {expected}, got {', '.join(unknown)}")
         for kind, weight in weights.items():
-            _check_number(f"event_mix weight of {kind}", weight, positive=False)
+            _check_number(f"event_mix weight of {kind}", weight, positive=False, maximum=math.inf)
         if not any(weights.values()):
             raise ValueError("event_mix needs at least one positive weight")
         self._weights = tuple((kind, float(weights.get(kind, 0))) for kind in EVENT_KINDS)
@@ -134,22 +136,27 @@ class SandboxSettings:
     event_seed: int | None = None
 
     def __post_init__(self) -> None:
-        _check_int("contacts", self.contacts, minimum=0)
+        _check_int("contacts", self.contacts, minimum=0, maximum=10_000_000)
         _check_int("seed", self.seed, minimum=None)
         if not isinstance(self.token, str) or not self.token:
             raise ValueError("token must be a non-empty string")
-        _check_int("page_size", self.page_size, minimum=1)
+        _check_int("page_size", self.page_size, minimum=1, maximum=10_000)
         if self.page_cap is not None:
             _check_int("page_cap", self.page_cap, minimum=1)
         _check_choice("pagination", self.pagination, PAGINATION_MODES)
         _check_choice("tags_semantics", self.tags_semantics, TAGS_SEMANTICS)
         if self.rate_limit is not None:
-            _check_number("rate_limit", self.rate_limit, positive=True)
+            # Its 429s say Retry-After: 1, true only from one request a second up.
+            _check_number("rate_limit", self.rate_limit, positive=True, maximum=1_000_000)
+            if self.rate_limit < 1:
+                raise ValueError(
+                    f"rate_limit must be >= 1 request a second, or None, got {self.rate_limit!r}"
+                )
         _check_choice("retry_after_format", self.retry_after_format, RETRY_AFTER_FORMATS)
         self._check_fault_rates()
-        _check_number("latency", self.latency, positive=False)
-        _check_number("latency_jitter", self.latency_jitter, positive=False)
-        _check_int("max_faults_per_request", self.max_faults_per_request, minimum=0)
+        _check_number("latency", self.latency, positive=False, maximum=60)
+        _check_number("latency_jitter", self.latency_jitter, positive=False, maximum=60)
+        _check_int("max_faults_per_request", self.max_faults_per_request, minimum=0, maximum=1000)
         _check_choice("cursor_semantics", self.cursor_semantics, CURSOR_SEMANTICS)
         self._check_events()
 
@@ -170,12 +177,12 @@ class SandboxSettings:
         return dataclasses.replace(self, **changes)
 
     def _check_events(self) -> None:
-        _check_number("events_per_second", self.events_per_second, positive=False)
+        _check_number("events_per_second", self.events_per_second, positive=False, maximum=100_000)
         if not isinstance(self.event_mix, EventMix):
             if not isinstance(self.event_mix, Mapping):
                 raise ValueError(f"event_mix must be a mapping of kinds to weights, got {self.event_mix!r}")
             object.__setattr__(self, "event_mix", EventMix(self.event_mix))
-        _check_number("tag_message_rate", self.tag_message_rate, positive=False)
+        _check_number("tag_message_rate", self.tag_message_rate, positive=False, maximum=math.inf)
         if self.tag_message_rate > 1:
             raise ValueError(f"tag_message_rate must be between 0 and 1, got {self.tag_message_rate!r}")
         _check_tags(self.event_tags)
@@ -187,7 +194,7 @@ class SandboxSettings:
     def _check_fault_rates(self) -> None:
         for name in FAULT_RATES:
             rate = getattr(self, name)
-            _check_number(name, rate, positive=False)
+            _check_number(name, rate, positive=False, maximum=math.inf)
             if rate > 1:
                 raise ValueError(f"{name} must be between 0 and 1, got {rate!r}")
         if sum(getattr(self, name) for name in FAULT_RATES) > 1:

@@ -1,0 +1,33 @@
+"""The sandbox's command line: values it cannot serve with end in a usage error, not a traceback."""
+
+from __future__ import annotations
+
+import pytest
+
+from airflow_provider_callbell.sandbox.__main__ import main
+
+
+@pytest.mark.parametrize(
+    ("arguments", "message"),
+    [
+        (["--latency", "1e10"], "latency must be >= 0 and <= 60"),
+        (["--latency-jitter", "nan"], "latency_jitter must be a finite number"),
+        (["--port", "-1"], "expected a port from 0 to 65535"),
+        (["--port", "70000"], "expected a port from 0 to 65535"),
+        (["--host", "256.1.1.1", "--port", "0"], "cannot listen on 256.1.1.1:0"),
+        (["--host", " "], "--host must name an address"),
+        (["--contacts", "100000000000"], "contacts must be <= 10,000,000"),
+        (["--page-size", "100000"], "page_size must be <= 10,000"),
+        (["--rate-limit", "0.0001"], "rate_limit must be >= 1 request a second"),
+        (["--events-per-second", "inf"], "events_per_second must be a finite number"),
+        (["--max-faults-per-request", "100000"], "max_faults_per_request must be <= 1,000"),
+    ],
+)
+def test_bad_values(capsys: pytest.CaptureFixture[str], arguments: list[str], message: str) -> None:
+    with pytest.raises(SystemExit) as caught:
+        main([*arguments, "--contacts", "0"] if "--contacts" not in arguments else arguments)
+
+    assert caught.value.code == 2
+    error = capsys.readouterr().err
+    assert message in error
+    assert "Traceback" not in error
