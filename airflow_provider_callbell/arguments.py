@@ -21,6 +21,8 @@ from typing import Any
 DEFAULT_MAX_XCOM_CONTACTS = 1000
 #: The largest count any argument accepts (contacts, leads): far above any account.
 MAX_COUNT = 1_000_000_000
+#: Requests of one walk under way at once, at most: far more than 300 requests a second need.
+MAX_CONCURRENCY = 64
 #: The longest wait between two looks of a trigger: a day.
 MAX_POLL_INTERVAL = 86_400.0
 

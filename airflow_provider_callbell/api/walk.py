@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING
 
 from airflow_provider_callbell.api.head import MAX_LOOK_PAGES, HeadWatch
 from airflow_provider_callbell.api.seen import SeenContacts
-from airflow_provider_callbell.arguments import whole_number
+from airflow_provider_callbell.arguments import MAX_CONCURRENCY, whole_number
 from airflow_provider_callbell.exceptions import CallbellInvalidResponseError, CallbellPaginationLimitError
 
 if TYPE_CHECKING:
@@ -50,8 +50,6 @@ MAX_HELD_CONTACTS = 5_000
 RECENT_CURSORS = 8
 
 HEAD = -1
-#: Requests under way at once, at most: far more than 300 requests a second need.
-MAX_CONCURRENCY = 64
 
 
 @dataclass(frozen=True)

@@ -15,9 +15,9 @@ from airflow.providers.common.compat.sdk import AirflowFailException, BaseOperat
 
 from airflow_provider_callbell.api.filters import ContactFilters, TagsArg
 from airflow_provider_callbell.api.selection import ContactSelection
-from airflow_provider_callbell.api.walk import MAX_CONCURRENCY
 from airflow_provider_callbell.arguments import (
     DEFAULT_MAX_XCOM_CONTACTS,
+    MAX_CONCURRENCY,
     flag,
     known_now,
     named_for,
