@@ -8,10 +8,12 @@ Both hooks turn a transport exception into the error to raise with :func:`transp
 from __future__ import annotations
 
 import heapq
+import logging
 import socket
 import ssl
 import threading
 import time
+import traceback
 from contextlib import suppress
 from functools import cache
 from typing import TYPE_CHECKING, Any, cast
@@ -121,6 +123,35 @@ def _tls_cause(error: BaseException) -> ssl.SSLError | None:
     while cause is not None and not isinstance(cause, ssl.SSLError):
         cause = cause.__cause__ or cause.__context__
     return cause
+
+
+class _Concealing(logging.Filter):
+    """urllib3 quotes what a server sent in some warnings (unparsable headers): hide the tokens."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.secrets: set[str] = set()
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        text = record.getMessage()
+        if record.exc_info:
+            text += "\n" + "".join(traceback.format_exception(*record.exc_info))
+        for secret in list(self.secrets):
+            text = conceal(text, secret)
+        record.msg, record.args, record.exc_info, record.exc_text = text, (), None, None
+        return True
+
+
+_concealing = _Concealing()
+
+
+def conceal_in_urllib3_logs(secret: str) -> None:
+    """Hide ``secret`` from what urllib3 logs, for as long as the process lives."""
+    _concealing.secrets.add(secret)
+    for name in ("urllib3.connection", "urllib3.connectionpool", "urllib3.response"):
+        logger = logging.getLogger(name)
+        if _concealing not in logger.filters:
+            logger.addFilter(_concealing)
 
 
 _lock = threading.Lock()  # claims of connections by deadlines change under it

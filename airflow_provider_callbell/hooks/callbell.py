@@ -19,7 +19,12 @@ from airflow_provider_callbell.api.pagination import Contact, ContactPage, Conta
 from airflow_provider_callbell.api.progress import WalkProgress
 from airflow_provider_callbell.api.rate_limit import request_limiter
 from airflow_provider_callbell.api.responses import decode_response
-from airflow_provider_callbell.api.transport import Deadline, DeadlineAdapter, transport_failure
+from airflow_provider_callbell.api.transport import (
+    Deadline,
+    DeadlineAdapter,
+    conceal_in_urllib3_logs,
+    transport_failure,
+)
 from airflow_provider_callbell.api.walk import ContactWalk, PageRequest
 from airflow_provider_callbell.arguments import flag, identifier, optional_identifier
 from airflow_provider_callbell.arguments import phone_number as _phone_number
@@ -159,6 +164,7 @@ class CallbellHook(BaseHook):
     def _session(self) -> requests.Session:
         session = requests.Session()
         session.headers.update(self.config.headers)
+        conceal_in_urllib3_logs(self.config.token)
         # Proxies and CA bundle come from the environment once, not at every request: with
         # Airflow's environment that lookup costs about as much as decoding a page.
         session.trust_env = False

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
+import logging
+import socket
 import threading
 from collections.abc import Callable, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -176,3 +179,30 @@ def test_escaped_echoes_are_decoded_then_hidden(body: bytes, content_type: str) 
 
     assert pieces_in(str(caught.value)) == []
     assert len(str(caught.value)) < 300
+
+
+def test_urllib3_warnings_quoting_what_the_server_sent_hide_the_token(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A header line without a colon makes urllib3 warn, quoting the unparsed data."""
+    listener = socket.create_server(("127.0.0.1", 0))
+
+    def serve() -> None:
+        connection, _ = listener.accept()
+        with connection:
+            connection.recv(65536)
+            connection.sendall(
+                f"HTTP/1.1 200 OK\r\nseen {TOKEN[3:17]}\r\nContent-Length: 2\r\n\r\n{{}}".encode()
+            )
+
+    threading.Thread(target=serve, daemon=True).start()
+    connection = {"conn_type": "callbell", "host": f"http://127.0.0.1:{listener.getsockname()[1]}/v1"}
+    monkeypatch.setenv("AIRFLOW_CONN_CALLBELL_DEFAULT", json.dumps({**connection, "password": TOKEN}))
+    caplog.set_level(logging.WARNING, "urllib3")
+
+    with contextlib.suppress(CallbellError):
+        quick_hook(max_retries=0).request("GET", "auth/me")
+    listener.close()
+
+    assert "Failed to parse headers" in caplog.text
+    assert pieces_in(caplog.text) == []
