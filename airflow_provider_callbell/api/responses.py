@@ -81,19 +81,19 @@ def server_message(body: bytes, content_type: str | None, secret: str | None = N
     return text or "no message"
 
 
-#: What an error answer asks the user to check, by its status.
-_ADVICE = {
-    401: "Check the API token (the password) of the Callbell connection.",
-    403: "Check the API token (the password) of the Callbell connection.",
-    3: "The API never redirects, and the redirect is not followed: check the base URL (host) of "
-    "the Callbell connection.",
-}
-_ERRORS: dict[int, type[CallbellError]] = {
-    401: CallbellAuthError,
-    403: CallbellAuthError,
-    3: CallbellConfigurationError,
-    404: CallbellNotFoundError,
-    5: CallbellServerError,
+_CHECK_TOKEN = "Check the API token (the password) of the Callbell connection."
+#: The error of an answer and what it asks the user to check, by the exact status, else by its
+#: class (3 for 3xx, 5 for 5xx); any other is a client error.
+_ERRORS: dict[int, tuple[type[CallbellError], str | None]] = {
+    401: (CallbellAuthError, _CHECK_TOKEN),
+    403: (CallbellAuthError, _CHECK_TOKEN),
+    3: (
+        CallbellConfigurationError,
+        "The API never redirects, and the redirect is not followed: check the base URL (host) of "
+        "the Callbell connection.",
+    ),
+    404: (CallbellNotFoundError, None),
+    5: (CallbellServerError, None),
 }
 
 
@@ -106,10 +106,8 @@ def _error_for(
         return CallbellRateLimitError(detail, retry_after=parse_retry_after(headers.get("Retry-After")))
     if status == 400 and "pagination limit" in server_message(body, content_type).lower():
         return CallbellPaginationLimitError(detail, status=status)
-    # By the exact status, else by its class (3xx, 5xx); any other is a client error.
-    kind = status if status in _ERRORS else status // 100
-    advice = _ADVICE.get(kind)
-    return _ERRORS.get(kind, CallbellClientError)(f"{detail}. {advice}" if advice else detail, status=status)
+    error, advice = _ERRORS.get(status if status in _ERRORS else status // 100, (CallbellClientError, None))
+    return error(f"{detail}. {advice}" if advice else detail, status=status)
 
 
 def decode_response(
