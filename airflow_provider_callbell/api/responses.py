@@ -81,12 +81,12 @@ def server_message(body: bytes, content_type: str | None, secret: str | None = N
     return text or "no message"
 
 
-_CHECK_TOKEN = "Check the API token (the password) of the Callbell connection."
+_AUTH_ADVICE = "Check the API token (the password) of the Callbell connection."
 #: The error of an answer and what it asks the user to check, by the exact status, else by its
 #: class (3 for 3xx, 5 for 5xx); any other is a client error.
 _ERRORS: dict[int, tuple[type[CallbellError], str | None]] = {
-    401: (CallbellAuthError, _CHECK_TOKEN),
-    403: (CallbellAuthError, _CHECK_TOKEN),
+    401: (CallbellAuthError, _AUTH_ADVICE),
+    403: (CallbellAuthError, _AUTH_ADVICE),
     3: (
         CallbellConfigurationError,
         "The API never redirects, and the redirect is not followed: check the base URL (host) of "
