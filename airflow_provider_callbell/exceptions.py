@@ -42,6 +42,20 @@ class CallbellClientError(CallbellError):
     """Callbell rejected the request (any other HTTP 4xx)."""
 
 
+class CallbellMessageWindowError(CallbellClientError):
+    """Callbell refused a free-form message: the customer has not written in the last 24 hours.
+
+    On WhatsApp only an approved template can open a conversation again.
+    """
+
+
+class CallbellWriteUncertainError(CallbellError):
+    """A write's answer was lost and Callbell cannot tell whether it was applied.
+
+    Not retried: sending it again could apply it twice (a second message to a customer).
+    """
+
+
 class CallbellPaginationLimitError(CallbellClientError):
     """Callbell refuses page numbers this deep; only its cursor can go further."""
 

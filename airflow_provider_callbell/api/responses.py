@@ -22,6 +22,7 @@ from airflow_provider_callbell.exceptions import (
     CallbellConfigurationError,
     CallbellError,
     CallbellInvalidResponseError,
+    CallbellMessageWindowError,
     CallbellNotFoundError,
     CallbellPaginationLimitError,
     CallbellRateLimitError,
@@ -81,6 +82,11 @@ def server_message(body: bytes, content_type: str | None, secret: str | None = N
     return text or "no message"
 
 
+_WINDOW = re.compile(r"\b24\b.*\b(hours?|window)\b|\bwindow\b.*\b24\b", re.IGNORECASE)
+_WINDOW_ADVICE = (
+    "WhatsApp delivers a free-form message only within 24 hours of the customer's last message: "
+    "send an approved template instead (template_uuid, with its template_values)."
+)
 _AUTH_ADVICE = "Check the API token (the password) of the Callbell connection."
 #: The error of an answer and what it asks the user to check, by the exact status, else by its
 #: class (3 for 3xx, 5 for 5xx); any other is a client error.
@@ -104,8 +110,11 @@ def _error_for(
     detail = f"Callbell answered HTTP {status} to {what}: {server_message(body, content_type, secret)}"
     if status == 429:
         return CallbellRateLimitError(detail, retry_after=parse_retry_after(headers.get("Retry-After")))
-    if status == 400 and "pagination limit" in server_message(body, content_type).lower():
+    message = server_message(body, content_type)
+    if status == 400 and "pagination limit" in message.lower():
         return CallbellPaginationLimitError(detail, status=status)
+    if status in (400, 403, 422) and _WINDOW.search(message):
+        return CallbellMessageWindowError(f"{detail}. {_WINDOW_ADVICE}", status=status)
     error, advice = _ERRORS.get(status if status in _ERRORS else status // 100, (CallbellClientError, None))
     return error(f"{detail}. {advice}" if advice else detail, status=status)
 

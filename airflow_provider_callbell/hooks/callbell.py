@@ -10,10 +10,12 @@ from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from functools import cached_property
 from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import quote
+from uuid import uuid4
 
 import requests
 from airflow.providers.common.compat.sdk import BaseHook
 
+from airflow_provider_callbell.api import contact_writes, messages
 from airflow_provider_callbell.api.filters import ContactFilters, TagsArg
 from airflow_provider_callbell.api.pagination import Contact, ContactPage, ContactStream
 from airflow_provider_callbell.api.progress import WalkProgress
@@ -36,13 +38,14 @@ from airflow_provider_callbell.connection import (
     ClientConfig,
     checked_settings,
 )
-from airflow_provider_callbell.exceptions import CallbellInvalidResponseError
+from airflow_provider_callbell.exceptions import CallbellError, CallbellNotFoundError
 
 if TYPE_CHECKING:
     from airflow.providers.common.compat.sdk import Connection
     from pyrate_limiter import Limiter
 
     from airflow_provider_callbell.api.retry import RetryPolicy
+    from airflow_provider_callbell.api.writes import Lookup, Write
 
 T = TypeVar("T")
 
@@ -301,17 +304,109 @@ class CallbellHook(BaseHook):
         """
         path = f"contacts/{quote(identifier(uuid, 'uuid'))}"
         params = {"include_field_types": "true"} if flag(include_field_types, "include_field_types") else None
-        return _single_contact(self.request("GET", path, params=params))
+        return contact_writes.single_contact(self.request("GET", path, params=params))
 
     def get_contact_by_phone(self, phone_number: str, *, channel_uuid: str | None = None) -> Contact:
         """One contact by phone number, on a channel (default: the main WhatsApp channel).
 
         :raises CallbellNotFoundError: when no contact has that number.
         """
-        channel = optional_identifier(channel_uuid, "channel_uuid")
-        params = {"channel_uuid": channel} if channel else None
-        path = f"contacts/phone/{quote(_phone_number(phone_number, 'phone_number'), safe='')}"
-        return _single_contact(self.request("GET", path, params=params))
+        number = _phone_number(phone_number, "phone_number")
+        lookup = contact_writes.phone_lookup(number, optional_identifier(channel_uuid, "channel_uuid"))
+        return contact_writes.single_contact(self.request("GET", lookup.path, params=lookup.params))
+
+    def write(self, write: Write[T]) -> T:
+        """Send one write with retries, never applying it twice.
+
+        After a failure that may hide an applied write (lost answer, 5xx), the write's lookup
+        runs before it is sent again, and its finding is the result when it was applied.
+        """
+
+        def attempt() -> T:
+            if write.needs_lookup and write.find is not None:
+                found = self._look_up(write.find())
+                if found is not None:
+                    self.log.warning("%s was applied though its answer was lost: not sent again", write.what)
+                    return found
+            try:
+                return write.parse(self._send(write.method, write.path, None, write.body))
+            except CallbellError as error:
+                write.failed(error)
+                raise
+
+        return self._retrying(attempt)
+
+    def _look_up(self, lookup: Lookup[T]) -> T | None:
+        try:
+            get = next(lookup)
+            while True:
+                try:
+                    document = self.request("GET", get.path, params=get.params)
+                except CallbellNotFoundError as missing:
+                    get = lookup.throw(missing)
+                else:
+                    get = lookup.send(document)
+        except StopIteration as done:
+            found: T | None = done.value
+            return found
+
+    def create_contact(
+        self,
+        phone_number: str,
+        *,
+        name: str,
+        source: str = "whatsapp",
+        channel_uuid: str | None = None,
+        **changes: Any,
+    ) -> Contact:
+        """Create a contact; never twice, even when an answer is lost (its number is looked up).
+
+        :param phone_number: the contact's number (Callbell's ``identifier``).
+        :param name: the contact's name.
+        :param source: the integration, ``whatsapp`` by default.
+        :param channel_uuid: the channel, when the account has several of ``source``.
+        :param changes: ``tags``, ``custom_fields``, ``assigned_user``, ``team_uuid``, ``note``.
+        :raises CallbellClientError: when Callbell refuses it (HTTP 409: the number is taken).
+        """
+        return self.write(contact_writes.create_contact(phone_number, name, source, channel_uuid, changes))
+
+    def update_contact(self, uuid: str, **changes: Any) -> Contact:
+        """Change a contact: ``name``, ``tags`` (the whole list), ``custom_fields`` (those named),
+        ``assigned_user`` or ``unassign_user=True``, ``team_uuid``, ``note`` (None clears it).
+
+        :raises CallbellNotFoundError: when no contact has that uuid.
+        """
+        return self.write(contact_writes.update_contact(uuid, changes))
+
+    def delete_contact(self, uuid: str) -> None:
+        """Delete a contact.
+
+        :raises CallbellNotFoundError: when no contact has that uuid.
+        """
+        self.write(contact_writes.delete_contact(uuid))
+
+    def send_message(
+        self, message: messages.OutgoingMessage, *, idempotency_key: str | None = None
+    ) -> dict[str, Any]:
+        """Send a message; never twice, even when an answer is lost.
+
+        The idempotency key travels in the message's metadata: a send whose answer was lost is
+        looked for among the recipient's messages before it is sent again.
+
+        :param message: what to send, to whom.
+        :param idempotency_key: names this message for good (by default a new random one): give
+            the same key again, and a lost send is found rather than repeated.
+        :return: the message: ``uuid`` and ``status`` (``enqueued``).
+        :raises CallbellMessageWindowError: free-form text outside WhatsApp's 24-hour window.
+        :raises CallbellWriteUncertainError: the answer was lost and Callbell cannot tell.
+        """
+        key = idempotency_key or messages.idempotency_key(uuid4())
+        return self.write(messages.send_message(message, key))
+
+    def get_message_status(self, uuid: str) -> dict[str, Any]:
+        """A sent message and its ``status``: enqueued, sent, delivered, read or failed."""
+        path = f"messages/status/{quote(identifier(uuid, 'uuid'))}"
+        return messages.sent_message(self.request("GET", path))
 
     def test_connection(self) -> tuple[bool, str]:
         """Check the token with one ``GET /auth/me``, for the UI's, the API's and the CLI's test.
@@ -326,12 +421,3 @@ class CallbellHook(BaseHook):
             self.close()
         who = (me.get("user_email") or me.get("user_name")) if isinstance(me, Mapping) else None
         return True, f"Connected to Callbell at {self.base_url}" + (f" as {who}" if who else "")
-
-
-def _single_contact(document: Any) -> Contact:
-    contact = document.get("contact") if isinstance(document, Mapping) else None
-    if isinstance(contact, list) and len(contact) == 1:
-        contact = contact[0]
-    if not isinstance(contact, dict):
-        raise CallbellInvalidResponseError("Callbell answered without the 'contact' object it documents")
-    return contact

@@ -1,0 +1,145 @@
+"""Creating, changing and deleting contacts: validated bodies, and how to find each write applied."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+from urllib.parse import quote
+
+from airflow_provider_callbell.api.writes import Get, Lookup, Write
+from airflow_provider_callbell.arguments import identifier, phone_number, string_list, text
+from airflow_provider_callbell.exceptions import CallbellInvalidResponseError, CallbellNotFoundError
+
+if TYPE_CHECKING:
+    from airflow_provider_callbell.api.pagination import Contact
+
+MAX_NOTE_LENGTH = 1000
+#: The API's names of what a ``PATCH /contacts/{uuid}`` may change.
+CHANGEABLE = ("name", "tags", "custom_fields", "assigned_user", "unassign_user", "team_uuid", "note")
+
+
+def single_contact(document: Any) -> Contact:
+    """The contact of a one-contact answer, ``{"contact": {...}}`` or ``{"contact": [{...}]}``."""
+    contact = document.get("contact") if isinstance(document, Mapping) else None
+    if isinstance(contact, list) and len(contact) == 1:
+        contact = contact[0]
+    if not isinstance(contact, dict):
+        raise CallbellInvalidResponseError("Callbell answered without the 'contact' object it documents")
+    return contact
+
+
+def contact_path(uuid: str) -> str:
+    """The path of the contact with ``uuid``, checked."""
+    return f"contacts/{quote(identifier(uuid, 'uuid'))}"
+
+
+def phone_lookup(number: str, channel_uuid: str | None) -> Get:
+    """The request finding a contact by phone number, on a channel."""
+    params = {"channel_uuid": channel_uuid} if channel_uuid else None
+    return Get(f"contacts/phone/{quote(number, safe='')}", params)
+
+
+def changes_body(changes: Mapping[str, Any]) -> dict[str, Any]:
+    """A ``PATCH``/``POST`` body of contact changes, each checked; names as the API spells them."""
+    unknown = sorted(set(changes) - set(CHANGEABLE))
+    if unknown:
+        raise ValueError(f"contact changes must be among {', '.join(CHANGEABLE)}, got {', '.join(unknown)}")
+    body: dict[str, Any] = {}
+    for name, value in changes.items():
+        body[name] = _CHECKS[name](value, name)
+    if body.get("unassign_user") and "assigned_user" in body:
+        raise ValueError("assigned_user and unassign_user=True contradict each other: give one")
+    return body
+
+
+def _name(value: Any, name: str) -> str:
+    return text(value, name)
+
+
+def _tags(value: Any, name: str) -> list[str]:
+    if isinstance(value, list | tuple) and not value:
+        return []
+    return list(string_list(value, name, example="['hot', 'vip']", ordered=True))
+
+
+def _custom_fields(value: Any, name: str) -> dict[str, str]:
+    if not isinstance(value, Mapping) or not value:
+        raise ValueError(f"{name} must be a non-empty mapping of field names to text, got {value!r}")
+    fields = {}
+    for key, item in value.items():
+        if not isinstance(key, str) or not key.strip() or not isinstance(item, str):
+            raise ValueError(
+                f"{name} must map field names to text values, got {key!r}: {type(item).__name__}"
+            )
+        fields[key] = item
+    return fields
+
+
+def _unassign(value: Any, name: str) -> bool:
+    if value is not True:
+        raise ValueError(f"{name} must be True when given, got {value!r}")
+    return True
+
+
+def _note(value: Any, name: str) -> str | None:
+    if value is not None and not isinstance(value, str):
+        raise ValueError(f"{name} must be text or None, got {type(value).__name__}")
+    if value is not None and len(value) > MAX_NOTE_LENGTH:
+        raise ValueError(f"{name} must hold at most {MAX_NOTE_LENGTH} characters, got {len(value)}")
+    return value
+
+
+_CHECKS = {
+    "name": _name,
+    "tags": _tags,
+    "custom_fields": _custom_fields,
+    "assigned_user": _name,
+    "unassign_user": _unassign,
+    "team_uuid": identifier,
+    "note": _note,
+}
+
+
+def create_contact(
+    number: str, name: str, source: str, channel_uuid: str | None, changes: Mapping[str, Any]
+) -> Write[Contact]:
+    """``POST /contacts``; a lost answer is looked for by the contact's phone number."""
+    body = {
+        "identifier": phone_number(number, "phone_number"),
+        "name": text(name, "name"),
+        "source": identifier(source, "source"),
+        **changes_body(changes),
+    }
+    if channel_uuid is not None:
+        body["channel_uuid"] = identifier(channel_uuid, "channel_uuid")
+    lookup = phone_lookup(body["identifier"], channel_uuid)
+
+    def find() -> Lookup[Contact]:
+        try:
+            return single_contact((yield lookup))
+        except CallbellNotFoundError:
+            return None
+
+    return Write("POST", "contacts", body, single_contact, find)
+
+
+def update_contact(uuid: str, changes: Mapping[str, Any]) -> Write[Contact]:
+    """``PATCH /contacts/{uuid}``: it sets values, so sending it twice is harmless."""
+    body = changes_body(changes)
+    if not body:
+        raise ValueError("update_contact needs at least one change")
+    return Write("PATCH", contact_path(uuid), body, single_contact)
+
+
+def delete_contact(uuid: str) -> Write[bool]:
+    """``DELETE /contacts/{uuid}``; a lost answer is settled by whether the contact is still there."""
+    path = contact_path(uuid)
+
+    def find() -> Lookup[bool]:
+        try:
+            yield Get(path)
+        except CallbellNotFoundError:
+            return True
+        return None
+
+    return Write("DELETE", path, None, lambda _: True, find)

@@ -1,0 +1,206 @@
+"""Outgoing messages: validated requests, and finding a sent one by its idempotency key."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from itertools import count
+from typing import Any
+from urllib.parse import quote
+
+from airflow_provider_callbell.api.contact_writes import phone_lookup, single_contact
+from airflow_provider_callbell.api.writes import Get, Lookup, Write
+from airflow_provider_callbell.arguments import choice, identifier, optional_identifier, phone_number, text
+from airflow_provider_callbell.exceptions import (
+    CallbellInvalidResponseError,
+    CallbellNotFoundError,
+    CallbellWriteUncertainError,
+)
+
+#: The metadata key carrying a message's idempotency key.
+IDEMPOTENCY_KEY = "idempotency_key"
+MEDIA_TYPES = ("image", "document", "audio", "video")
+MAX_METADATA_KEYS = 10
+MAX_METADATA_KEY_LENGTH = 50
+MAX_METADATA_VALUE_LENGTH = 500
+#: How far before a lost send a message may be dated and still be looked at: clocks differ.
+CLOCK_SKEW = timedelta(minutes=5)
+#: Pages of a contact's messages read at most to find a lost send.
+MAX_LOOKUP_PAGES = 20
+
+
+def idempotency_key(*parts: object) -> str:
+    """A key naming one message for good: the same parts give the same key (at most 50 characters)."""
+    digest = hashlib.sha256("\x1f".join(map(str, parts)).encode()).hexdigest()
+    return f"airflow-{digest[:40]}"
+
+
+@dataclass(frozen=True)
+class OutgoingMessage:
+    """A message to send, checked: text, a template with its values, or media by URL.
+
+    :param to: the recipient's phone number.
+    :param text: the text; with a template, the text shown in Callbell (by default the values).
+    :param template_uuid: an approved template, for recipients outside the 24-hour window.
+    :param template_values: the template's placeholder values, in order.
+    :param media_url: a public URL of an image, document, audio or video to send.
+    :param media_type: ``image`` (default with ``media_url``), ``document``, ``audio`` or ``video``.
+    :param channel: the channel type, ``whatsapp`` by default.
+    :param channel_uuid: the channel to send from, when the account has several.
+    :param metadata: text values kept with the message (at most 9 keys: one carries the
+        idempotency key).
+    """
+
+    to: str
+    text: str | None = None
+    template_uuid: str | None = None
+    template_values: tuple[str, ...] = ()
+    media_url: str | None = None
+    media_type: str | None = None
+    channel: str = "whatsapp"
+    channel_uuid: str | None = None
+    metadata: Mapping[str, str] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        set_ = object.__setattr__
+        set_(self, "to", phone_number(self.to, "to"))
+        set_(self, "channel", identifier(self.channel, "channel"))
+        set_(self, "channel_uuid", optional_identifier(self.channel_uuid, "channel_uuid"))
+        set_(self, "template_uuid", optional_identifier(self.template_uuid, "template_uuid"))
+        set_(self, "template_values", _values(self.template_values, self.template_uuid))
+        set_(self, "metadata", _metadata(self.metadata))
+        if self.text is not None:
+            set_(self, "text", text(self.text, "text"))
+        self._check_content()
+
+    def _check_content(self) -> None:
+        if self.media_url is not None:
+            object.__setattr__(self, "media_url", text(self.media_url, "media_url"))
+            if not self.media_url.lower().startswith(("https://", "http://")):
+                raise ValueError(f"media_url must be an http(s) URL, got {self.media_url!r}")
+            if self.template_uuid is not None or self.text is not None:
+                raise ValueError("media_url cannot be combined with text or template_uuid: send them apart")
+            object.__setattr__(
+                self, "media_type", choice(self.media_type or "image", "media_type", MEDIA_TYPES)
+            )
+        elif self.media_type is not None:
+            raise ValueError("media_type needs media_url")
+        elif self.text is None and self.template_uuid is None:
+            raise ValueError("a message needs text, template_uuid or media_url")
+
+    def body(self, key: str) -> dict[str, Any]:
+        """The ``POST /messages/send`` body, carrying ``key`` in its metadata."""
+        body: dict[str, Any] = {
+            "to": self.to,
+            "from": self.channel,
+            "metadata": {**self.metadata, IDEMPOTENCY_KEY: key},
+        }
+        if self.media_url is not None:
+            body.update(type=self.media_type, content={"url": self.media_url})
+        else:
+            body.update(type="text", content={"text": self.text or " ".join(self.template_values)})
+        if self.template_uuid is not None:
+            body.update(
+                template_uuid=self.template_uuid,
+                template_values=list(self.template_values),
+                optin_contact=True,
+            )
+        if self.channel_uuid is not None:
+            body["channel_uuid"] = self.channel_uuid
+        return body
+
+
+def _values(values: Any, template_uuid: str | None) -> tuple[str, ...]:
+    if isinstance(values, str) or not isinstance(values, Sequence):
+        raise ValueError(f"template_values must be a list of texts, got {type(values).__name__}")
+    if values and template_uuid is None:
+        raise ValueError("template_values need template_uuid")
+    if not all(isinstance(value, str) for value in values):
+        raise ValueError("template_values must be texts: render numbers and dates as text first")
+    return tuple(values)
+
+
+def _metadata(metadata: Any) -> dict[str, str]:
+    if not isinstance(metadata, Mapping):
+        raise ValueError(f"metadata must be a mapping of names to texts, got {type(metadata).__name__}")
+    if len(metadata) > MAX_METADATA_KEYS - 1:
+        raise ValueError(
+            f"metadata holds at most {MAX_METADATA_KEYS - 1} keys (one more carries the idempotency key)"
+        )
+    for key, value in metadata.items():
+        if not isinstance(key, str) or not 0 < len(key) <= MAX_METADATA_KEY_LENGTH or key == IDEMPOTENCY_KEY:
+            raise ValueError(
+                f"metadata keys must be texts of 1 to {MAX_METADATA_KEY_LENGTH} characters other than "
+                f"{IDEMPOTENCY_KEY!r}, got {key!r}"
+            )
+        if not isinstance(value, str) or len(value) > MAX_METADATA_VALUE_LENGTH:
+            raise ValueError(
+                f"metadata[{key!r}] must be a text of at most {MAX_METADATA_VALUE_LENGTH} characters"
+            )
+    return dict(metadata)
+
+
+def sent_message(document: Any) -> dict[str, Any]:
+    """``{"uuid", "status", ...}`` of a ``{"message": {...}}`` answer."""
+    message = document.get("message") if isinstance(document, Mapping) else None
+    if not isinstance(message, dict) or not isinstance(message.get("uuid"), str):
+        raise CallbellInvalidResponseError("Callbell answered without the 'message' object it documents")
+    return message
+
+
+def send_message(message: OutgoingMessage, key: str, *, now: datetime | None = None) -> Write[dict[str, Any]]:
+    """``POST /messages/send``; a lost answer is looked for among the recipient's messages by ``key``."""
+    since = (now or datetime.now(UTC)) - CLOCK_SKEW
+
+    def find() -> Lookup[dict[str, Any]]:
+        return (yield from _message_with_key(message, key, since))
+
+    return Write("POST", "messages/send", message.body(key), sent_message, find)
+
+
+def _message_with_key(message: OutgoingMessage, key: str, since: datetime) -> Lookup[dict[str, Any]]:
+    try:
+        contact = single_contact((yield phone_lookup(message.to, message.channel_uuid)))
+        for page in count(1):
+            document = yield Get(
+                f"contacts/{quote(str(contact.get('uuid')), safe='')}/messages", {"page": str(page)}
+            )
+            recent = [item for item in _messages(document) if _created(item) >= since]
+            for item in recent:
+                if not isinstance(item.get("metadata"), Mapping):
+                    raise _uncertain(key, "Callbell lists its messages without their metadata")
+                if item["metadata"].get(IDEMPOTENCY_KEY) == key:
+                    return {"uuid": item.get("uuid"), "status": item.get("status")}
+            if len(recent) < len(_messages(document)) or not recent:
+                return None
+            if page == MAX_LOOKUP_PAGES:
+                raise _uncertain(key, f"more than {MAX_LOOKUP_PAGES} pages of messages were sent since")
+    except CallbellNotFoundError:
+        return None
+    return None
+
+
+def _messages(document: Any) -> list[dict[str, Any]]:
+    messages = document.get("messages") if isinstance(document, Mapping) else None
+    if not isinstance(messages, list):
+        raise CallbellInvalidResponseError("Callbell answered without the 'messages' list it documents")
+    return [item for item in messages if isinstance(item, dict)]
+
+
+def _created(item: Mapping[str, Any]) -> datetime:
+    """When a listed message was made; an unreadable time counts as recent, so it is looked at."""
+    try:
+        created = datetime.fromisoformat(str(item.get("createdAt")))
+    except ValueError:
+        return datetime.max.replace(tzinfo=UTC)
+    return created if created.tzinfo else created.replace(tzinfo=UTC)
+
+
+def _uncertain(key: str, why: str) -> CallbellWriteUncertainError:
+    return CallbellWriteUncertainError(
+        f"The answer to the message with idempotency key {key} was lost, and whether it was sent "
+        f"cannot be told ({why}): it is not sent again, to avoid a duplicate. Look for that key in "
+        "the message metadata of the conversation in Callbell."
+    )

@@ -1,0 +1,239 @@
+"""Rows to upsert: contact keys as the export writes them, checked, and what each would change.
+
+A row names its contact (``uuid``, or ``phoneNumber``) and the values it wants. ``None`` leaves a
+value as it is, so tabular files whose every row has every column change only what they hold;
+an empty value clears (``""`` for ``note`` or ``assignedUser``, ``[]`` for ``tags``).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from airflow_provider_callbell.api.contact_writes import MAX_NOTE_LENGTH
+from airflow_provider_callbell.arguments import identifier, phone_number
+
+TAGS_MODES = ("set", "add", "remove")
+MATCH_ON = ("uuid", "phone")
+#: Keys a row may change, and the others it may carry.
+CHANGED_KEYS = ("name", "tags", "customFields", "assignedUser", "team", "team_uuid", "note")
+IDENTITY_KEYS = ("uuid", "phoneNumber", "source")
+#: What the export writes but no write can change: carried along, never compared.
+READ_ONLY_KEYS = frozenset(
+    {
+        "avatarUrl",
+        "createdAt",
+        "href",
+        "conversationHref",
+        "customFieldsMetadata",
+        "blockedAt",
+        "closedAt",
+        "funnelId",
+        "channel",
+        "bsuid",
+    }
+)
+ROW_KEYS = frozenset((*CHANGED_KEYS, *IDENTITY_KEYS)) | READ_ONLY_KEYS
+
+Contact = Mapping[str, Any]
+
+
+class RowError(ValueError):
+    """A row that cannot be upserted; the text names the key, never a personal value."""
+
+
+@dataclass(frozen=True)
+class Row:
+    """One checked row: whom it names, and the values it sets (``None`` ones dropped)."""
+
+    number: int
+    uuid: str | None
+    phone: str | None
+    source: str | None
+    values: Mapping[str, Any]
+
+    @classmethod
+    def of(cls, number: int, row: Any, match_on: str) -> Row:
+        """Check the ``number``-th row (1-based) for matching on ``match_on``."""
+        if not isinstance(row, Mapping):
+            raise RowError(f"must be an object of contact keys, got {type(row).__name__}")
+        unknown = sorted(key for key in row if key not in ROW_KEYS and row[key] is not None)
+        if unknown:
+            raise RowError(
+                f"has keys a contact does not have: {', '.join(map(repr, unknown))}; a row may hold "
+                f"{', '.join((*IDENTITY_KEYS, *CHANGED_KEYS))} (put other values into customFields)"
+            )
+        given = {key: row[key] for key in CHANGED_KEYS if row.get(key) is not None}
+        uuid = _checked(row, "uuid", identifier)
+        phone = _checked(row, "phoneNumber", phone_number)
+        if (uuid if match_on == "uuid" else phone) is None:
+            raise RowError(f"has no {'uuid' if match_on == 'uuid' else 'phoneNumber'} to match on")
+        return cls(number, uuid, phone, _checked(row, "source", identifier), _values(given))
+
+    @property
+    def key(self) -> str:
+        """The row's contact, as matched: its uuid, or its phone number's digits."""
+        return self.uuid if self.uuid is not None else phone_key(self.phone or "")
+
+
+def phone_key(number: str) -> str:
+    """A phone number's digits: formatting never tells two numbers apart."""
+    return "".join(char for char in number if char.isdigit())
+
+
+def _checked(row: Mapping[str, Any], key: str, check: Any) -> Any:
+    value = row.get(key)
+    if value is None:
+        return None
+    try:
+        return check(value, key)
+    except ValueError as error:
+        raise RowError(f"has an invalid {key}: {_without_value(error)}") from None
+
+
+def _without_value(error: ValueError) -> str:
+    """The rule an error states, without the value it quotes (personal data)."""
+    return str(error).split(", got ")[0]
+
+
+def _values(given: Mapping[str, Any]) -> dict[str, Any]:
+    values: dict[str, Any] = {}
+    for key, value in given.items():
+        values[key] = _VALUE_CHECKS[key](value, key)
+    team = values.pop("team", None)
+    if team is not None:
+        if values.get("team_uuid", team) != team:
+            raise RowError("has a team and a team_uuid that differ")
+        values["team_uuid"] = team
+    return values
+
+
+def _name(value: Any, key: str) -> str:
+    if not isinstance(value, str) or not value.strip():
+        raise RowError(f"has an invalid {key}: it must be non-empty text")
+    return value.strip()
+
+
+def _optional_text(value: Any, key: str) -> str:
+    if not isinstance(value, str):
+        raise RowError(f"has an invalid {key}: it must be text")
+    if key == "note" and len(value) > MAX_NOTE_LENGTH:
+        raise RowError(f"has a note longer than {MAX_NOTE_LENGTH} characters")
+    return value.strip() if key == "assignedUser" else value
+
+
+def _tags(value: Any, key: str) -> tuple[str, ...]:
+    if isinstance(value, str):
+        value = _json(value, key) if value.lstrip().startswith("[") else value.split(",")
+    if not isinstance(value, list | tuple) or not all(isinstance(tag, str) and tag.strip() for tag in value):
+        raise RowError(f"has invalid {key}: a list of non-empty texts (or comma-separated text)")
+    return tuple(dict.fromkeys(tag.strip() for tag in value))
+
+
+def _custom_fields(value: Any, key: str) -> dict[str, str]:
+    if isinstance(value, str):
+        value = _json(value, key)
+    if not isinstance(value, Mapping):
+        raise RowError(f"has invalid {key}: an object of field names to values")
+    return {name: _field_value(name, item, key) for name, item in value.items() if item is not None}
+
+
+def _json(value: str, key: str) -> Any:
+    """A list or object written as JSON text, as a CSV cell or a rendered template holds it."""
+    try:
+        return json.loads(value)
+    except ValueError:
+        raise RowError(f"has invalid {key}: its text is not valid JSON") from None
+
+
+def _field_value(name: Any, value: Any, key: str) -> str:
+    if not isinstance(name, str) or not name.strip():
+        raise RowError(f"has invalid {key}: field names must be non-empty texts")
+    if isinstance(value, str):
+        return value
+    if isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value):
+        return str(value)
+    if isinstance(value, list) and all(isinstance(item, str) for item in value):
+        return json.dumps(value, ensure_ascii=False)
+    raise RowError(f"has an invalid value for {key}[{name!r}]: text, a number or a list of texts")
+
+
+def _team(value: Any, key: str) -> str:
+    uuid = value.get("uuid") if isinstance(value, Mapping) else value
+    try:
+        return identifier(uuid, key)
+    except ValueError:
+        raise RowError(f"has an invalid {key}: a team object with a uuid, or a team uuid") from None
+
+
+_VALUE_CHECKS = {
+    "name": _name,
+    "tags": _tags,
+    "customFields": _custom_fields,
+    "assignedUser": _optional_text,
+    "team": _team,
+    "team_uuid": _team,
+    "note": _optional_text,
+}
+
+
+def changes_for(row: Row, current: Contact, tags_mode: str) -> dict[str, Any]:
+    """The ``PATCH`` body taking ``current`` to what ``row`` wants; empty when nothing differs."""
+    values = row.values
+    body: dict[str, Any] = {}
+    if "name" in values and values["name"] != current.get("name"):
+        body["name"] = values["name"]
+    if "tags" in values:
+        tags = _new_tags(list(current.get("tags") or ()), values["tags"], tags_mode)
+        if tags is not None:
+            body["tags"] = tags
+    fields = current.get("customFields") or {}
+    changed = {
+        name: value for name, value in values.get("customFields", {}).items() if fields.get(name) != value
+    }
+    if changed:
+        body["custom_fields"] = changed
+    body.update(_assignment(values, current))
+    team = (current.get("team") or {}).get("uuid")
+    if "team_uuid" in values and values["team_uuid"] != team:
+        body["team_uuid"] = values["team_uuid"]
+    if "note" in values and values["note"] != (current.get("note") or ""):
+        body["note"] = values["note"] or None
+    return body
+
+
+def _new_tags(current: list[str], wanted: tuple[str, ...], mode: str) -> list[str] | None:
+    """The whole new tag list, or None when it would not change; case never tells tags apart."""
+    have = {tag.lower() for tag in current}
+    if mode == "add":
+        added = [tag for tag in wanted if tag.lower() not in have]
+        return current + added if added else None
+    if mode == "remove":
+        dropped = {tag.lower() for tag in wanted} & have
+        return [tag for tag in current if tag.lower() not in dropped] if dropped else None
+    return list(wanted) if {tag.lower() for tag in wanted} != have or len(wanted) != len(current) else None
+
+
+def _assignment(values: Mapping[str, Any], current: Contact) -> dict[str, Any]:
+    if "assignedUser" not in values or values["assignedUser"] == (current.get("assignedUser") or ""):
+        return {}
+    if values["assignedUser"]:
+        return {"assigned_user": values["assignedUser"]}
+    return {"unassign_user": True}
+
+
+def creation(row: Row, default_source: str) -> dict[str, Any]:
+    """What creating the row's contact sends, besides its number: ``name``, ``source``, changes.
+
+    :raises RowError: when the row lacks what Callbell requires (a name).
+    """
+    values = dict(row.values)
+    if "name" not in values:
+        raise RowError("has no name, which creating a contact requires")
+    changes = changes_for(Row(row.number, None, row.phone, None, values), {}, "set")
+    name = changes.pop("name")
+    changes.pop("unassign_user", None)
+    return {"name": name, "source": row.source or default_source, **changes}

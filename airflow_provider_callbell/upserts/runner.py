@@ -1,0 +1,202 @@
+"""Upserting rows: find each row's contact, write only what differs, say what became of each row.
+
+Two passes over the rows keep memory flat: the first checks them and gathers the contacts they
+name, the second plans and writes. Contacts are found with one walk of the account when the
+rows are many (a page read brings many contacts), else one lookup a row. A change of tags sends
+the whole list, so the contact is read again right before it: a tag an agent added meanwhile
+is kept. Rows run side by side, ``concurrency`` at once, under the hook's rate limit, and their
+outcomes come out in row order.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from airflow_provider_callbell.exceptions import (
+    CallbellClientError,
+    CallbellNotFoundError,
+    CallbellWriteUncertainError,
+)
+from airflow_provider_callbell.upserts.rows import Contact, Row, RowError, changes_for, creation, phone_key
+
+if TYPE_CHECKING:
+    from airflow_provider_callbell.hooks.callbell import CallbellHook
+
+OUTCOMES = ("created", "updated", "unchanged", "failed")
+#: Above this many rows, one walk of the account finds their contacts; below, a lookup each.
+WALK_ABOVE = 100
+_CONFLICT = 409
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What became of one row (1-based ``row``); ``changed`` names the API fields written."""
+
+    row: int
+    outcome: str
+    uuid: str | None = None
+    changed: tuple[str, ...] = ()
+    reason: str | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        """The report line."""
+        return {
+            "row": self.row,
+            "outcome": self.outcome,
+            "uuid": self.uuid,
+            "changed": list(self.changed),
+            "reason": self.reason,
+        }
+
+
+@dataclass
+class UpsertSettings:
+    """How rows are matched and written; see CallbellUpsertContactsOperator."""
+
+    match_on: str = "uuid"
+    channel_uuid: str | None = None
+    create_missing: bool = False
+    tags_mode: str = "set"
+    dry_run: bool = False
+    concurrency: int = 8
+    default_source: str = "whatsapp"
+
+
+@dataclass
+class Upsert:
+    """One upsert of ``rows`` (a callable giving them afresh: they are read twice)."""
+
+    hook: CallbellHook
+    settings: UpsertSettings
+    rows: Callable[[], Iterable[Any]]
+    counts: dict[str, int] = field(default_factory=lambda: dict.fromkeys(OUTCOMES, 0))
+    _known: dict[str, Contact] | None = None
+
+    def run(self) -> Iterator[Outcome]:
+        """Every row's outcome, in row order; counted in :attr:`counts`."""
+        keys = self._keys()
+        if len(keys) > WALK_ABOVE:
+            self._known = self._walk(keys)
+        first: dict[str, int] = {}
+        with ThreadPoolExecutor(self.settings.concurrency, thread_name_prefix="callbell-upsert") as pool:
+            window: deque[Future[Outcome]] = deque()
+            for number, raw in enumerate(self.rows(), start=1):
+                window.append(self._start(pool, number, raw, first))
+                if len(window) >= 4 * self.settings.concurrency:
+                    yield self._counted(window.popleft().result())
+            while window:
+                yield self._counted(window.popleft().result())
+
+    def _counted(self, outcome: Outcome) -> Outcome:
+        self.counts[outcome.outcome] += 1
+        return outcome
+
+    def _keys(self) -> set[str]:
+        keys = set()
+        for number, raw in enumerate(self.rows(), start=1):
+            with contextlib.suppress(RowError):
+                keys.add(Row.of(number, raw, self.settings.match_on).key)
+        return keys
+
+    def _walk(self, keys: set[str]) -> dict[str, Contact]:
+        known: dict[str, Contact] = {}
+        for contact in self.hook.iter_contacts(concurrency=self.settings.concurrency):
+            key = self._key_of(contact)
+            if key in keys and self._on_channel(contact):
+                known[key] = contact
+        return known
+
+    def _key_of(self, contact: Contact) -> str:
+        if self.settings.match_on == "uuid":
+            return str(contact.get("uuid"))
+        return phone_key(str(contact.get("phoneNumber") or ""))
+
+    def _on_channel(self, contact: Contact) -> bool:
+        channel = self.settings.channel_uuid
+        return channel is None or (contact.get("channel") or {}).get("uuid") == channel
+
+    def _start(
+        self, pool: ThreadPoolExecutor, number: int, raw: Any, first: dict[str, int]
+    ) -> Future[Outcome]:
+        """The row's outcome under way; rows are checked here, in order, so duplicates are the later rows."""
+        try:
+            row = Row.of(number, raw, self.settings.match_on)
+            earlier = first.setdefault(row.key, number)
+            if earlier != number:
+                raise RowError(f"names the same contact as row {earlier}")
+        except RowError as error:
+            failed: Future[Outcome] = Future()
+            failed.set_result(Outcome(number, "failed", _uuid_of(raw), reason=f"row {number} {error}"))
+            return failed
+        return pool.submit(self._outcome, row)
+
+    def _outcome(self, row: Row) -> Outcome:
+        try:
+            return self._upsert(row)
+        except RowError as error:
+            return Outcome(row.number, "failed", row.uuid, reason=f"row {row.number} {error}")
+        except (CallbellClientError, CallbellWriteUncertainError) as error:
+            return Outcome(row.number, "failed", row.uuid, reason=str(error))
+
+    def _upsert(self, row: Row) -> Outcome:
+        current = self._current(row)
+        if current is None:
+            return self._create(row)
+        return self._update(row, current)
+
+    def _current(self, row: Row) -> Contact | None:
+        if self._known is not None:
+            return self._known.get(row.key)
+        return self._fetch(row)
+
+    def _fetch(self, row: Row) -> Contact | None:
+        try:
+            if row.uuid is not None and self.settings.match_on == "uuid":
+                return self.hook.get_contact(row.uuid)
+            return self.hook.get_contact_by_phone(str(row.phone), channel_uuid=self.settings.channel_uuid)
+        except CallbellNotFoundError:
+            return None
+
+    def _update(self, row: Row, current: Contact) -> Outcome:
+        uuid = str(current.get("uuid"))
+        body = changes_for(row, current, self.settings.tags_mode)
+        if "tags" in body and self._known is not None:
+            current = self.hook.get_contact(uuid)
+            body = changes_for(row, current, self.settings.tags_mode)
+        if not body:
+            return Outcome(row.number, "unchanged", uuid)
+        if not self.settings.dry_run:
+            self.hook.update_contact(uuid, **body)
+        return Outcome(row.number, "updated", uuid, tuple(body))
+
+    def _create(self, row: Row) -> Outcome:
+        if not self.settings.create_missing or row.phone is None:
+            what = "uuid" if self.settings.match_on == "uuid" else "phone number"
+            raise RowError(f"names no existing contact (no contact has its {what}); create_missing is off")
+        fields = creation(row, self.settings.default_source)
+        if self.settings.dry_run:
+            return Outcome(row.number, "created", None, tuple(fields))
+        try:
+            contact = self.hook.create_contact(row.phone, channel_uuid=self.settings.channel_uuid, **fields)
+        except CallbellClientError as error:
+            if error.status != _CONFLICT:
+                raise
+            return self._update(row, self._taken(row))
+        return Outcome(row.number, "created", str(contact.get("uuid")), tuple(fields))
+
+    def _taken(self, row: Row) -> Contact:
+        """The contact created since the walk passed, which holds the row's number."""
+        found = self._fetch(row)
+        if found is None:
+            raise RowError("names a phone number Callbell says is taken, yet finds no contact with it")
+        return found
+
+
+def _uuid_of(raw: Any) -> str | None:
+    uuid = raw.get("uuid") if isinstance(raw, Mapping) else None
+    return uuid if isinstance(uuid, str) else None
