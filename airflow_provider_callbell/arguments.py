@@ -198,3 +198,22 @@ def string_list(value: Any, name: str, *, example: str, ordered: bool = False) -
     if not parsed:
         raise ValueError(f"{name} must name at least one, e.g. {example}, or be None; got {_shown(value)}")
     return tuple(dict.fromkeys(parsed))
+
+
+def file_path(value: Any, name: str) -> str:
+    """A file's URL, or its absolute local path (a relative one would land wherever the worker runs)."""
+    given = text(value, name)
+    if given.endswith("/") or not given.isprintable():
+        raise ValueError(f"{name} must name a file, in printable characters, got {given!r}")
+    if given.lower().startswith("file:") and not re.match(r"file:///[^/]", given, re.IGNORECASE):
+        raise ValueError(
+            f"{name} must be a file URL with an absolute path and no host, such as "
+            f"file:///data/contacts.jsonl, got {given!r}"
+        )
+    if "://" not in given and not given.startswith("/"):
+        raise ValueError(
+            f"{name} must be an absolute path or a URL such as file:///data/contacts.jsonl or "
+            f"s3://bucket/contacts.parquet, got {given!r}: a relative path would land in the "
+            "worker's working directory"
+        )
+    return given

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import re
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import replace
@@ -11,14 +10,17 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-from airflow.providers.common.compat.sdk import AirflowFailException, BaseOperator
+from airflow.providers.common.compat.sdk import AirflowException, AirflowFailException, BaseOperator
 
 from airflow_provider_callbell.api.filters import ContactFilters, TagsArg
 from airflow_provider_callbell.api.selection import ContactSelection
 from airflow_provider_callbell.arguments import (
     DEFAULT_MAX_XCOM_CONTACTS,
     MAX_CONCURRENCY,
+    choice,
+    file_path,
     flag,
+    identifier,
     known_now,
     named_for,
     optional_whole_number,
@@ -27,14 +29,21 @@ from airflow_provider_callbell.arguments import (
 )
 from airflow_provider_callbell.connection import DEFAULT_CONN_ID
 from airflow_provider_callbell.exports.formats import format_of
+from airflow_provider_callbell.upserts.rows import MATCH_ON, TAGS_MODES
 
 if TYPE_CHECKING:
     from airflow.providers.common.compat.sdk import Context, ObjectStoragePath
     from airflow.providers.openlineage.extractors import OperatorLineage
 
     from airflow_provider_callbell.api.pagination import Contact
+    from airflow_provider_callbell.upserts.runner import Outcome, Upsert
 
 DEFAULT_CONCURRENCY = 16
+DEFAULT_WRITE_CONCURRENCY = 8
+REPORT_FORMATS = ("jsonl", "json", "csv")
+REPORT_FIELDS = ("row", "outcome", "uuid", "changed", "reason")
+#: Failed rows whose reason is logged; the report holds them all.
+LOGGED_FAILURES = 20
 
 
 class CallbellListContactsOperator(BaseOperator):
@@ -316,20 +325,219 @@ class CallbellListContactsOperator(BaseOperator):
 
 
 def _output_path(path: Any) -> str:
-    """``output_path`` checked: a URL, or an absolute local path (a relative one would land
-    wherever the worker happens to run)."""
-    given = text(path, "output_path")
-    if given.endswith("/") or not given.isprintable():
-        raise ValueError(f"output_path must name a file, in printable characters, got {given!r}")
-    if given.lower().startswith("file:") and not re.match(r"file:///[^/]", given, re.IGNORECASE):
-        raise ValueError(
-            f"output_path must be a file URL with an absolute path and no host, such as "
-            f"file:///data/contacts.jsonl, got {given!r}"
+    return file_path(path, "output_path")
+
+
+class CallbellUpsertContactsOperator(BaseOperator):
+    """
+    Write rows back to Callbell's contacts: tags, custom fields, name, agent, team, note.
+
+    Rows use the keys of the Contact object as the export writes them, so an export, changed in
+    the warehouse, upserts as it is; read-only keys (``createdAt``, ``href``...) are carried and
+    ignored, unknown keys are errors. Only the keys present in a row are changed: ``None`` (an
+    empty CSV cell) leaves a value as it is; ``""`` clears ``note`` or ``assignedUser``, ``[]``
+    clears ``tags``. A row that would change nothing sends nothing. Contacts are found with one
+    walk of the account when the rows are many, else a lookup a row. A retry after a failure
+    midway ends in the same state: writes set values, and creations are looked up by number.
+
+    :param callbell_conn_id: the ``callbell`` connection.
+    :param contacts: the rows, a list of objects (e.g. an upstream task's ``.output``); or give
+        ``input_path``. (templated)
+    :param input_path: a JSON Lines, JSON, CSV or Parquet file of rows, local or on object
+        storage. (templated)
+    :param input_format: ``jsonl``, ``json``, ``csv`` or ``parquet``; by default from the suffix
+        of ``input_path``. (templated)
+    :param input_conn_id: the object-storage connection of ``input_path``. (templated)
+    :param match_on: ``uuid`` (default): rows name contacts by ``uuid``; ``phone``: by
+        ``phoneNumber``, formatting ignored, on ``channel_uuid``'s channel when given.
+    :param channel_uuid: with ``match_on="phone"``, the channel whose contacts rows name, and
+        where missing ones are created. (templated)
+    :param create_missing: with ``match_on="phone"``, create the contacts no row matches (a row
+        then needs ``name``; ``source`` defaults to ``whatsapp``). Default False: such rows fail.
+    :param tags_mode: ``set`` (default): a row's ``tags`` become the contact's tags; ``add``:
+        they are added to its tags; ``remove``: they are removed from them.
+    :param dry_run: find what would change and report it, writing nothing to Callbell.
+    :param max_failures: how many rows may fail before the task does (default 0); the task
+        fails only after every row was tried, and the report is written first.
+    :param report_path: where to write one line per row (``row``, ``outcome``: created, updated,
+        unchanged or failed, ``uuid``, ``changed``, ``reason``): a ``.jsonl``, ``.json`` or
+        ``.csv`` file, local or on object storage. (templated)
+    :param report_conn_id: the object-storage connection of ``report_path``. (templated)
+    :param concurrency: rows written at once, under the connection's rate limit.
+    """
+
+    template_fields: Sequence[str] = (
+        "contacts",
+        "input_path",
+        "input_format",
+        "input_conn_id",
+        "channel_uuid",
+        "report_path",
+        "report_conn_id",
+    )
+    ui_color = "#e3f4ec"
+
+    def __init__(
+        self,
+        *,
+        callbell_conn_id: str = DEFAULT_CONN_ID,
+        contacts: Any = None,
+        input_path: str | None = None,
+        input_format: str | None = None,
+        input_conn_id: str | None = None,
+        match_on: str = "uuid",
+        channel_uuid: str | None = None,
+        create_missing: bool = False,
+        tags_mode: str = "set",
+        dry_run: bool = False,
+        max_failures: int = 0,
+        report_path: str | None = None,
+        report_conn_id: str | None = None,
+        concurrency: int = DEFAULT_WRITE_CONCURRENCY,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.callbell_conn_id = callbell_conn_id
+        self.contacts = contacts
+        self.input_path = input_path
+        self.input_format = input_format
+        self.input_conn_id = input_conn_id
+        self.channel_uuid = channel_uuid
+        self.report_path = report_path
+        self.report_conn_id = report_conn_id
+        with named_for(self):
+            text(callbell_conn_id, "callbell_conn_id")
+            self.match_on = choice(match_on, "match_on", MATCH_ON)
+            self.create_missing = flag(create_missing, "create_missing")
+            self.tags_mode = choice(tags_mode, "tags_mode", TAGS_MODES)
+            self.is_dry_run = flag(dry_run, "dry_run")
+            self.max_failures = whole_number(max_failures, "max_failures", minimum=0)
+            self.concurrency = whole_number(concurrency, "concurrency", maximum=MAX_CONCURRENCY)
+            if self.create_missing and self.match_on != "phone":
+                raise ValueError(
+                    "create_missing=True needs match_on='phone': a contact is created from its "
+                    "phone number, and Callbell gives it a new uuid"
+                )
+            if (contacts is None) == (input_path is None):
+                raise ValueError("give the rows as contacts or as input_path, one of them")
+            if input_path is None and (input_format is not None or input_conn_id is not None):
+                raise ValueError("input_format and input_conn_id need input_path")
+            if report_path is None and report_conn_id is not None:
+                raise ValueError("report_conn_id needs report_path")
+        self._check(resolve=known_now)
+
+    def _check(self, resolve: Callable[[Any], Any] = lambda given: given) -> tuple[str | None, str | None]:
+        """The input's and the report's formats, checked as far as they are known."""
+        with named_for(self):
+            if self.match_on == "phone" and resolve(self.channel_uuid) is not None:
+                identifier(self.channel_uuid, "channel_uuid")
+            rows = resolve(self.contacts)
+            if isinstance(rows, str) and not _rendered_rows(rows):
+                raise ValueError(f"contacts must be a list of objects, got text {rows[:40]!r}")
+            input_format = None
+            path, given_format = resolve(self.input_path), resolve(self.input_format)
+            if path is not None and (self.input_format is None or given_format is not None):
+                from airflow_provider_callbell.exports.readers import input_format_of
+
+                input_format = input_format_of(file_path(path, "input_path"), given_format)
+            report = resolve(self.report_path)
+            report_format = None
+            if report is not None:
+                report_format = format_of(file_path(report, "report_path"), None)
+                if report_format not in REPORT_FORMATS:
+                    raise ValueError(f"report_path must end in .jsonl, .json or .csv, got {report!r}")
+            return input_format, report_format
+
+    def execute(self, context: Context) -> dict[str, Any]:
+        """Upsert every row; fail after all were tried if more than ``max_failures`` failed."""
+        from airflow_provider_callbell.hooks.callbell import CallbellHook
+        from airflow_provider_callbell.upserts.runner import Upsert, UpsertSettings
+
+        input_format, report_format = self._check()
+        settings = UpsertSettings(
+            match_on=self.match_on,
+            channel_uuid=self.channel_uuid,
+            create_missing=self.create_missing,
+            tags_mode=self.tags_mode,
+            dry_run=self.is_dry_run,
+            concurrency=self.concurrency,
         )
-    if "://" not in given and not given.startswith("/"):
-        raise ValueError(
-            f"output_path must be an absolute path or a URL such as file:///data/contacts.jsonl or "
-            f"s3://bucket/contacts.parquet, got {given!r}: a relative path would land in the "
-            "worker's working directory"
+        hook = CallbellHook(callbell_conn_id=self.callbell_conn_id)
+        upsert = Upsert(hook, settings, self._rows(input_format))
+        started = time.monotonic()
+        with contextlib.closing(hook):
+            report = self._report(upsert, report_format)
+        counts = upsert.counts
+        self.log.info(
+            "%sUpserted %d rows in %.1f s: %d created, %d updated, %d unchanged, %d failed",
+            "Dry run: " if self.is_dry_run else "",
+            sum(counts.values()),
+            time.monotonic() - started,
+            counts["created"],
+            counts["updated"],
+            counts["unchanged"],
+            counts["failed"],
         )
-    return given
+        if counts["failed"] > self.max_failures:
+            raise AirflowException(
+                f"{counts['failed']} rows failed, more than max_failures={self.max_failures}"
+                + (f": see the report at {report}" if report else ": see the reasons above")
+            )
+        return {**counts, "report_path": report, "dry_run": self.is_dry_run}
+
+    def _rows(self, input_format: str | None) -> Callable[[], Iterable[Any]]:
+        if input_format is None:
+            rows = self.contacts
+            if isinstance(rows, str):
+                rows = _rendered_rows(rows)
+            if not isinstance(rows, list | tuple):
+                raise ValueError(
+                    f"{self.task_id}: contacts must be a list of objects, got {type(rows).__name__}"
+                )
+            return lambda: rows
+        from airflow.providers.common.compat.sdk import ObjectStoragePath
+
+        from airflow_provider_callbell.exports.readers import read_rows
+
+        source = ObjectStoragePath(file_path(self.input_path, "input_path"), conn_id=self.input_conn_id)
+        return lambda: read_rows(source, input_format)
+
+    def _report(self, upsert: Upsert, report_format: str | None) -> str | None:
+        failures = 0
+        outcomes = (outcome for outcome in upsert.run())
+
+        def logged(outcome: Outcome) -> dict[str, Any]:
+            nonlocal failures
+            if outcome.outcome == "failed" and failures < LOGGED_FAILURES:
+                failures += 1
+                self.log.warning("Row %d failed: %s", outcome.row, outcome.reason)
+            return outcome.as_dict()
+
+        if report_format is None:
+            for outcome in outcomes:
+                logged(outcome)
+            return None
+        from airflow.providers.common.compat.sdk import ObjectStoragePath
+
+        from airflow_provider_callbell.exports.atomic import atomic_write
+        from airflow_provider_callbell.exports.formats import WRITERS
+
+        target = ObjectStoragePath(file_path(self.report_path, "report_path"), conn_id=self.report_conn_id)
+        with atomic_write(target) as out:
+            WRITERS[report_format]((logged(outcome) for outcome in outcomes), out, REPORT_FIELDS)
+        return str(target)
+
+
+def _rendered_rows(rendered: str) -> list[Any] | None:
+    """Rows rendered as text by a template without native rendering (JSON or a Python list)."""
+    import ast
+    import json
+
+    for parse in (json.loads, ast.literal_eval):
+        try:
+            rows = parse(rendered)
+        except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
+            continue
+        if isinstance(rows, list):
+            return rows
+    return None

@@ -140,7 +140,7 @@ class Upsert:
             return self._upsert(row)
         except RowError as error:
             return Outcome(row.number, "failed", row.uuid, reason=f"row {row.number} {error}")
-        except (CallbellClientError, CallbellWriteUncertainError) as error:
+        except (CallbellClientError, CallbellNotFoundError, CallbellWriteUncertainError) as error:
             return Outcome(row.number, "failed", row.uuid, reason=str(error))
 
     def _upsert(self, row: Row) -> Outcome:

@@ -1,0 +1,192 @@
+"""CallbellUpsertContactsOperator against the sandbox: only changes are written, every row reported."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from airflow.providers.common.compat.sdk import AirflowException
+
+from airflow_provider_callbell.operators.contacts import (
+    CallbellListContactsOperator,
+    CallbellUpsertContactsOperator,
+)
+from airflow_provider_callbell.sandbox import CallbellSandbox
+from airflow_provider_callbell.upserts import runner
+from tests.conftest import SandboxFactory, connect
+from tests.live import BUSY
+
+
+@pytest.fixture
+def account(sandbox_factory: SandboxFactory, monkeypatch: pytest.MonkeyPatch) -> CallbellSandbox:
+    sandbox = sandbox_factory(contacts=150, seed=11)
+    connect(monkeypatch, sandbox, max_requests_per_second=5000)
+    return sandbox
+
+
+def upsert(**kwargs: Any) -> dict[str, Any]:
+    result: dict[str, Any] = CallbellUpsertContactsOperator(task_id="upsert", **kwargs).execute({})
+    return result
+
+
+def report(path: Path) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in path.read_text().splitlines()]
+
+
+def lower(tags: list[str]) -> set[str]:
+    return {tag.lower() for tag in tags}
+
+
+@pytest.mark.parametrize("many", [False, True], ids=["lookups", "walk"])
+def test_export_transform_upsert_writes_only_the_changes(
+    account: CallbellSandbox, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, many: bool
+) -> None:
+    monkeypatch.setattr(runner, "WALK_ABOVE", 10 if many else 1000)
+    exported = tmp_path / "contacts.jsonl"
+    CallbellListContactsOperator(task_id="export", output_path=str(exported)).execute({})
+    rows = [json.loads(line) for line in exported.read_text().splitlines()][:40]
+    hot = rows[:3]
+    for row in hot:
+        row["tags"] = [*row["tags"], "hot"]
+        row["customFields"] = {**row["customFields"], "score": "95"}
+    before = {contact["uuid"]: contact for contact in account.contacts()}
+    account.reset_stats()
+
+    result = upsert(contacts=rows, report_path=str(tmp_path / "report.jsonl"))
+
+    assert {key: result[key] for key in runner.OUTCOMES} == {
+        "created": 0,
+        "updated": 3,
+        "unchanged": 37,
+        "failed": 0,
+    }
+    for row in hot:
+        stored = account.get_contact(row["uuid"])
+        assert lower(stored["tags"]) == lower(before[row["uuid"]]["tags"]) | {"hot"}
+        assert stored["customFields"] == {**before[row["uuid"]]["customFields"], "score": "95"}
+    for row in rows[3:]:
+        assert account.get_contact(row["uuid"]) == before[row["uuid"]]
+    lines = report(tmp_path / "report.jsonl")
+    assert [line["row"] for line in lines] == list(range(1, 41))
+    assert [line["outcome"] for line in lines[:4]] == ["updated", "updated", "updated", "unchanged"]
+    assert lines[0]["changed"] == ["tags", "custom_fields"]
+    assert result["report_path"] == str(tmp_path / "report.jsonl")
+
+
+def test_a_second_run_changes_nothing(account: CallbellSandbox) -> None:
+    rows = [{"uuid": contact["uuid"], "tags": ["hot"]} for contact in account.contacts()[:5]]
+
+    first = upsert(contacts=rows)
+    second = upsert(contacts=rows)
+
+    assert (first["updated"], second["updated"], second["unchanged"]) == (5, 0, 5)
+
+
+def test_match_on_phone_creates_the_missing_once(account: CallbellSandbox) -> None:
+    known = account.contacts()[7]
+    digits = "".join(char for char in known["phoneNumber"] if char.isdigit())
+    rows = [
+        {"phoneNumber": f"+{digits[:2]} ({digits[2:5]}) {digits[5:]}", "note": "seen"},
+        {"phoneNumber": "+39 347 555 0101", "name": "Nuova", "tags": ["hot"], "source": "instagram"},
+    ]
+
+    first = upsert(contacts=rows, match_on="phone", create_missing=True)
+    count = len(account.contacts())
+    second = upsert(contacts=rows, match_on="phone", create_missing=True)
+
+    assert (first["updated"], first["created"]) == (1, 1)
+    assert (second["unchanged"], second["created"], len(account.contacts())) == (2, 0, count)
+    assert account.get_contact(known["uuid"])["note"] == "seen"
+    (created,) = [c for c in account.contacts() if c["name"] == "Nuova"]
+    assert (created["tags"], created["source"]) == (["hot"], "instagram")
+
+
+def test_failed_rows_fail_the_task_after_the_rest_and_are_reported(
+    account: CallbellSandbox, tmp_path: Path
+) -> None:
+    good = account.contacts()[0]["uuid"]
+    rows = [
+        {"uuid": "0" * 32, "tags": ["hot"]},
+        {"uuid": good, "tags": ["hot"], "score": 1},
+        {"uuid": good, "tags": ["hot"]},
+        {"uuid": good, "note": "dup"},
+    ]
+
+    with pytest.raises(AirflowException, match=r"3 rows failed, more than max_failures=0.*report"):
+        upsert(contacts=rows, report_path=str(tmp_path / "report.jsonl"))
+
+    lines = report(tmp_path / "report.jsonl")
+    assert [line["outcome"] for line in lines] == ["failed", "failed", "updated", "failed"]
+    assert "no existing contact" in lines[0]["reason"]
+    assert "'score'" in lines[1]["reason"]
+    assert "same contact as row 3" in lines[3]["reason"]
+    assert account.get_contact(good)["tags"] == ["hot"]
+    assert upsert(contacts=rows, max_failures=3)["failed"] == 3
+
+
+def test_dry_run_writes_nothing(account: CallbellSandbox) -> None:
+    before = account.contacts()
+    rows = [{"uuid": before[0]["uuid"], "tags": ["hot"]}, {"phoneNumber": "+39 340 1", "name": "N"}]
+
+    result = upsert(contacts=rows[:1], dry_run=True)
+    created = upsert(contacts=rows[1:], dry_run=True, match_on="phone", create_missing=True)
+
+    assert (result["updated"], result["dry_run"], created["created"]) == (1, True, 1)
+    assert account.contacts() == before
+
+
+def test_tags_modes_on_a_live_account(
+    sandbox_factory: SandboxFactory, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """Messages move contacts, agents tag them, some are deleted while the upsert runs: every row
+    whose contact is still there lands, and only deleted contacts' rows fail."""
+    account = sandbox_factory(contacts=600, seed=3, latency=0.005, **BUSY)
+    connect(monkeypatch, account, max_requests_per_second=5000)
+    targets = [contact["uuid"] for contact in account.contacts()[::3]]
+    rows = [{"uuid": uuid, "tags": ["hot"]} for uuid in targets]
+
+    added = upsert(
+        contacts=rows, tags_mode="add", max_failures=len(targets), report_path=str(tmp_path / "r.jsonl")
+    )
+
+    with account.events_paused():
+        alive = [uuid for uuid in targets if uuid in {c["uuid"] for c in account.contacts()}]
+        assert all("hot" in lower(account.get_contact(uuid)["tags"]) for uuid in alive)
+    failed = [line for line in report(tmp_path / "r.jsonl") if line["outcome"] == "failed"]
+    assert failed, "no contact was deleted during the run: the test proves less than it claims"
+    gone = ("404", "names no existing contact")
+    assert all(any(why in line["reason"] for why in gone) and line["uuid"] not in alive for line in failed)
+    assert added["updated"] == len(targets) - len(failed)
+    removed = upsert(
+        contacts=[{"uuid": uuid, "tags": ["HOT"]} for uuid in alive],
+        tags_mode="remove",
+        max_failures=len(alive),
+    )
+    with account.events_paused():
+        still = [uuid for uuid in alive if uuid in {c["uuid"] for c in account.contacts()}]
+        assert not any("hot" in lower(account.get_contact(uuid)["tags"]) for uuid in still)
+    assert removed["updated"] >= len(still)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({}, "give the rows as contacts or as input_path"),
+        ({"contacts": [], "input_path": "/x.csv"}, "one of them"),
+        ({"contacts": [], "match_on": "email"}, "match_on must be one of 'uuid', 'phone'"),
+        ({"contacts": [], "tags_mode": "merge"}, "tags_mode must be one of 'set', 'add', 'remove'"),
+        ({"contacts": [], "create_missing": True}, "create_missing=True needs match_on='phone'"),
+        ({"contacts": [], "max_failures": -1}, "max_failures must be"),
+        ({"contacts": [], "dry_run": "yes"}, "dry_run must be True or False"),
+        ({"contacts": [], "report_path": "report.jsonl"}, "report_path must be an absolute path"),
+        ({"contacts": [], "report_path": "/r.parquet"}, r"report_path must end in .jsonl, .json or .csv"),
+        ({"input_path": "/rows.xlsx"}, "input_path"),
+        ({"contacts": "not a list"}, "contacts must be a list of objects"),
+        ({"contacts": [], "report_conn_id": "s3"}, "report_conn_id needs report_path"),
+    ],
+)
+def test_bad_arguments_fail_at_parse_time(kwargs: dict[str, Any], message: str) -> None:
+    with pytest.raises(ValueError, match=f"CallbellUpsertContactsOperator 'upsert': .*{message}"):
+        CallbellUpsertContactsOperator(task_id="upsert", **kwargs)
