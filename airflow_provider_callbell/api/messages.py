@@ -142,6 +142,11 @@ def _metadata(metadata: Any) -> dict[str, str]:
     return dict(metadata)
 
 
+def status_path(uuid: str) -> str:
+    """The path of a message's status."""
+    return f"messages/status/{quote(identifier(uuid, 'uuid'))}"
+
+
 def sent_message(document: Any) -> dict[str, Any]:
     """``{"uuid", "status", ...}`` of a ``{"message": {...}}`` answer."""
     message = document.get("message") if isinstance(document, Mapping) else None

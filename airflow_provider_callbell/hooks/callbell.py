@@ -7,6 +7,7 @@ import threading
 import time
 from collections.abc import Callable, Generator, Mapping
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from datetime import datetime
 from functools import cached_property
 from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import quote
@@ -405,8 +406,17 @@ class CallbellHook(BaseHook):
 
     def get_message_status(self, uuid: str) -> dict[str, Any]:
         """A sent message and its ``status``: enqueued, sent, delivered, read or failed."""
-        path = f"messages/status/{quote(identifier(uuid, 'uuid'))}"
-        return messages.sent_message(self.request("GET", path))
+        return messages.sent_message(self.request("GET", messages.status_path(uuid)))
+
+    def find_sent_message(
+        self, message: messages.OutgoingMessage, idempotency_key: str, *, since: datetime
+    ) -> dict[str, Any] | None:
+        """The message sent with ``idempotency_key`` to ``message.to`` since ``since``, if any.
+
+        :raises CallbellWriteUncertainError: when Callbell's message list cannot tell.
+        """
+        find = messages.send_message(message, idempotency_key, now=since).find
+        return self._look_up(find()) if find is not None else None
 
     def test_connection(self) -> tuple[bool, str]:
         """Check the token with one ``GET /auth/me``, for the UI's, the API's and the CLI's test.

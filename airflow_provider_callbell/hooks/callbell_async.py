@@ -5,10 +5,12 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import AsyncIterator, Mapping
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
+from uuid import uuid4
 
 from airflow.providers.common.compat.sdk import BaseHook
 
+from airflow_provider_callbell.api import messages
 from airflow_provider_callbell.api.filters import ContactFilters, TagsArg
 from airflow_provider_callbell.api.pagination import Contact, ContactPage
 from airflow_provider_callbell.api.rate_limit import request_limiter
@@ -16,10 +18,15 @@ from airflow_provider_callbell.api.responses import decode_response
 from airflow_provider_callbell.api.transport import transport_failure
 from airflow_provider_callbell.api.walk import ContactWalk, PageRequest
 from airflow_provider_callbell.connection import CONN_TYPE, DEFAULT_CONN_ID, ClientConfig, checked_settings
+from airflow_provider_callbell.exceptions import CallbellError, CallbellNotFoundError
 
 if TYPE_CHECKING:
     import aiohttp
     from pyrate_limiter import Limiter
+
+    from airflow_provider_callbell.api.writes import Lookup, Write
+
+T = TypeVar("T")
 
 
 class CallbellAsyncHook(BaseHook):
@@ -62,8 +69,56 @@ class CallbellAsyncHook(BaseHook):
         config = await self.config()
         return await config.retry_policy.async_retrying(self.log)(self._send, config, method, path, params)
 
+    async def write(self, write: Write[T]) -> T:
+        """:meth:`CallbellHook.write` from an event loop: retried, never applied twice."""
+        config = await self.config()
+
+        async def attempt() -> T:
+            if write.needs_lookup and write.find is not None:
+                found = await self._look_up(write.find())
+                if found is not None:
+                    self.log.warning("%s was applied though its answer was lost: not sent again", write.what)
+                    return found
+            try:
+                return write.parse(await self._send(config, write.method, write.path, None, write.body))
+            except CallbellError as error:
+                write.failed(error)
+                raise
+
+        return await config.retry_policy.async_retrying(self.log)(attempt)
+
+    async def _look_up(self, lookup: Lookup[T]) -> T | None:
+        try:
+            get = next(lookup)
+            while True:
+                try:
+                    document = await self.request("GET", get.path, params=get.params)
+                except CallbellNotFoundError as missing:
+                    get = lookup.throw(missing)
+                else:
+                    get = lookup.send(document)
+        except StopIteration as done:
+            found: T | None = done.value
+            return found
+
+    async def send_message(
+        self, message: messages.OutgoingMessage, *, idempotency_key: str | None = None
+    ) -> dict[str, Any]:
+        """:meth:`CallbellHook.send_message` from an event loop."""
+        key = idempotency_key or messages.idempotency_key(uuid4())
+        return await self.write(messages.send_message(message, key))
+
+    async def get_message_status(self, uuid: str) -> dict[str, Any]:
+        """:meth:`CallbellHook.get_message_status` from an event loop."""
+        return messages.sent_message(await self.request("GET", messages.status_path(uuid)))
+
     async def _send(
-        self, config: ClientConfig, method: str, path: str, params: Mapping[str, str] | None
+        self,
+        config: ClientConfig,
+        method: str,
+        path: str,
+        params: Mapping[str, str] | None,
+        json: Any = None,
     ) -> Any:
         import aiohttp
 
@@ -76,7 +131,7 @@ class CallbellAsyncHook(BaseHook):
             self._session = aiohttp.ClientSession(headers=config.headers, timeout=timeout)
         try:
             async with self._session.request(
-                method, f"{config.base_url}/{path}", params=params, allow_redirects=False
+                method, f"{config.base_url}/{path}", params=params, json=json, allow_redirects=False
             ) as response:
                 body = await response.read()
         except (TimeoutError, aiohttp.ClientError, ValueError) as error:

@@ -11,12 +11,12 @@ outcomes come out in row order.
 from __future__ import annotations
 
 import contextlib
-from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from airflow_provider_callbell.batches import done, in_order
 from airflow_provider_callbell.exceptions import (
     CallbellClientError,
     CallbellNotFoundError,
@@ -84,17 +84,12 @@ class Upsert:
             self._known = self._walk(keys)
         first: dict[str, int] = {}
         with ThreadPoolExecutor(self.settings.concurrency, thread_name_prefix="callbell-upsert") as pool:
-            window: deque[Future[Outcome]] = deque()
-            for number, raw in enumerate(self.rows(), start=1):
-                window.append(self._start(pool, number, raw, first))
-                if len(window) >= 4 * self.settings.concurrency:
-                    yield self._counted(window.popleft().result())
-            while window:
-                yield self._counted(window.popleft().result())
-
-    def _counted(self, outcome: Outcome) -> Outcome:
-        self.counts[outcome.outcome] += 1
-        return outcome
+            started = (
+                self._start(pool, number, raw, first) for number, raw in enumerate(self.rows(), start=1)
+            )
+            for outcome in in_order(started, 4 * self.settings.concurrency):
+                self.counts[outcome.outcome] += 1
+                yield outcome
 
     def _keys(self) -> set[str]:
         keys = set()
@@ -130,9 +125,7 @@ class Upsert:
             if earlier != number:
                 raise RowError(f"names the same contact as row {earlier}")
         except RowError as error:
-            failed: Future[Outcome] = Future()
-            failed.set_result(Outcome(number, "failed", _uuid_of(raw), reason=f"row {number} {error}"))
-            return failed
+            return done(Outcome(number, "failed", _uuid_of(raw), reason=f"row {number} {error}"))
         return pool.submit(self._outcome, row)
 
     def _outcome(self, row: Row) -> Outcome:

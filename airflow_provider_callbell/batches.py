@@ -1,0 +1,28 @@
+"""Rows worked on side by side, their results handed out in row order with bounded memory."""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Iterable, Iterator
+from concurrent.futures import Future
+from typing import TypeVar
+
+T = TypeVar("T")
+
+
+def in_order(futures: Iterable[Future[T]], window: int) -> Iterator[T]:
+    """The results of ``futures`` in the order given, drawing at most ``window`` ahead."""
+    pending: deque[Future[T]] = deque()
+    for future in futures:
+        pending.append(future)
+        if len(pending) >= window:
+            yield pending.popleft().result()
+    while pending:
+        yield pending.popleft().result()
+
+
+def done(result: T) -> Future[T]:
+    """A future already holding ``result``: a row settled without any request."""
+    future: Future[T] = Future()
+    future.set_result(result)
+    return future

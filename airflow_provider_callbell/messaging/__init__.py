@@ -1,0 +1,1 @@
+"""Sending messages in batches: what each row sends, and the ledger that keeps retries from repeating it."""
