@@ -44,6 +44,11 @@ def sent_mark(message: dict[str, Any]) -> dict[str, Any]:
     return {"state": "sent", "uuid": message.get("uuid"), "status": message.get("status")}
 
 
+def failed_mark() -> dict[str, Any]:
+    """The mark of a row Callbell refused: nothing was sent, a retry sends it."""
+    return {"state": "failed"}
+
+
 class TaskStateLedger:
     """Marks in the task state store of Airflow 3.3, one key a row."""
 

@@ -54,24 +54,30 @@ class Row:
     phone: str | None
     source: str | None
     values: Mapping[str, Any]
+    others: frozenset[str] = frozenset()
 
     @classmethod
     def of(cls, number: int, row: Any, match_on: str) -> Row:
         """Check the ``number``-th row (1-based) for matching on ``match_on``."""
         if not isinstance(row, Mapping):
             raise RowError(f"must be an object of contact keys, got {type(row).__name__}")
-        unknown = sorted(key for key in row if key not in ROW_KEYS and row[key] is not None)
-        if unknown:
-            raise RowError(
-                f"has keys a contact does not have: {', '.join(map(repr, unknown))}; a row may hold "
-                f"{', '.join((*IDENTITY_KEYS, *CHANGED_KEYS))} (put other values into customFields)"
-            )
+        others = frozenset(key for key in row if key not in ROW_KEYS and row[key] is not None)
         given = {key: row[key] for key in CHANGED_KEYS if row.get(key) is not None}
         uuid = _checked(row, "uuid", identifier)
         phone = _checked(row, "phoneNumber", phone_number)
         if (uuid if match_on == "uuid" else phone) is None:
             raise RowError(f"has no {'uuid' if match_on == 'uuid' else 'phoneNumber'} to match on")
-        return cls(number, uuid, phone, _checked(row, "source", identifier), _values(given))
+        return cls(number, uuid, phone, _checked(row, "source", identifier), _values(given), others)
+
+    def check_keys(self, current: Contact) -> None:
+        """Refuse keys neither writable nor the contact's own (fields Callbell added, carried by
+        an export): a ``score`` column meant as a custom field must not vanish silently."""
+        unknown = sorted(self.others - current.keys())
+        if unknown:
+            raise RowError(
+                f"has keys a contact does not have: {', '.join(map(repr, unknown))}; a row may hold "
+                f"{', '.join((*IDENTITY_KEYS, *CHANGED_KEYS))} (put other values into customFields)"
+            )
 
     @property
     def key(self) -> str:
@@ -182,6 +188,7 @@ _VALUE_CHECKS = {
 
 def changes_for(row: Row, current: Contact, tags_mode: str) -> dict[str, Any]:
     """The ``PATCH`` body taking ``current`` to what ``row`` wants; empty when nothing differs."""
+    row.check_keys(current)
     values = row.values
     body: dict[str, Any] = {}
     if "name" in values and values["name"] != current.get("name"):
@@ -233,7 +240,7 @@ def creation(row: Row, default_source: str) -> dict[str, Any]:
     values = dict(row.values)
     if "name" not in values:
         raise RowError("has no name, which creating a contact requires")
-    changes = changes_for(Row(row.number, None, row.phone, None, values), {}, "set")
+    changes = changes_for(Row(row.number, None, row.phone, None, values, row.others), {}, "set")
     name = changes.pop("name")
     changes.pop("unassign_user", None)
     return {"name": name, "source": row.source or default_source, **changes}

@@ -106,10 +106,10 @@ def test_match_on_phone_creates_the_missing_once(account: CallbellSandbox) -> No
 def test_failed_rows_fail_the_task_after_the_rest_and_are_reported(
     account: CallbellSandbox, tmp_path: Path
 ) -> None:
-    good = account.contacts()[0]["uuid"]
+    good, other = (contact["uuid"] for contact in account.contacts()[:2])
     rows = [
         {"uuid": "0" * 32, "tags": ["hot"]},
-        {"uuid": good, "tags": ["hot"], "score": 1},
+        {"uuid": other, "tags": ["hot"], "score": 1},
         {"uuid": good, "tags": ["hot"]},
         {"uuid": good, "note": "dup"},
     ]
@@ -123,6 +123,7 @@ def test_failed_rows_fail_the_task_after_the_rest_and_are_reported(
     assert "'score'" in lines[1]["reason"]
     assert "same contact as row 3" in lines[3]["reason"]
     assert account.get_contact(good)["tags"] == ["hot"]
+    assert account.get_contact(other)["tags"] != ["hot"]
     assert upsert(contacts=rows, max_failures=3)["failed"] == 3
 
 
@@ -190,3 +191,41 @@ def test_tags_modes_on_a_live_account(
 def test_bad_arguments_fail_at_parse_time(kwargs: dict[str, Any], message: str) -> None:
     with pytest.raises(ValueError, match=f"CallbellUpsertContactsOperator 'upsert': .*{message}"):
         CallbellUpsertContactsOperator(task_id="upsert", **kwargs)
+
+
+@pytest.mark.parametrize("suffix", ["jsonl", "json", "csv", "parquet"])
+def test_an_unchanged_export_upserts_as_nothing_to_do(
+    account: CallbellSandbox, tmp_path: Path, suffix: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Export → upsert round-trips in every format, fields Callbell added included."""
+    monkeypatch.setattr(runner, "WALK_ABOVE", 10)
+    account.add_contact(name="Zoë", loyaltyTier="gold", customFields={"città": "Torino"}, note="ciao")
+    exported = tmp_path / f"contacts.{suffix}"
+    CallbellListContactsOperator(task_id="export", output_path=str(exported)).execute({})
+    before = account.contacts()
+
+    result = upsert(input_path=f"file://{exported}")
+
+    assert {key: result[key] for key in runner.OUTCOMES} == {
+        "created": 0,
+        "updated": 0,
+        "unchanged": len(before),
+        "failed": 0,
+    }
+    assert account.contacts() == before
+
+
+def test_a_hand_written_csv_by_phone(account: CallbellSandbox, tmp_path: Path) -> None:
+    targets = account.contacts()[:2]
+    rows = tmp_path / "scores.csv"
+    lines = ["phoneNumber,tags,customFields"]
+    lines += [f'"{c["phoneNumber"]}","hot,vip","{{""score"": ""9{n}""}}"' for n, c in enumerate(targets)]
+    rows.write_text("\n".join(lines) + "\n")
+
+    result = upsert(input_path=str(rows), match_on="phone", tags_mode="add")
+
+    assert result["updated"] == 2
+    for n, contact in enumerate(targets):
+        stored = account.get_contact(contact["uuid"])
+        assert lower(stored["tags"]) == lower(contact["tags"]) | {"hot", "vip"}
+        assert stored["customFields"]["score"] == f"9{n}"

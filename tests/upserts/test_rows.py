@@ -72,7 +72,6 @@ def test_team_object_or_uuid() -> None:
 @pytest.mark.parametrize(
     ("row", "message"),
     [
-        ({"score": 87}, "keys a contact does not have: 'score'.*customFields"),
         ({"name": ""}, "invalid name"),
         ({"tags": [1]}, "invalid tags"),
         ({"customFields": {"x": True}}, r"customFields\['x'\]"),
@@ -105,3 +104,14 @@ def test_creation_needs_a_name_and_sends_every_value() -> None:
     assert creation(row, "whatsapp") == {"name": "Bea", "source": "whatsapp", "tags": ["hot"]}
     with pytest.raises(RowError, match="no name"):
         creation(Row.of(2, {"phoneNumber": "+39 333"}, "phone"), "whatsapp")
+
+
+def test_keys_of_neither_the_api_nor_the_contact_are_refused() -> None:
+    with pytest.raises(RowError, match=r"keys a contact does not have: 'score'.*customFields"):
+        changes({"score": 87})
+    with pytest.raises(RowError, match="'score'"):
+        creation(Row.of(1, {"phoneNumber": "+39 333", "name": "Bea", "score": 87}, "phone"), "whatsapp")
+
+
+def test_fields_callbell_added_ride_along_as_the_export_wrote_them() -> None:
+    assert changes({"loyaltyTier": "gold"}, current={**CURRENT, "loyaltyTier": "silver"}) == {}

@@ -1,0 +1,259 @@
+"""Streaming readers of contact rows: JSON Lines, JSON, CSV and Parquet, as the writers write them.
+
+Rows read back from an export, or from a file a user or a warehouse wrote, look the same in
+every format: a dict of contact keys to the Python values the JSON export would hold. Tags are
+a list, ``customFields``, ``team``, ``channel`` and ``customFieldsMetadata`` dicts, times ISO 8601
+strings in UTC ending in ``Z``, numbers numbers, nulls ``None``.
+
+* JSON Lines and JSON: objects as they are.
+* CSV: every cell is text, an empty cell ``None``; cells of the documented keys whose kind is
+  not text or a time (``tags``, ``customFields``, ``team``, ...) hold JSON and are decoded (tags
+  may be comma-separated text too, left for the reader's user to split). Other
+  columns (a user's ``score``) stay text: CSV does not say which text is a number.
+* Parquet: typed values; timestamps (any unit and zone, naive ones taken as UTC) and dates as
+  ISO 8601 text, maps as dicts, JSON columns decoded (as are plain text columns of the
+  documented JSON keys, which a warehouse may write), and ``_extra``'s keys merged into the row.
+
+The file is read a row at a time (a batch at a time for Parquet), except a JSON array: with no
+streaming JSON parser installed, its bytes are read whole, though its rows are still decoded one
+at a time. A row that cannot be read raises :class:`ValueError` naming the file, the line or row
+and the column or key, never a value: rows hold personal data.
+"""
+
+from __future__ import annotations
+
+import csv
+import re
+from collections.abc import Callable, Iterator
+from datetime import UTC, date, datetime
+from pathlib import PurePosixPath
+from typing import IO, TYPE_CHECKING, Any
+
+import msgspec
+
+from airflow_provider_callbell.exports.formats import FORMATS, PARQUET_ROW_GROUP, SUFFIXES
+from airflow_provider_callbell.exports.schema import EXTRA, Kind, column_of
+
+if TYPE_CHECKING:
+    import pyarrow as pa
+    from airflow.providers.common.compat.sdk import ObjectStoragePath
+
+Row = dict[str, Any]
+Decoder = msgspec.json.Decoder[Any]
+
+#: What the JSON text of each kind decodes to: the shapes the typed columns of ``schema.py`` take.
+_ANY_JSON: Decoder = msgspec.json.Decoder()
+#: Tags in a CSV cell may also be comma-separated text, as people write them by hand.
+_TAGS: Decoder = msgspec.json.Decoder(list[Any] | None)
+_JSON_DECODERS: dict[Kind, Decoder] = {
+    Kind.TEXT_LIST: _TAGS,
+    Kind.TEXT_MAP: msgspec.json.Decoder(dict[str, Any] | None),
+    Kind.OBJECT: _ANY_JSON,
+    Kind.EXTRA: msgspec.json.Decoder(dict[str, Any] | None),
+}
+_OBJECT: Decoder = msgspec.json.Decoder(dict[str, Any])
+_ARRAY = msgspec.json.Decoder(list[msgspec.Raw])
+_AT_BYTE = re.compile(r"\(byte (\d+)\)")
+
+
+def input_format_of(path: str, input_format: str | None) -> str:
+    """The input format: ``input_format`` if given, else the path's suffix (as ``formats.format_of``)."""
+    if input_format is not None:
+        if input_format not in FORMATS:
+            allowed = ", ".join(FORMATS)
+            raise ValueError(f"input_format must be one of {allowed} or None, got {input_format!r}")
+        return input_format
+    suffix = PurePosixPath(path).suffix.lower()
+    if suffix not in SUFFIXES:
+        raise ValueError(
+            f"input_format is not set and the suffix of input_path {path!r} names no format: use one of "
+            f"{', '.join(SUFFIXES)}, or set input_format to one of {', '.join(FORMATS)}"
+        )
+    return SUFFIXES[suffix]
+
+
+def read_rows(source: ObjectStoragePath, input_format: str) -> Iterator[Row]:
+    """The rows of ``source`` in ``input_format`` (one of ``formats.FORMATS``), one at a time.
+
+    The file stays open until the rows are exhausted or the generator is closed.
+    """
+    read = _READERS[input_format_of(str(source), input_format)]
+    with source.open("rb") as file:  # type: ignore[no-untyped-call]
+        yield from read(file, str(source))
+
+
+def _decoded(decoder: Decoder, data: str | bytes, path: str, where: str) -> Any:
+    """``data`` decoded; malformed JSON, or JSON of the wrong shape, fails naming ``path`` and ``where``."""
+    try:
+        return decoder.decode(data)
+    except msgspec.DecodeError as error:  # msgspec names types and offsets, not values
+        raise ValueError(f"{path}: {where}: {error}") from None
+
+
+def _json_text(decoder: Decoder, text: str | None, path: str, where: str) -> Any:
+    """A cell holding JSON text, decoded; an empty cell is ``None``."""
+    return _decoded(decoder, text, path, where) if text else None
+
+
+def _jsonl_rows(file: IO[bytes], path: str) -> Iterator[Row]:
+    """One JSON object per line; blank lines are skipped."""
+    for number, line in enumerate(file, 1):
+        if not line.isspace():
+            yield _decoded(_OBJECT, line, path, f"line {number}")
+
+
+def _json_rows(file: IO[bytes], path: str) -> Iterator[Row]:
+    """A JSON array of objects: its bytes read whole, its rows decoded one at a time."""
+    data = file.read()
+    try:
+        items = _ARRAY.decode(data)
+    except msgspec.DecodeError as error:
+        raise ValueError(f"{path}: {_where_in(data, error)}: {error}") from None
+    for number, item in enumerate(items, 1):
+        yield _decoded(_OBJECT, item, path, f"row {number}")
+
+
+def _where_in(data: bytes, error: msgspec.DecodeError) -> str:
+    """The line of the byte ``error`` names, or, if it names none, the whole array."""
+    at = _AT_BYTE.search(str(error))
+    if at is None:
+        return "the top-level array"
+    newlines = data.count(b"\n", 0, int(at[1]))
+    return f"line {newlines + 1}"
+
+
+def _csv_rows(file: IO[bytes], path: str) -> Iterator[Row]:
+    """A header row of column names, then a row of cells per line; see the module's docstring."""
+    records = _csv_records(_text_lines(file), path)
+    first = next(records, None)
+    if first is None:
+        raise ValueError(f"{path}: no header row: a CSV input starts with a line of column names")
+    columns = _csv_columns(*first, path)
+    for number, cells in records:
+        yield _csv_row(columns, cells, path, number)
+
+
+def _text_lines(file: IO[bytes]) -> Iterator[str]:
+    """The file's lines, each decoded from UTF-8 on its own so that an error names its line; no BOM."""
+    for number, line in enumerate(file):
+        yield line.decode("utf-8-sig" if number == 0 else "utf-8")
+
+
+def _csv_records(lines: Iterator[str], path: str) -> Iterator[tuple[int, list[str]]]:
+    """``(line, cells)`` of each non-blank record, counting every record from 1; errors name the line."""
+    number = 0
+    try:
+        for number, cells in enumerate(csv.reader(lines), 1):
+            if cells:
+                yield number, cells
+    except csv.Error as error:
+        raise ValueError(f"{path}: line {number + 1}: {error}") from None
+    except UnicodeDecodeError:
+        raise ValueError(f"{path}: line {number + 1}: is not UTF-8 text") from None
+
+
+def _csv_columns(number: int, header: list[str], path: str) -> list[tuple[str, Decoder | None]]:
+    """Each column's name and the decoder of its JSON cells, ``None`` for a column of text."""
+    repeated = sorted({name for name in header if header.count(name) > 1})
+    if repeated:
+        raise ValueError(f"{path}: line {number}: the header row names {', '.join(repeated)} more than once")
+    return [(name, _JSON_DECODERS.get(column_of(name).kind)) for name in header]
+
+
+def _csv_row(columns: list[tuple[str, Decoder | None]], cells: list[str], path: str, number: int) -> Row:
+    if len(cells) != len(columns):
+        raise ValueError(
+            f"{path}: line {number}: {len(cells)} cells, but the header row names {len(columns)} columns"
+        )
+    return {
+        name: _csv_cell(decoder, text, path, number, name)
+        for (name, decoder), text in zip(columns, cells, strict=True)
+    }
+
+
+def _csv_cell(decoder: Decoder | None, text: str, path: str, number: int, name: str) -> Any:
+    """``None`` for an empty cell, else its text, or in a JSON column the JSON it holds."""
+    if not text:
+        return None
+    if decoder is None or (decoder is _TAGS and not text.lstrip().startswith("[")):
+        return text
+    return _decoded(decoder, text, path, f"line {number}, column {name}")
+
+
+def _parquet_rows(file: IO[bytes], path: str) -> Iterator[Row]:
+    """Typed rows a batch at a time; ``_extra``'s keys merged into the row."""
+    number = 0
+    for batch in _parquet_batches(file, path):
+        names = batch.schema.names
+        columns = [
+            _parquet_values(batch.column(index), name, path, number + 1) for index, name in enumerate(names)
+        ]
+        for values in zip(*columns, strict=True):
+            number += 1
+            yield _with_extra(dict(zip(names, values, strict=True)), path, number)
+
+
+def _parquet_batches(file: IO[bytes], path: str) -> Iterator[pa.RecordBatch]:
+    """The file's record batches; a file that is not Parquet, or is damaged, fails naming ``path``."""
+    try:
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+    except ImportError as error:
+        raise ImportError(
+            "Parquet input needs pyarrow: pip install 'airflow-provider-callbell[parquet]'"
+        ) from error
+    try:
+        yield from pq.ParquetFile(file).iter_batches(batch_size=PARQUET_ROW_GROUP)
+    except pa.ArrowException as error:
+        raise ValueError(f"{path}: is not a readable Parquet file: {error}") from None
+
+
+def _parquet_values(column: pa.Array, name: str, path: str, first: int) -> list[Any]:
+    """A column's values as the JSON export holds them; ``first`` is the row number of the first."""
+    import pyarrow as pa
+
+    kind = EXTRA.kind if name == EXTRA.name else column_of(name).kind
+    if pa.types.is_timestamp(column.type):
+        return [
+            _utc_text(moment) for moment in column.cast(pa.timestamp("us", tz="UTC"), safe=False).to_pylist()
+        ]
+    if pa.types.is_date(column.type):
+        return [_date_text(day) for day in column.to_pylist()]
+    is_text = pa.types.is_string(column.type) or pa.types.is_large_string(column.type)
+    if isinstance(column.type, pa.JsonType) or (is_text and kind in _JSON_DECODERS):
+        decoder = _JSON_DECODERS.get(kind, _ANY_JSON)
+        return [
+            _json_text(decoder, text, path, f"row {number}, column {name}")
+            for number, text in enumerate(column.to_pylist(), first)
+        ]
+    return column.to_pylist(maps_as_pydicts="lossy")  # type: ignore[no-any-return]
+
+
+def _utc_text(moment: datetime | None) -> str | None:
+    """An aware time as Callbell writes one: ``2020-11-13T21:08:53Z``, microseconds only when set."""
+    return None if moment is None else moment.astimezone(UTC).replace(tzinfo=None).isoformat() + "Z"
+
+
+def _date_text(day: date | None) -> str | None:
+    return None if day is None else day.isoformat()
+
+
+def _with_extra(row: Row, path: str, number: int) -> Row:
+    """The row with the keys of its ``_extra`` object in place of ``_extra``."""
+    extra = row.pop(EXTRA.name, None)
+    if extra:
+        repeated = extra.keys() & row.keys()
+        if repeated:
+            raise ValueError(
+                f"{path}: row {number}: {EXTRA.name} repeats the columns {', '.join(sorted(repeated))}"
+            )
+        row.update(extra)
+    return row
+
+
+_READERS: dict[str, Callable[[IO[bytes], str], Iterator[Row]]] = {
+    "jsonl": _jsonl_rows,
+    "json": _json_rows,
+    "csv": _csv_rows,
+    "parquet": _parquet_rows,
+}

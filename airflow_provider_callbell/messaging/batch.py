@@ -1,0 +1,49 @@
+"""A batch of messages: each row's message, built from the row over the operator's defaults.
+
+A row names its recipient as ``to``, or ``phoneNumber`` as the contact export writes it (so an
+export of a segment is a batch as it is, its other contact keys ignored), and may override
+``text``, ``template_uuid``, ``template_values``, ``media_url``, ``media_type`` and ``metadata``.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from typing import Any
+
+from airflow_provider_callbell.api.messages import OutgoingMessage
+from airflow_provider_callbell.upserts.rows import ROW_KEYS
+
+MESSAGE_KEYS = ("text", "template_uuid", "template_values", "media_url", "media_type", "metadata")
+RECIPIENT_KEYS = ("to", "phoneNumber")
+ALLOWED_KEYS = frozenset((*MESSAGE_KEYS, *RECIPIENT_KEYS)) | ROW_KEYS
+#: Values a CSV cell or a rendered template holds as JSON text.
+_JSON_KEYS = ("template_values", "metadata")
+
+
+def message_of(row: Any, defaults: Mapping[str, Any]) -> OutgoingMessage:
+    """The message of one row; a ``ValueError`` naming the key (never a personal value) if it has none."""
+    if not isinstance(row, Mapping):
+        raise ValueError(f"must be an object with a recipient ('to'), got {type(row).__name__}")
+    unknown = sorted(key for key in row if key not in ALLOWED_KEYS and row[key] is not None)
+    if unknown:
+        raise ValueError(
+            f"has keys a message row does not have: {', '.join(map(repr, unknown))}; it may hold "
+            f"{', '.join((*RECIPIENT_KEYS, *MESSAGE_KEYS))} (and the keys of an exported contact)"
+        )
+    to: Any = row.get("to") if row.get("to") is not None else row.get("phoneNumber")
+    given = {key: _decoded(key, row[key]) for key in MESSAGE_KEYS if row.get(key) is not None}
+    values = {**defaults, **given}
+    try:
+        return OutgoingMessage(to=to, **values)
+    except ValueError as error:
+        raise ValueError(str(error).split(", got ")[0]) from None
+
+
+def _decoded(key: str, value: Any) -> Any:
+    if key in _JSON_KEYS and isinstance(value, str) and value.lstrip()[:1] in ("[", "{"):
+        try:
+            return json.loads(value)
+        except ValueError:
+            raise ValueError(f"has an invalid {key}: its text is not valid JSON") from None
+    return value
