@@ -44,8 +44,11 @@ def is_template(value: Any) -> bool:
 
 
 def known_now(value: Any) -> Any:
-    """The value when it is known at DAG parse time, else ``None`` (it is checked once rendered)."""
-    return None if is_template(value) else value
+    """The value when it is known at DAG parse time, else ``None`` (it is checked once rendered):
+    not a template, nor an upstream task's output (``task.output``, an ``XComArg``)."""
+    from airflow.providers.common.compat.sdk import XComArg
+
+    return None if is_template(value) or isinstance(value, XComArg) else value
 
 
 @contextlib.contextmanager

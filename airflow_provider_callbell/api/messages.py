@@ -112,6 +112,13 @@ class OutgoingMessage:
         return body
 
 
+def check_parts(**parts: Any) -> None:
+    """Check the parts of messages whose recipients (and maybe content) each row of a batch gives."""
+    if not any(parts.get(name) is not None for name in ("text", "template_uuid", "media_url")):
+        parts["text"] = "-"
+    OutgoingMessage(to="0", **parts)
+
+
 def _values(values: Any, template_uuid: str | None) -> tuple[str, ...]:
     if isinstance(values, str) or not isinstance(values, Sequence):
         raise ValueError(f"template_values must be a list of texts, got {type(values).__name__}")

@@ -1,0 +1,319 @@
+"""CallbellSendMessageOperator: one message or a batch, each sent once, optionally awaited."""
+
+from __future__ import annotations
+
+import ast
+import contextlib
+import json
+import time
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from datetime import timedelta
+from functools import partial
+from typing import TYPE_CHECKING, Any
+
+from airflow.providers.common.compat.sdk import AirflowException, BaseOperator, conf
+
+from airflow_provider_callbell import arguments
+from airflow_provider_callbell.arguments import (
+    MAX_CONCURRENCY,
+    MAX_POLL_INTERVAL,
+    file_path,
+    flag,
+    known_now,
+    named_for,
+    number_between,
+    whole_number,
+)
+from airflow_provider_callbell.connection import DEFAULT_CONN_ID
+
+if TYPE_CHECKING:
+    from airflow.providers.common.compat.sdk import Context
+
+    from airflow_provider_callbell.api.messages import OutgoingMessage
+    from airflow_provider_callbell.messaging.sender import Sent
+
+MESSAGE_FIELDS = (
+    "text",
+    "template_uuid",
+    "template_values",
+    "media_url",
+    "media_type",
+    "channel",
+    "channel_uuid",
+    "metadata",
+)
+#: A deferred wait for delivery lasts at most this long.
+MAX_DELIVERY_TIMEOUT = 30 * 86_400.0
+
+
+class CallbellSendMessageOperator(BaseOperator):
+    """
+    Send one message, or one to each row of a batch, never twice for the same row.
+
+    Each row's message carries an idempotency key naming (DAG, task, run, map index, row,
+    recipient) in its ``metadata``, and what was sent is recorded in the task instance's state
+    (the task state store on Airflow 3.3, a Variable before): a retry, or the run cleared and
+    run again, skips what was sent; a message whose answer was lost is looked for in Callbell
+    before it is sent again. On WhatsApp, free-form text reaches only customers who wrote in the
+    last 24 hours; others need an approved template: such rows fail with that advice.
+
+    The return value: ``sent`` (now), ``earlier`` (by an earlier try), ``failed``, and
+    ``messages``: per row its ``row`` number, message ``uuid``, ``status`` and ``error``.
+
+    :param callbell_conn_id: the ``callbell`` connection.
+    :param to: the recipient's phone number, for one message. (templated)
+    :param messages: a batch: rows with ``to`` (or ``phoneNumber``, as a contact export writes
+        it) and any of ``text``, ``template_uuid``, ``template_values``, ``media_url``,
+        ``media_type``, ``metadata`` overriding the arguments below. (templated)
+    :param input_path: a batch in a JSON Lines, JSON, CSV or Parquet file. (templated)
+    :param input_format: its format; by default from its suffix. (templated)
+    :param input_conn_id: the object-storage connection of ``input_path``. (templated)
+    :param text: the text. (templated)
+    :param template_uuid: an approved template, needed outside the 24-hour window. (templated)
+    :param template_values: the template's placeholder values, in order. (templated)
+    :param media_url: a public URL of an image, document, audio or video. (templated)
+    :param media_type: ``image`` (default with ``media_url``), ``document``, ``audio``, ``video``.
+        (templated)
+    :param channel: the channel type, ``whatsapp`` by default. (templated)
+    :param channel_uuid: the channel to send from, when the account has several. (templated)
+    :param metadata: text values kept with each message (at most 9 keys). (templated)
+    :param max_failures: how many rows may fail (sending or delivery) before the task does
+        (default 0); it fails only after every row was tried.
+    :param concurrency: messages sent at once, under the connection's rate limit.
+    :param wait_for_delivery: wait until every sent message is delivered, read or failed, and
+        fail when deliveries failed (beyond ``max_failures``).
+    :param poll_interval: seconds between two looks at the statuses while waiting.
+    :param delivery_timeout: seconds to wait for deliveries at most.
+    :param deferrable: wait for deliveries on the triggerer (default: ``[operators]
+        default_deferrable``).
+    """
+
+    template_fields: Sequence[str] = (
+        "to",
+        "messages",
+        "input_path",
+        "input_format",
+        "input_conn_id",
+        *MESSAGE_FIELDS,
+    )
+    ui_color = "#d7f5e1"
+
+    def __init__(
+        self,
+        *,
+        callbell_conn_id: str = DEFAULT_CONN_ID,
+        to: str | None = None,
+        messages: Any = None,
+        input_path: str | None = None,
+        input_format: str | None = None,
+        input_conn_id: str | None = None,
+        text: str | None = None,
+        template_uuid: str | None = None,
+        template_values: Any = None,
+        media_url: str | None = None,
+        media_type: str | None = None,
+        channel: str = "whatsapp",
+        channel_uuid: str | None = None,
+        metadata: Any = None,
+        max_failures: int = 0,
+        concurrency: int = 4,
+        wait_for_delivery: bool = False,
+        poll_interval: float = 10.0,
+        delivery_timeout: float = 3600.0,
+        deferrable: bool = conf.getboolean("operators", "default_deferrable", fallback=False),
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.callbell_conn_id = callbell_conn_id
+        self.to = to
+        self.messages = messages
+        self.input_path = input_path
+        self.input_format = input_format
+        self.input_conn_id = input_conn_id
+        self.text = text
+        self.template_uuid = template_uuid
+        self.template_values = template_values
+        self.media_url = media_url
+        self.media_type = media_type
+        self.channel = channel
+        self.channel_uuid = channel_uuid
+        self.metadata = metadata
+        with named_for(self):
+            arguments.text(callbell_conn_id, "callbell_conn_id")
+            if [to, messages, input_path].count(None) != 2:
+                raise ValueError("give one of to (one message), messages or input_path (a batch)")
+            if input_path is None and (input_format is not None or input_conn_id is not None):
+                raise ValueError("input_format and input_conn_id need input_path")
+            self.max_failures = whole_number(max_failures, "max_failures", minimum=0)
+            self.concurrency = whole_number(concurrency, "concurrency", maximum=MAX_CONCURRENCY)
+            self.wait_for_delivery = flag(wait_for_delivery, "wait_for_delivery")
+            self.poll_interval = number_between(poll_interval, "poll_interval", 0.001, MAX_POLL_INTERVAL)
+            self.delivery_timeout = number_between(
+                delivery_timeout, "delivery_timeout", 0.001, MAX_DELIVERY_TIMEOUT
+            )
+            self.deferrable = flag(deferrable, "deferrable")
+        self._check(resolve=known_now)
+
+    def _defaults(self, resolve: Callable[[Any], Any]) -> dict[str, Any]:
+        """The message arguments every row starts from, those known so far."""
+        values = {name: resolve(getattr(self, name)) for name in MESSAGE_FIELDS}
+        values["template_values"] = _rendered(values["template_values"], "template_values", list)
+        values["metadata"] = _rendered(values["metadata"], "metadata", dict)
+        return {name: value for name, value in values.items() if value is not None}
+
+    def _check(self, resolve: Callable[[Any], Any] = lambda given: given) -> dict[str, Any]:
+        from airflow_provider_callbell.api.messages import OutgoingMessage, check_parts
+
+        with named_for(self):
+            defaults = self._defaults(resolve)
+            if len(defaults) == len([name for name in MESSAGE_FIELDS if getattr(self, name) is not None]):
+                to = resolve(self.to)
+                if to is not None:
+                    OutgoingMessage(to=to, **defaults)
+                else:
+                    check_parts(**defaults)
+            rows = resolve(self.messages)
+            if rows is not None and _rendered(rows, "messages", list) is None:
+                raise ValueError("messages must be a list of rows")
+            if resolve(self.input_path) is not None and (
+                self.input_format is None or resolve(self.input_format)
+            ):
+                from airflow_provider_callbell.exports.readers import input_format_of
+
+                input_format_of(file_path(self.input_path, "input_path"), resolve(self.input_format))
+            return defaults
+
+    def execute(self, context: Context) -> dict[str, Any]:
+        """Send every row's message once; wait for deliveries if asked."""
+        from airflow_provider_callbell.hooks.callbell import CallbellHook
+        from airflow_provider_callbell.messaging.ledger import ledger_for
+        from airflow_provider_callbell.messaging.sender import BatchSend
+
+        defaults = self._check()
+        ti = context["ti"]
+        scope = (ti.dag_id, ti.task_id, context["run_id"], getattr(ti, "map_index", -1))
+        hook = CallbellHook(callbell_conn_id=self.callbell_conn_id)
+        started = time.monotonic()
+        with contextlib.closing(hook):
+            batch = BatchSend(hook, ledger_for(context), scope, self.concurrency)
+            results = [self._logged(sent) for sent in batch.run(self._rows(defaults))]
+        summary = _summary(results)
+        self.log.info(
+            "Sent %d messages in %.1f s (%d sent by an earlier try, %d failed)",
+            summary["sent"],
+            time.monotonic() - started,
+            summary["earlier"],
+            summary["failed"],
+        )
+        self._check_failures(summary, "could not be sent")
+        uuids = [row["uuid"] for row in summary["messages"] if row["uuid"]]
+        if not self.wait_for_delivery or not uuids:
+            return summary
+        if self.deferrable:
+            self._defer(uuids, summary)
+        return self._delivered(summary, self._poll(hook, uuids))
+
+    def _rows(self, defaults: Mapping[str, Any]) -> Iterable[tuple[int, Callable[[], OutgoingMessage]]]:
+        from airflow_provider_callbell.messaging.batch import message_of
+
+        rows = [{"to": self.to}] if self.to is not None else self._batch()
+        return ((number, partial(message_of, row, defaults)) for number, row in enumerate(rows, 1))
+
+    def _batch(self) -> Iterable[Any]:
+        if self.messages is not None:
+            with named_for(self):
+                rows: list[Any] = _rendered(self.messages, "messages", list)
+            return rows
+        from airflow.providers.common.compat.sdk import ObjectStoragePath
+
+        from airflow_provider_callbell.exports.readers import input_format_of, read_rows
+
+        path = file_path(self.input_path, "input_path")
+        source = ObjectStoragePath(path, conn_id=self.input_conn_id)
+        return read_rows(source, input_format_of(path, self.input_format))
+
+    def _logged(self, sent: Sent) -> dict[str, Any]:
+        if sent.error:
+            self.log.warning("Row %d failed: %s", sent.row, sent.error)
+        return {**sent.as_dict(), "earlier": sent.earlier}
+
+    def _check_failures(self, summary: Mapping[str, Any], what: str) -> None:
+        failed = summary["failed"]
+        if failed > self.max_failures:
+            raise AirflowException(
+                f"{failed} messages {what}, more than max_failures={self.max_failures}: see the reasons above"
+            )
+
+    def _poll(self, hook: Any, uuids: list[str]) -> dict[str, str | None]:
+        from airflow_provider_callbell.messaging.delivery import DeliveryWatch
+
+        watch = DeliveryWatch.of(uuids)
+        deadline = time.monotonic() + self.delivery_timeout
+        with contextlib.closing(hook):
+            while True:
+                for uuid in watch.pending:
+                    watch.update(uuid, hook.get_message_status(uuid).get("status"))
+                if watch.done:
+                    return watch.statuses
+                if time.monotonic() + self.poll_interval > deadline:
+                    raise AirflowException(
+                        f"{len(watch.pending)} messages were not delivered within delivery_timeout="
+                        f"{self.delivery_timeout:g} s"
+                    )
+                time.sleep(self.poll_interval)
+
+    def _defer(self, uuids: list[str], summary: dict[str, Any]) -> None:
+        from airflow_provider_callbell.triggers.messages import CallbellMessageDeliveryTrigger
+
+        trigger = CallbellMessageDeliveryTrigger(
+            uuids, callbell_conn_id=self.callbell_conn_id, poll_interval=self.poll_interval, context=summary
+        )
+        self.defer(
+            trigger=trigger, method_name="execute_complete", timeout=timedelta(seconds=self.delivery_timeout)
+        )
+
+    def execute_complete(self, context: Context, event: dict[str, Any] | None = None, **kwargs: Any) -> Any:
+        """Resume once every message is settled: the statuses, or fail on failed deliveries."""
+        if not event or event.get("status") != "done":
+            message = (event or {}).get("message", "the delivery trigger ended without an event")
+            raise AirflowException(f"Waiting for deliveries failed: {message}")
+        return self._delivered(event["context"], event["statuses"])
+
+    def _delivered(self, summary: dict[str, Any], statuses: Mapping[str, str | None]) -> dict[str, Any]:
+        """``summary`` with the final statuses; fail when failures pass ``max_failures``."""
+        for row in summary["messages"]:
+            if row["uuid"] in statuses:
+                row["status"] = statuses[row["uuid"]]
+                if row["status"] == "failed" and not row["error"]:
+                    row["error"] = "delivery failed"
+                    summary["failed"] += 1
+        self._check_failures(summary, "were not sent or not delivered")
+        return summary
+
+
+def _summary(results: list[dict[str, Any]]) -> dict[str, Any]:
+    failed = sum(1 for row in results if row["error"])
+    earlier = sum(1 for row in results if row.pop("earlier"))
+    return {
+        "sent": len(results) - failed - earlier,
+        "earlier": earlier,
+        "failed": failed,
+        "messages": results,
+    }
+
+
+def _rendered(value: Any, name: str, kind: type) -> Any:
+    """A list or mapping, also as the text a template renders for one (JSON or a Python literal)."""
+    if value is None or isinstance(value, kind):
+        return value
+    if isinstance(value, str):
+        for parse in (json.loads, ast.literal_eval):
+            try:
+                parsed = parse(value)
+            except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
+                continue
+            if isinstance(parsed, kind):
+                return parsed
+    if kind is list and isinstance(value, tuple):
+        return list(value)
+    raise ValueError(f"{name} must be a {'list' if kind is list else 'mapping'}, got {type(value).__name__}")
