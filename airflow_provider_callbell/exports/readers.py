@@ -95,9 +95,14 @@ def _json_text(decoder: Decoder, text: str | None, path: str, where: str) -> Any
     return _decoded(decoder, text, path, where) if text else None
 
 
+def _lines(file: IO[bytes]) -> Iterator[bytes]:
+    """The file's lines; by ``readline``, since Airflow 2's object-storage files cannot be iterated."""
+    return iter(file.readline, b"")
+
+
 def _jsonl_rows(file: IO[bytes], path: str) -> Iterator[Row]:
     """One JSON object per line; blank lines are skipped."""
-    for number, line in enumerate(file, 1):
+    for number, line in enumerate(_lines(file), 1):
         if not line.isspace():
             yield _decoded(_OBJECT, line, path, f"line {number}")
 
@@ -135,7 +140,7 @@ def _csv_rows(file: IO[bytes], path: str) -> Iterator[Row]:
 
 def _text_lines(file: IO[bytes]) -> Iterator[str]:
     """The file's lines, each decoded from UTF-8 on its own so that an error names its line; no BOM."""
-    for number, line in enumerate(file):
+    for number, line in enumerate(_lines(file)):
         yield line.decode("utf-8-sig" if number == 0 else "utf-8")
 
 

@@ -1,0 +1,147 @@
+"""CallbellSendMessageOperator in real DAG runs: each row once, across retries, with deliveries."""
+
+from __future__ import annotations
+
+import datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from airflow_provider_callbell.operators.contacts import CallbellListContactsOperator
+from airflow_provider_callbell.operators.messages import CallbellSendMessageOperator
+from airflow_provider_callbell.sandbox import CallbellSandbox
+from tests.conftest import SandboxFactory, connect
+from tests.dag_runs import DagResult, run_task
+
+pytestmark = pytest.mark.usefixtures("airflow_db")
+
+
+@pytest.fixture
+def account(sandbox_factory: SandboxFactory, monkeypatch: pytest.MonkeyPatch) -> CallbellSandbox:
+    sandbox = sandbox_factory(contacts=60, seed=21, message_status_interval=0.05)
+    connect(monkeypatch, sandbox, max_requests_per_second=2000)
+    return sandbox
+
+
+def run(tmp_path: Path, **kwargs: Any) -> DagResult:
+    return run_task(CallbellSendMessageOperator, kwargs, tmp_path)
+
+
+def whatsapp(sandbox: CallbellSandbox, count: int, *, open_window: bool = True) -> list[dict[str, Any]]:
+    contacts = [c for c in sandbox.contacts() if c["source"] == "whatsapp"][:count]
+    for contact in contacts:
+        if open_window:
+            sandbox.receive_message(contact["uuid"])
+        else:
+            sandbox.close_window(contact["uuid"])
+    return contacts
+
+
+def outbound(sandbox: CallbellSandbox) -> list[dict[str, Any]]:
+    return [m for m in sandbox.messages() if m["direction"] == "outbound"]
+
+
+def template(sandbox: CallbellSandbox, placeholders: int) -> str:
+    return next(
+        t["uuid"]
+        for t in sandbox.templates
+        if t["status"] == "approved" and t["text"].count("{{") == placeholders
+    )
+
+
+def test_one_message(account: CallbellSandbox, tmp_path: Path) -> None:
+    (contact,) = whatsapp(account, 1)
+
+    result = run(tmp_path, to=contact["phoneNumber"], text="Ciao {{ params.get('who', 'Ada') }}")
+
+    assert result.state == "success"
+    (sent,) = outbound(account)
+    assert sent["content"] == {"text": "Ciao Ada"}
+    assert sent["metadata"]["idempotency_key"].startswith("airflow-")
+    assert result.returned["sent"] == 1
+    assert result.returned["messages"] == [
+        {"row": 1, "uuid": sent["uuid"], "status": "enqueued", "error": None}
+    ]
+
+
+def test_a_retried_batch_sends_each_row_once(account: CallbellSandbox, tmp_path: Path) -> None:
+    """Row 2's customer has not written for a day: its free text fails the task, which is retried;
+    the retry skips rows 1 and 3, sent by the first try, and fails row 2 again with the advice."""
+    first, third = whatsapp(account, 2)
+    (closed,) = [
+        c for c in whatsapp(account, 3, open_window=False) if c["uuid"] not in (first["uuid"], third["uuid"])
+    ]
+    for contact in (first, third):
+        account.receive_message(contact["uuid"])
+    rows = [{"to": c["phoneNumber"]} for c in (first, closed, third)]
+
+    result = run(tmp_path, messages=rows, text="Offerta", retries=1, retry_delay=datetime.timedelta(0))
+
+    assert result.state == "failed"
+    assert sorted(m["contactUuid"] for m in outbound(account)) == sorted([first["uuid"], third["uuid"]])
+
+
+def test_a_batch_of_templates_with_row_values(account: CallbellSandbox, tmp_path: Path) -> None:
+    contacts = whatsapp(account, 3, open_window=False)
+    rows = [
+        {"phoneNumber": c["phoneNumber"], "template_values": [c["name"]], "name": c["name"]} for c in contacts
+    ]
+
+    result = run(tmp_path, messages=rows, template_uuid=template(account, 1), metadata={"campaign": "nov"})
+
+    assert result.state == "success"
+    assert result.returned["sent"] == 3
+    sent = outbound(account)
+    assert sorted(m["templateValues"][0] for m in sent) == sorted(c["name"] for c in contacts)
+    assert all(m["metadata"]["campaign"] == "nov" for m in sent)
+
+
+@pytest.mark.parametrize("deferrable", [False, True])
+def test_waiting_for_delivery(account: CallbellSandbox, tmp_path: Path, deferrable: bool) -> None:
+    contacts = whatsapp(account, 3)
+    account.make_unreachable(contacts[1]["phoneNumber"])
+    rows = [{"to": c["phoneNumber"]} for c in contacts]
+    kwargs = {"messages": rows, "text": "Ciao", "wait_for_delivery": True, "poll_interval": 0.05}
+
+    failed = run(tmp_path, **kwargs, deferrable=deferrable)
+    tolerant = run(tmp_path / "again", **kwargs, deferrable=deferrable, max_failures=1)
+
+    assert failed.state == "failed"
+    assert tolerant.state == "success"
+    statuses = [row["status"] for row in tolerant.returned["messages"]]
+    assert statuses[1] == "failed"
+    assert {statuses[0], statuses[2]} <= {"delivered", "read"}
+    assert tolerant.returned["failed"] == 1
+
+
+def test_an_exported_segment_is_a_batch(account: CallbellSandbox, tmp_path: Path) -> None:
+    segment = whatsapp(account, 4)
+    for contact in segment:
+        account.update_contact(contact["uuid"], tags=["hot"])
+    exported = tmp_path / "hot.csv"
+    CallbellListContactsOperator(task_id="export", tags="hot", output_path=str(exported)).execute({})
+
+    result = run(tmp_path, input_path=str(exported), text="Per te")
+
+    assert result.returned["sent"] == 4
+    assert sorted(m["contactUuid"] for m in outbound(account)) == sorted(c["uuid"] for c in segment)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"text": "x"}, "give one of to .*, messages or input_path"),
+        ({"to": "+39 1", "messages": [], "text": "x"}, "give one of"),
+        ({"to": "+39 1"}, "needs text, template_uuid or media_url"),
+        ({"to": "not a number", "text": "x"}, "to must be a phone number"),
+        ({"messages": [], "template_values": ["a"]}, "template_values need template_uuid"),
+        ({"messages": [], "text": "x", "metadata": "nope"}, "metadata must be a mapping"),
+        ({"to": "+39 1", "text": "x", "poll_interval": 0}, "poll_interval must be a number from"),
+        ({"to": "+39 1", "text": "x", "wait_for_delivery": "yes"}, "wait_for_delivery must be True or False"),
+        ({"input_path": "/x.xlsx", "text": "x"}, "input_path"),
+    ],
+)
+def test_bad_arguments_fail_at_parse_time(kwargs: dict[str, Any], message: str) -> None:
+    with pytest.raises(ValueError, match=f"CallbellSendMessageOperator 'send': .*{message}"):
+        CallbellSendMessageOperator(task_id="send", **kwargs)
