@@ -33,8 +33,9 @@ def get_provider_info() -> dict[str, Any]:
     return {
         "package-name": "airflow-provider-callbell",
         "name": "Callbell",
-        "description": "`Callbell <https://www.callbell.eu/>`__: contacts of the shared "
-        "customer-messaging inbox (WhatsApp, Instagram, Messenger, Telegram, web chat).",
+        "description": "`Callbell <https://www.callbell.eu/>`__, the shared customer-messaging "
+        "inbox (WhatsApp, Instagram, Messenger, Telegram, web chat): contacts read and written "
+        "back, messages sent, notifications from callbacks.",
         "versions": [__version__],
         "integrations": [
             {
@@ -43,10 +44,11 @@ def get_provider_info() -> dict[str, Any]:
                 "tags": ["service"],
             }
         ],
-        "operators": _modules("operators.contacts"),
+        "operators": _modules("operators.contacts", "operators.messages"),
         "sensors": _modules("sensors.contacts"),
         "hooks": _modules("hooks.callbell", "hooks.callbell_async"),
-        "triggers": _modules("triggers.contacts"),
+        "triggers": _modules("triggers.contacts", "triggers.messages"),
+        "notifications": ["airflow_provider_callbell.notifications.callbell.CallbellNotifier"],
         "connection-types": [
             {
                 "connection-type": "callbell",

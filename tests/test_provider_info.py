@@ -78,3 +78,28 @@ def test_airflow_2_form_fields_come_from_the_hook() -> None:
         "retry_backoff",
         "max_requests_per_second",
     }
+
+
+def test_every_listed_module_and_the_notifier_import() -> None:
+    import importlib
+
+    info = get_provider_info()
+    modules = [
+        module
+        for kind in ("operators", "sensors", "hooks", "triggers")
+        for entry in info[kind]
+        for module in entry["python-modules"]
+    ]
+    for module in modules:
+        importlib.import_module(module)
+    (notifier,) = info["notifications"]
+    module, _, name = notifier.rpartition(".")
+    assert getattr(importlib.import_module(module), name).__name__ == "CallbellNotifier"
+
+
+def test_the_providers_manager_lists_the_notifier() -> None:
+    from airflow.providers_manager import ProvidersManager
+
+    notifications = ProvidersManager().notification  # type: ignore[no-untyped-call]
+
+    assert "airflow_provider_callbell.notifications.callbell.CallbellNotifier" in notifications

@@ -1,0 +1,1 @@
+"""Notifiers: Airflow callbacks that message people through Callbell."""

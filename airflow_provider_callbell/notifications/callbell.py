@@ -1,0 +1,141 @@
+"""CallbellNotifier: a WhatsApp (or other channel) message from an Airflow callback."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+from airflow.providers.common.compat.notifier import BaseNotifier
+
+from airflow_provider_callbell import arguments
+from airflow_provider_callbell.arguments import is_template, phone_number, string_list
+from airflow_provider_callbell.connection import DEFAULT_CONN_ID
+
+if TYPE_CHECKING:
+    from airflow.providers.common.compat.sdk import Context
+
+    from airflow_provider_callbell.api.messages import OutgoingMessage
+
+#: The text sent when neither ``text`` nor ``template_uuid`` is given; it renders in task, DAG
+#: and deadline callbacks alike.
+DEFAULT_TEXT = (
+    "Airflow{% if dag is defined and dag %}: DAG {{ dag.dag_id }}{% endif %}"
+    "{% if ti is defined and ti %}, task {{ ti.task_id }} is "
+    "{{ ti.state.value if ti.state.value is defined else ti.state }}{% endif %}"
+    "{% if run_id is defined and run_id %} (run {{ run_id }}){% endif %}"
+)
+
+
+class CallbellNotifier(BaseNotifier):
+    """
+    Send a message to one or more phone numbers from a callback: ``on_failure_callback``,
+    ``on_success_callback``, ``on_retry_callback``, SLA misses and deadline alerts.
+
+    Text and template values are rendered with the callback's context, e.g. ``"{{ ti.task_id }}
+    failed"``. Outside WhatsApp's 24-hour window only an approved template is delivered: give
+    ``template_uuid`` for recipients who may not have written lately. Each message carries an
+    idempotency key, so a lost answer is looked up rather than sent twice. Runs synchronously in
+    callbacks, and asynchronously (``async_notify``) where Airflow awaits notifiers.
+
+    :param to: the recipients' phone numbers: a list or a comma-separated string. (templated)
+    :param text: the text; by default a line naming the DAG, task, state and run. (templated)
+    :param template_uuid: an approved template to send instead of free text. (templated)
+    :param template_values: its placeholder values, in order. (templated)
+    :param channel: the channel type, ``whatsapp`` by default.
+    :param channel_uuid: the channel to send from, when the account has several. (templated)
+    :param metadata: text values kept with each message. (templated)
+    :param callbell_conn_id: the ``callbell`` connection.
+    """
+
+    template_fields: Sequence[str] = (
+        "to",
+        "text",
+        "template_uuid",
+        "template_values",
+        "channel_uuid",
+        "metadata",
+    )
+
+    def __init__(
+        self,
+        *,
+        to: str | Sequence[str],
+        text: str | None = None,
+        template_uuid: str | None = None,
+        template_values: Sequence[str] | None = None,
+        channel: str = "whatsapp",
+        channel_uuid: str | None = None,
+        metadata: dict[str, str] | None = None,
+        callbell_conn_id: str = DEFAULT_CONN_ID,
+    ) -> None:
+        super().__init__()
+        self.to = to
+        self.text = text if text is not None or template_uuid is not None else DEFAULT_TEXT
+        self.template_uuid = template_uuid
+        self.template_values = list(template_values or ())
+        self.channel = channel
+        self.channel_uuid = channel_uuid
+        self.metadata = metadata or {}
+        self.callbell_conn_id = arguments.text(callbell_conn_id, "callbell_conn_id")
+        self._messages(check_only=True)
+
+    def _messages(self, *, check_only: bool = False) -> list[OutgoingMessage]:
+        """One message a recipient; with ``check_only``, the parts known now are checked."""
+        from airflow_provider_callbell.api.messages import OutgoingMessage, check_parts
+
+        parts: dict[str, Any] = {
+            "text": self.text,
+            "template_uuid": self.template_uuid,
+            "template_values": self.template_values,
+            "channel": self.channel,
+            "channel_uuid": self.channel_uuid,
+            "metadata": self.metadata,
+        }
+        if check_only:
+            # A template stands for a value checked once rendered: any valid text will do now.
+            check_parts(
+                **{
+                    name: "x" if isinstance(value, str) and is_template(value) else value
+                    for name, value in parts.items()
+                }
+            )
+            if not is_template(self.to):
+                self._recipients()
+            return []
+        return [OutgoingMessage(to=to, **parts) for to in self._recipients()]
+
+    def _recipients(self) -> list[str]:
+        numbers = string_list(self.to, "to", example="['+39 333 000 1111']", ordered=True)
+        return [phone_number(number, "to") for number in numbers]
+
+    def _key(self, context: Context, message: OutgoingMessage) -> str:
+        from airflow_provider_callbell.api.messages import idempotency_key
+
+        ti = context.get("ti")
+        where = (getattr(ti, "dag_id", None), getattr(ti, "task_id", None), getattr(ti, "try_number", None))
+        return idempotency_key("notifier", context.get("run_id"), *where, message.to, message.text)
+
+    def notify(self, context: Context) -> None:
+        """Send the messages (in task and DAG callbacks)."""
+        import contextlib
+
+        from airflow_provider_callbell.hooks.callbell import CallbellHook
+
+        hook = CallbellHook(callbell_conn_id=self.callbell_conn_id)
+        with contextlib.closing(hook):
+            for message in self._messages():
+                hook.send_message(message, idempotency_key=self._key(context, message))
+
+    async def async_notify(self, context: Context) -> None:
+        """Send the messages from an event loop (the triggerer, for deadline alerts)."""
+        from airflow_provider_callbell.hooks.callbell_async import CallbellAsyncHook
+
+        hook = CallbellAsyncHook(self.callbell_conn_id)
+        try:
+            for message in self._messages():
+                await hook.send_message(message, idempotency_key=self._key(context, message))
+        finally:
+            await hook.aclose()
+
+
+send_callbell_notification = CallbellNotifier
