@@ -9,6 +9,7 @@ import subprocess
 import sys
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 from airflow.providers.common.compat.version_compat import AIRFLOW_V_3_0_PLUS
@@ -30,8 +31,21 @@ def test_example_dags_import_without_errors() -> None:
     assert dag_bag_errors(DAGS) == {}
 
 
-def dags_test(dag_id: str, logical_date: str, export_dir: Path) -> None:
-    env = {**os.environ, "AIRFLOW__CORE__DAGS_FOLDER": str(DAGS), "CALLBELL_EXPORT_DIR": str(export_dir)}
+def dags_test(
+    dag_id: str,
+    logical_date: str,
+    export_dir: Path,
+    env: dict[str, str] | None = None,
+    *,
+    fails: bool = False,
+) -> str:
+    """Run ``airflow dags test``; the run's output. Unless it ``fails``, the run must succeed."""
+    env = {
+        **os.environ,
+        "AIRFLOW__CORE__DAGS_FOLDER": str(DAGS),
+        "CALLBELL_EXPORT_DIR": str(export_dir),
+        **(env or {}),
+    }
     done = subprocess.run(
         [sys.executable, "-m", "airflow", "dags", "test", dag_id, logical_date],
         env=env,
@@ -39,7 +53,9 @@ def dags_test(dag_id: str, logical_date: str, export_dir: Path) -> None:
         capture_output=True,
         text=True,
     )
-    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    output = done.stdout + done.stderr
+    assert fails or done.returncode == 0, output[-6000:]
+    return output
 
 
 def test_new_leads_dag_runs_end_to_end(sandbox_factory: SandboxFactory, tmp_path: Path) -> None:
@@ -152,3 +168,52 @@ def test_bad_static_arguments_fail_at_parse_time(tmp_path: Path, argument: str, 
 
     assert len(errors) == 1
     assert message in next(iter(errors.values()))
+
+
+def hot_leads_env(sandbox: Any, template_status: str = "approved") -> dict[str, str]:
+    template = next(
+        t for t in sandbox.templates if t["status"] == template_status and t["text"].count("{{") <= 1
+    )
+    on_call = next(c for c in sandbox.contacts() if c["source"] == "whatsapp")
+    sandbox.receive_message(on_call["uuid"])
+    return {
+        "AIRFLOW_VAR_CALLBELL_HOT_LEAD_TEMPLATE": template["uuid"],
+        "AIRFLOW_VAR_CALLBELL_ON_CALL": on_call["phoneNumber"],
+        "CALLBELL_POLL_INTERVAL": "0.05",
+    }
+
+
+def test_hot_leads_dag_tags_and_messages_the_best_scored_leads(
+    sandbox_factory: SandboxFactory, tmp_path: Path
+) -> None:
+    sandbox = sandbox_factory(contacts=40, seed=8, message_status_interval=0.02)
+    existing = sandbox.add_contact(name="Sofia Esposito", phoneNumber="+393205550103", tags=["vip"])
+
+    dags_test("callbell_hot_leads", "2026-11-24T08:00:00+00:00", tmp_path, hot_leads_env(sandbox))
+
+    hot = {c["phoneNumber"].replace(" ", ""): c for c in sandbox.contacts() if "hot" in c["tags"]}
+    assert sorted(hot) == ["+393205550101", "+393205550103", "+393205550106"]
+    assert sandbox.get_contact(existing["uuid"])["tags"] == ["vip", "hot"]
+    assert {c["customFields"]["lead_score"] for c in hot.values()} == {"95", "91", "87"}
+    sent = [m for m in sandbox.messages() if m["direction"] == "outbound"]
+    assert sorted(m["templateValues"][0] for m in sent) == ["Giulia", "Matteo", "Sofia"]
+    assert {m["metadata"]["campaign"] for m in sent} == {"hot_leads"}
+    [report] = (tmp_path / "hot_leads").glob("run_id=*/upsert_report.jsonl")
+    outcomes = sorted(json.loads(line)["outcome"] for line in report.read_text().splitlines())
+    assert outcomes == ["created", "created", "updated"]
+
+
+def test_hot_leads_dag_pages_the_people_on_call_when_it_fails(
+    sandbox_factory: SandboxFactory, tmp_path: Path
+) -> None:
+    sandbox = sandbox_factory(contacts=40, seed=8)
+    env = hot_leads_env(sandbox, template_status="rejected")
+
+    output = dags_test("callbell_hot_leads", "2026-11-24T08:00:00+00:00", tmp_path, env, fails=True)
+
+    assert "3 messages could not be sent" in output
+    (page,) = [m for m in sandbox.messages() if m["direction"] == "outbound"]
+    assert page["to"].replace(" ", "") == env["AIRFLOW_VAR_CALLBELL_ON_CALL"].replace(" ", "")
+    assert page["content"]["text"].startswith(
+        "Airflow: DAG callbell_hot_leads, task message_hot_leads is failed"
+    )

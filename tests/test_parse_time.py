@@ -1,4 +1,4 @@
-"""DAG files pay for importing the operator and sensor at every parse: keep that light."""
+"""DAG files pay for importing the operators, the sensor and the notifier at every parse: keep that light."""
 
 from __future__ import annotations
 
@@ -13,14 +13,16 @@ import json, sys
 from airflow.providers.common.compat.sdk import BaseOperator, BaseSensorOperator
 before = set(sys.modules)
 import airflow_provider_callbell.operators.contacts
+import airflow_provider_callbell.operators.messages
 import airflow_provider_callbell.sensors.contacts
+import airflow_provider_callbell.notifications.callbell
 print(json.dumps(sorted(set(sys.modules) - before)))
 """
 
 
-def test_operator_and_sensor_modules_defer_heavy_imports_to_task_time() -> None:
+def test_operator_sensor_and_notifier_modules_defer_heavy_imports_to_task_time() -> None:
     result = subprocess.run([sys.executable, "-c", PROBE], capture_output=True, text=True, check=True)
     loaded = json.loads(result.stdout.strip().splitlines()[-1])
 
-    assert "airflow_provider_callbell.sensors.contacts" in loaded
+    assert "airflow_provider_callbell.notifications.callbell" in loaded
     assert [module for module in loaded if module.startswith(HEAVY)] == []

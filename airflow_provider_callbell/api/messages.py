@@ -56,7 +56,7 @@ class OutgoingMessage:
     to: str
     text: str | None = None
     template_uuid: str | None = None
-    template_values: tuple[str, ...] = ()
+    template_values: Sequence[str] = ()
     media_url: str | None = None
     media_type: str | None = None
     channel: str = "whatsapp"

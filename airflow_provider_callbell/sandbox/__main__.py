@@ -80,8 +80,9 @@ def _parser() -> argparse.ArgumentParser:
     add("--retry-after-format", choices=sorted(RETRY_AFTER_FORMATS), default="seconds")
     add("--latency", type=float, default=0.0, help="seconds added to every request")
     add("--latency-jitter", type=float, default=0.0, help="random extra latency, up to")
-    for kind in ("error", "throttle", "drop", "truncate"):
+    for kind in ("error", "throttle", "drop", "truncate", "lost-reply"):
         add(f"--{kind}-rate", type=float, default=0.0, help=f"probability of {kind} faults")
+    add("--lost-reply-delay", type=float, default=0.0, help="seconds before a lost reply's connection drops")
     add("--max-faults-per-request", type=int, default=2)
     add("--cursor-semantics", choices=sorted(CURSOR_SEMANTICS), default="keyset")
     add("--events-per-second", type=float, default=0.0, help="live events applied per second")
@@ -95,6 +96,13 @@ def _parser() -> argparse.ArgumentParser:
     add("--tag-message-rate", type=float, default=0.5, help="chance a tag change comes with a message")
     add("--event-tags", type=_tags, default=("lead",), metavar="TAG,...", help="tags events add and remove")
     add("--event-seed", type=int, default=None, help="seed of the events (default: --seed)")
+    add(
+        "--message-status-interval",
+        type=float,
+        default=0.2,
+        help="seconds between a sent message's status steps (default: %(default)s)",
+    )
+    add("--message-failure-rate", type=float, default=0.0, help="probability a sent message fails")
     add("--verbose", "-v", action="store_true", help="log every request to stderr")
     return parser
 
@@ -121,6 +129,8 @@ def _settings(args: argparse.Namespace) -> SandboxSettings:
         throttle_rate=args.throttle_rate,
         drop_rate=args.drop_rate,
         truncate_rate=args.truncate_rate,
+        lost_reply_rate=args.lost_reply_rate,
+        lost_reply_delay=args.lost_reply_delay,
         latency=args.latency,
         latency_jitter=args.latency_jitter,
         max_faults_per_request=args.max_faults_per_request,
@@ -130,6 +140,8 @@ def _settings(args: argparse.Namespace) -> SandboxSettings:
         tag_message_rate=args.tag_message_rate,
         event_tags=args.event_tags,
         event_seed=args.event_seed,
+        message_status_interval=args.message_status_interval,
+        message_failure_rate=args.message_failure_rate,
     )
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import hmac
 import time
 from typing import TYPE_CHECKING
@@ -9,6 +10,9 @@ from urllib.parse import SplitResult, parse_qsl, urlsplit
 
 from airflow_provider_callbell.sandbox.endpoints import PREFIX, Call, Endpoints
 from airflow_provider_callbell.sandbox.faults import (
+    DROPPED,
+    REFUSALS,
+    Fault,
     FaultInjector,
     FaultKind,
     fault_response,
@@ -26,10 +30,11 @@ from airflow_provider_callbell.sandbox.traffic import RateLimiter, RequestStats
 if TYPE_CHECKING:
     from collections.abc import Callable
 
+    from airflow_provider_callbell.sandbox.messages import MessageBook
     from airflow_provider_callbell.sandbox.settings import SandboxSettings
     from airflow_provider_callbell.sandbox.store import ContactStore
 
-_FAULTY_PATH = PREFIX + "/contacts"
+_FAULTY_PATHS = (PREFIX + "/contacts", PREFIX + "/messages")
 
 
 class SandboxApp:
@@ -41,18 +46,19 @@ class SandboxApp:
     def __init__(
         self,
         store: ContactStore,
+        messages: MessageBook,
         settings: SandboxSettings,
         *,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
-        """Serve ``store`` under ``settings``; ``sleep`` implements latency."""
+        """Serve ``store`` and ``messages`` under ``settings``; ``sleep`` implements delays."""
         self.store = store
         self.settings = settings
         self.stats = RequestStats()
         self._sleep = sleep
         self._limiter = RateLimiter()
         self._faults = FaultInjector(settings.seed)
-        self._endpoints = Endpoints(store)
+        self._endpoints = Endpoints(store, messages)
 
     def handle(self, request: Request) -> Response:
         """Answer ``request`` and count it in :attr:`stats`."""
@@ -71,22 +77,33 @@ class SandboxApp:
         if refusal is not None:
             return refusal
         target = urlsplit(request.target)
-        fault = None
-        if request.method == "GET" and _is_contacts_path(target.path):
-            fault = self._faults.draw(settings, f"GET {request.target}")
+        fault = self._draw_fault(request, target.path, settings)
         delay = self._faults.latency(settings)
         if delay:
             self._sleep(delay)
-        if fault is not None and fault.kind is not FaultKind.TRUNCATE:
+        if fault is not None and fault.kind in REFUSALS:
             self.stats.fault(fault.kind.value)
             return fault_response(fault, settings)
         response = self._dispatch(request, target, settings)
         # Only successes are spoiled: a client cannot retry its way past a
-        # garbled 4xx, so it could never learn, say, that the page cap is hit.
-        if fault is not None and response.status == 200:
-            self.stats.fault(fault.kind.value)
-            return truncate(response, fault)
-        return response
+        # garbled 4xx, so it could never learn, say, that the page cap is hit;
+        # and a lost reply stands for a write that was applied.
+        if fault is None or response.status != 200:
+            return response
+        self.stats.fault(fault.kind.value)
+        if fault.kind is FaultKind.LOST_REPLY:
+            self._sleep(settings.lost_reply_delay)
+            return DROPPED
+        return truncate(response, fault)
+
+    def _draw_fault(self, request: Request, path: str, settings: SandboxSettings) -> Fault | None:
+        """The fault ``request`` meets, if any; a retried write is the same request."""
+        if not _is_faulty_path(path):
+            return None
+        if request.method == "GET":
+            return self._faults.draw(settings, f"GET {request.target}", write=False)
+        digest = hashlib.sha256(request.body).hexdigest()
+        return self._faults.draw(settings, f"{request.method} {request.target} {digest}", write=True)
 
     def _dispatch(self, request: Request, target: SplitResult, settings: SandboxSettings) -> Response:
         handler, params = self._endpoints.resolve(request.method, target.path)
@@ -106,8 +123,8 @@ class SandboxApp:
         return too_many_requests(settings.retry_after_format, wait)
 
 
-def _is_contacts_path(path: str) -> bool:
-    return path == _FAULTY_PATH or path.startswith(_FAULTY_PATH + "/")
+def _is_faulty_path(path: str) -> bool:
+    return any(path == faulty or path.startswith(faulty + "/") for faulty in _FAULTY_PATHS)
 
 
 def _authorized(header: str | None, token: str) -> bool:

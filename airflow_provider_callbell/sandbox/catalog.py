@@ -1,10 +1,12 @@
-"""The fixed vocabulary of the sandbox account: sources, teams, channels, fields."""
+"""The fixed vocabulary of the sandbox account: sources, teams, channels, templates, fields."""
 
 from __future__ import annotations
 
 import random
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
+
+from airflow_provider_callbell.sandbox.templates import TEMPLATES
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -71,10 +73,11 @@ def random_hex_uuid(rng: random.Random) -> str:
 
 @dataclass(frozen=True)
 class Catalog:
-    """Teams and channels of the account; their uuids are stable for a seed."""
+    """Teams, channels and templates of the account; their uuids are stable for a seed."""
 
     teams: tuple[Mapping[str, Any], ...]
     channels: Mapping[str, tuple[Mapping[str, Any], ...]]
+    templates: tuple[Mapping[str, Any], ...]
 
     @classmethod
     def for_seed(cls, seed: int) -> Catalog:
@@ -97,7 +100,7 @@ class Catalog:
             )
             for source, _ in SOURCES
         }
-        return cls(teams=teams, channels=channels)
+        return cls(teams=teams, channels=channels, templates=_templates(seed))
 
     @property
     def default_team(self) -> dict[str, Any]:
@@ -116,10 +119,30 @@ class Catalog:
                     return dict(channel)
         return None
 
+    def template(self, uuid: str) -> dict[str, Any] | None:
+        """A copy of the template with ``uuid``, or None."""
+        return next((dict(t) for t in self.templates if t["uuid"] == uuid), None)
+
     def main_channel(self, source: str) -> dict[str, Any] | None:
         """A copy of the main channel of ``source``, or None for unknown sources."""
         channels = self.channels.get(source.lower(), ())
         return dict(channels[0]) if channels else None
+
+
+def _templates(seed: int) -> tuple[Mapping[str, Any], ...]:
+    """The account's templates: fixed texts, uuids drawn from a stream of their own."""
+    rng = seeded_random("templates", seed)
+    return tuple(
+        {
+            "uuid": random_hex_uuid(rng),
+            "name": name,
+            "status": status,
+            "category": category,
+            "language": language,
+            "text": text,
+        }
+        for name, status, category, language, text in TEMPLATES
+    )
 
 
 def field_types_metadata(custom_fields: Mapping[str, Any]) -> dict[str, Any]:

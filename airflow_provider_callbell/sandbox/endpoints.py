@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -9,6 +10,14 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote
 
 from airflow_provider_callbell.sandbox.cursors import decode_cursor
+from airflow_provider_callbell.sandbox.messages import (
+    INBOUND,
+    MessageBook,
+    UnknownRecipientError,
+    WindowClosedError,
+    listed_json,
+    status_json,
+)
 from airflow_provider_callbell.sandbox.payloads import (
     PayloadError,
     creation_fields,
@@ -21,6 +30,7 @@ from airflow_provider_callbell.sandbox.responses import (
     error_response,
     json_response,
 )
+from airflow_provider_callbell.sandbox.send_payload import send_request
 from airflow_provider_callbell.sandbox.store import (
     ContactConflictError,
     ContactFilter,
@@ -33,6 +43,7 @@ if TYPE_CHECKING:
     from airflow_provider_callbell.sandbox.settings import SandboxSettings
 
 PREFIX = "/v1"
+TEMPLATES_PER_PAGE = 20
 USER_EMAIL = "sandbox@example.com"
 USER_NAME = "Sandbox"
 
@@ -66,11 +77,12 @@ def _method_not_allowed(allowed: str) -> Handler:
 
 
 class Endpoints:
-    """The contact endpoints over one :class:`ContactStore`."""
+    """The endpoints over one :class:`ContactStore` and its :class:`MessageBook`."""
 
-    def __init__(self, store: ContactStore) -> None:
-        """Serve the contacts of ``store``."""
+    def __init__(self, store: ContactStore, messages: MessageBook) -> None:
+        """Serve the contacts of ``store`` and the messages of ``messages``."""
         self.store = store
+        self.messages = messages
         self._routes: tuple[tuple[re.Pattern[str], Mapping[str, Handler]], ...] = (
             (re.compile(r"/auth/me"), {"GET": self.auth_me}),
             (re.compile(r"/contacts"), {"GET": self.list_contacts, "POST": self.create_contact}),
@@ -80,6 +92,11 @@ class Endpoints:
                 re.compile(r"/contacts/(?P<uuid>[^/]+)"),
                 {"GET": self.get_contact, "PATCH": self.update_contact, "DELETE": self.delete_contact},
             ),
+            (re.compile(r"/contacts/(?P<uuid>[^/]+)/messages"), {"GET": self.contact_messages}),
+            (re.compile(r"/messages/send"), {"POST": self.send_message}),
+            (re.compile(r"/messages/status/(?P<uuid>[^/]+)"), {"GET": self.message_status}),
+            (re.compile(r"/templates"), {"GET": self.list_templates}),
+            (re.compile(r"/templates/(?P<uuid>[^/]+)"), {"GET": self.get_template}),
         )
 
     def resolve(self, method: str, path: str) -> tuple[Handler, dict[str, str]]:
@@ -176,6 +193,61 @@ class Endpoints:
         except KeyError:
             return error_response(404, "Contact not found")
         return json_response(200, {"status": "contact was destroyed"})
+
+    def contact_messages(self, call: Call) -> Response:
+        """``GET /contacts/{uuid}/messages``: a page of the contact's messages, newest first."""
+        number = _page_number(call.query.get("page", "1"))
+        if number is None:
+            return error_response(400, "Invalid page")
+        page = self.messages.page(call.params["uuid"], number)
+        if page is None:
+            return error_response(404, "Contact not found")
+        interval = call.settings.message_status_interval
+        listed = [listed_json(message, self.messages.progress(message, interval)) for message in page]
+        return json_response(200, {"messages": listed})
+
+    def send_message(self, call: Call) -> Response:
+        """``POST /messages/send``: 400 for an invalid body, 422 outside the 24-hour window."""
+        try:
+            request = send_request(parse_object(call.body), self.store.catalog)
+            message = self.messages.send(request, call.settings.message_failure_rate)
+        except PayloadError as error:
+            return error_response(400, str(error))
+        except WindowClosedError as error:
+            return error_response(422, str(error))
+        except UnknownRecipientError:
+            return error_response(404, "Contact not found")
+        return json_response(200, {"message": {"uuid": message.uuid, "status": "enqueued"}})
+
+    def message_status(self, call: Call) -> Response:
+        """``GET /messages/status/{uuid}``: a sent message and its delivery status."""
+        message = self.messages.get(call.params["uuid"])
+        if message is None or message.direction == INBOUND:
+            return error_response(404, "Message not found")
+        progress = self.messages.progress(message, call.settings.message_status_interval)
+        return json_response(200, {"message": status_json(message, progress)})
+
+    def list_templates(self, call: Call) -> Response:
+        """``GET /templates``: a page of the account's templates."""
+        number = _page_number(call.query.get("page", "1"))
+        if number is None:
+            return error_response(400, "Invalid page")
+        templates = self.store.catalog.templates
+        start = (number - 1) * TEMPLATES_PER_PAGE
+        return json_response(
+            200,
+            {
+                "templates": [dict(t) for t in templates[start : start + TEMPLATES_PER_PAGE]],
+                "meta": {"page": number, "pages": math.ceil(len(templates) / TEMPLATES_PER_PAGE)},
+            },
+        )
+
+    def get_template(self, call: Call) -> Response:
+        """``GET /templates/{uuid}``."""
+        template = self.store.catalog.template(call.params["uuid"])
+        if template is None:
+            return error_response(404, "Template not found")
+        return json_response(200, {"template": template})
 
 
 def _contact_filter(query: Mapping[str, str], settings: SandboxSettings) -> ContactFilter:

@@ -27,6 +27,7 @@ if TYPE_CHECKING:
     import random
     from collections.abc import Callable, Mapping, Sequence
 
+    from airflow_provider_callbell.sandbox.messages import MessageBook
     from airflow_provider_callbell.sandbox.records import ContactRecord
     from airflow_provider_callbell.sandbox.settings import SandboxSettings
 
@@ -82,9 +83,14 @@ class AccountState:
 class EventSource:
     """Draws events, applies them to a store and logs them; thread-safe."""
 
-    def __init__(self, store: ContactStore, seed: int) -> None:
-        """Draw events for ``store`` from a stream seeded with ``seed``."""
+    def __init__(self, store: ContactStore, messages: MessageBook, seed: int) -> None:
+        """Draw events for ``store`` from a stream seeded with ``seed``.
+
+        A ``message`` event is a customer writing: it opens the contact's
+        24-hour window in ``messages`` too.
+        """
         self._store = store
+        self._messages = messages
         self._rng = seeded_random("events", seed)
         self._log: list[SandboxEvent] = []
 
@@ -143,7 +149,7 @@ class EventSource:
         if record is None:
             return None
         if kind == "message":
-            self._store.touch(record.uuid)
+            self._messages.customer_wrote(record.uuid)
             return record.uuid, True, None
         self._store.delete(record.uuid)
         return record.uuid, False, None

@@ -3,6 +3,10 @@
 One random stream seeded from the sandbox seed decides, under a lock, so a
 given request sequence always meets the same faults. Each kind of fault cycles
 through its variants, so a short test sees all of them.
+
+Reads and writes draw from the same stream, with the same layout of rates;
+truncation only applies to reads and a lost reply only to writes, so a draw
+that lands on the other one's share is no fault.
 """
 
 from __future__ import annotations
@@ -28,6 +32,8 @@ if TYPE_CHECKING:
 
 _ERROR_STATUSES = (500, 502, 503)
 _THROTTLE_DELAY = 1.0
+#: A connection closed without an answer.
+DROPPED = Response(0, delivery=Delivery.DROP)
 
 
 class FaultKind(enum.Enum):
@@ -37,15 +43,24 @@ class FaultKind(enum.Enum):
     THROTTLE = "throttle"
     DROP = "drop"
     TRUNCATE = "truncate"
+    LOST_REPLY = "lost_reply"
 
 
-def _rates(settings: SandboxSettings) -> tuple[tuple[FaultKind, float], ...]:
-    return (
+#: The kinds that hit before the request is served: nothing is applied.
+REFUSALS = frozenset({FaultKind.ERROR, FaultKind.THROTTLE, FaultKind.DROP})
+
+
+def _rates(settings: SandboxSettings, *, write: bool) -> tuple[tuple[FaultKind, float], ...]:
+    """Every kind with its rate; 0 for the kind that does not apply to ``write``."""
+    excluded = FaultKind.TRUNCATE if write else FaultKind.LOST_REPLY
+    rates = (
         (FaultKind.ERROR, settings.error_rate),
         (FaultKind.THROTTLE, settings.throttle_rate),
         (FaultKind.DROP, settings.drop_rate),
         (FaultKind.TRUNCATE, settings.truncate_rate),
+        (FaultKind.LOST_REPLY, settings.lost_reply_rate),
     )
+    return tuple((kind, 0.0 if kind is excluded else rate) for kind, rate in rates)
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,13 +82,15 @@ class FaultInjector:
         self._per_request: Counter[str] = Counter()
         self._per_kind: Counter[FaultKind] = Counter()
 
-    def draw(self, settings: SandboxSettings, request_key: str) -> Fault | None:
+    def draw(self, settings: SandboxSettings, request_key: str, *, write: bool) -> Fault | None:
         """Decide whether the request identified by ``request_key`` fails.
 
         A request key gets at most ``settings.max_faults_per_request`` faults
         in the injector's lifetime, so a client that retries gets through.
+        ``write`` tells a write, which a lost reply may hit, from a read,
+        which truncation may spoil.
         """
-        rates = _rates(settings)
+        rates = _rates(settings, write=write)
         if not any(rate for _, rate in rates):
             return None
         with self._lock:
@@ -109,7 +126,7 @@ def fault_response(fault: Fault, settings: SandboxSettings) -> Response:
     if fault.kind is FaultKind.THROTTLE:
         return too_many_requests(settings.retry_after_format, _THROTTLE_DELAY)
     if fault.kind is FaultKind.DROP:
-        return Response(0, delivery=Delivery.DROP)
+        return DROPPED
     status = _ERROR_STATUSES[fault.ordinal % len(_ERROR_STATUSES)]
     if fault.ordinal % 2 == 0:
         return error_response(status, "Internal server error")

@@ -39,12 +39,12 @@ def creation_fields(payload: Mapping[str, Any], catalog: Catalog) -> dict[str, A
     for key, field in (("identifier", "phoneNumber"), ("source", "source"), ("name", "name")):
         if not payload.get(key):
             raise PayloadError(f"Missing required field: {key}")
-        fields[field] = _text(payload, key)
+        fields[field] = text_field(payload, key)
     fields.update(_common_fields(payload, catalog))
     if "custom_fields" in payload:
         fields["customFields"] = _custom_fields(payload)
     if "channel_uuid" in payload:
-        fields["channel"] = _known(catalog.channel, payload, "channel_uuid")
+        fields["channel"] = known_field(catalog.channel, payload, "channel_uuid")
     return fields
 
 
@@ -54,7 +54,7 @@ def patch_edit(payload: Mapping[str, Any], catalog: Catalog) -> ContactEdit:
     if "name" in payload:
         if not payload["name"]:
             raise PayloadError("Invalid field: name (must not be empty)")
-        changes["name"] = _text(payload, "name")
+        changes["name"] = text_field(payload, "name")
     if payload.get("unassign_user") is True:
         changes["assignedUser"] = None
     merged = _custom_fields(payload) if "custom_fields" in payload else {}
@@ -75,15 +75,16 @@ def _common_fields(payload: Mapping[str, Any], catalog: Catalog) -> dict[str, An
             raise PayloadError("Invalid field: tags (expected a list of strings)")
         fields["tags"] = tags
     if "assigned_user" in payload:
-        fields["assignedUser"] = _text(payload, "assigned_user")
+        fields["assignedUser"] = text_field(payload, "assigned_user")
     if "team_uuid" in payload:
-        fields["team"] = _known(catalog.team, payload, "team_uuid")
+        fields["team"] = known_field(catalog.team, payload, "team_uuid")
     if "note" in payload:
         fields["note"] = _note(payload)
     return fields
 
 
-def _text(payload: Mapping[str, Any], key: str) -> str:
+def text_field(payload: Mapping[str, Any], key: str) -> str:
+    """The string under ``key`` (which must be present)."""
     value = payload[key]
     if not isinstance(value, str):
         raise PayloadError(f"Invalid field: {key} (expected a string)")
@@ -97,12 +98,13 @@ def _custom_fields(payload: Mapping[str, Any]) -> dict[str, str]:
     return value
 
 
-def _known(
+def known_field(
     lookup: Callable[[str], dict[str, Any] | None],
     payload: Mapping[str, Any],
     key: str,
 ) -> dict[str, Any]:
-    found = lookup(_text(payload, key))
+    """What ``lookup`` finds for the uuid under ``key`` (which must be present)."""
+    found = lookup(text_field(payload, key))
     if found is None:
         raise PayloadError(f"Invalid field: {key} (unknown uuid)")
     return found
@@ -111,7 +113,7 @@ def _known(
 def _note(payload: Mapping[str, Any]) -> str | None:
     if payload["note"] is None:
         return None
-    note = _text(payload, "note")
+    note = text_field(payload, "note")
     if len(note) > MAX_NOTE_LENGTH:
         raise PayloadError(f"Invalid field: note (longer than {MAX_NOTE_LENGTH})")
     return note

@@ -19,6 +19,7 @@ from urllib.parse import unquote
 
 from airflow_provider_callbell.sandbox.app import SandboxApp
 from airflow_provider_callbell.sandbox.events import EventSource
+from airflow_provider_callbell.sandbox.messages import MessageBook, sent_json
 from airflow_provider_callbell.sandbox.pump import EventPump
 from airflow_provider_callbell.sandbox.responses import (
     Delivery,
@@ -37,6 +38,7 @@ if TYPE_CHECKING:
     from _typeshed import WriteableBuffer
 
     from airflow_provider_callbell.sandbox.events import AccountState, SandboxEvent
+    from airflow_provider_callbell.sandbox.messages import Message
     from airflow_provider_callbell.sandbox.traffic import SandboxStats
 
 logger = logging.getLogger("airflow_provider_callbell.sandbox")
@@ -339,6 +341,12 @@ class CallbellSandbox:
     runs: contacts get messages (and move to the top), appear, disappear and
     get tagged. :meth:`events` and :meth:`state` tell tests what happened;
     :meth:`apply_events` makes events happen on the spot, without a thread.
+
+    Messages sent through the API are kept (:meth:`messages`); free-form ones
+    to WhatsApp contacts need the customer to have written in the last 24
+    hours: about half the seeded contacts did, contacts added later did not.
+    :meth:`receive_message` and :meth:`close_window` steer that window,
+    :meth:`make_unreachable` makes the messages to a number fail.
     """
 
     def __init__(
@@ -354,8 +362,9 @@ class CallbellSandbox:
         self.host = host
         self._requested_port = port
         self._store = ContactStore.seeded(resolved.contacts, resolved.seed)
-        self._app = SandboxApp(self._store, resolved)
-        self._events = EventSource(self._store, resolved.resolved_event_seed)
+        self._messages = MessageBook(self._store, resolved.seed)
+        self._app = SandboxApp(self._store, self._messages, resolved)
+        self._events = EventSource(self._store, self._messages, resolved.resolved_event_seed)
         self._pump = EventPump(self._events, lambda: self._app.settings)
         self._server: _SandboxServer | None = None
         self._thread: threading.Thread | None = None
@@ -425,6 +434,11 @@ class CallbellSandbox:
     def teams(self) -> list[dict[str, Any]]:
         """The team inboxes of the account; their uuids are stable for a seed."""
         return [dict(team) for team in self._store.catalog.teams]
+
+    @property
+    def templates(self) -> list[dict[str, Any]]:
+        """The message templates of the account; their uuids are stable for a seed."""
+        return [dict(template) for template in self._store.catalog.templates]
 
     @property
     def stats(self) -> SandboxStats:
@@ -516,7 +530,8 @@ class CallbellSandbox:
 
         ``fields`` are further contact fields under their API names (``uuid``,
         ``customFields``, ``team``, ...). A unique phone number, a uuid and
-        ``createdAt`` (now) are generated when not given.
+        ``createdAt`` (now) are generated when not given. Its customer has not
+        written yet: see :meth:`receive_message`.
 
         Raises:
             ValueError: the uuid or phone number belongs to another contact.
@@ -563,6 +578,44 @@ class CallbellSandbox:
     def contacts(self) -> list[dict[str, Any]]:
         """Every contact in API order (most recent conversation first)."""
         return self._store.snapshot()
+
+    def messages(self, uuid: str | None = None) -> list[dict[str, Any]]:
+        """Every message kept, or those of the contact ``uuid``, in the order they came.
+
+        Each has its ``direction`` (``outbound``: sent through the API,
+        ``inbound``: :meth:`receive_message`) and its ``status`` right now.
+        """
+        return [self._message_json(message) for message in self._messages.messages(uuid)]
+
+    def receive_message(self, uuid: str, text: str = "Hello!") -> dict[str, Any]:
+        """The customer of contact ``uuid`` writes ``text`` now.
+
+        That opens its 24-hour window and moves it to the top, as a
+        ``message`` event does; the message is kept, as inbound.
+
+        Raises:
+            KeyError: no contact has ``uuid``.
+        """
+        return self._message_json(self._messages.receive(uuid, text))
+
+    def close_window(self, uuid: str) -> None:
+        """Make the last message of the customer of contact ``uuid`` older than 24 hours.
+
+        Raises:
+            KeyError: no contact has ``uuid``.
+        """
+        self._messages.close_window(uuid)
+
+    def make_unreachable(self, phone_number: str) -> None:
+        """Make every message sent from now on to ``phone_number`` fail (formatting ignored).
+
+        Raises:
+            ValueError: ``phone_number`` has no digit.
+        """
+        self._messages.make_unreachable(phone_number)
+
+    def _message_json(self, message: Message) -> dict[str, Any]:
+        return sent_json(message, self._messages.progress(message, self.settings.message_status_interval))
 
     def airflow_connection(self) -> str:
         """The connection as JSON, for an ``AIRFLOW_CONN_<ID>`` variable."""

@@ -13,7 +13,7 @@ DEFAULT_TOKEN = "sandbox-token"  # noqa: S105 - public, like moto's fake keys
 PAGINATION_MODES = frozenset({"pages", "meta", "cursor"})
 TAGS_SEMANTICS = frozenset({"any", "all"})
 RETRY_AFTER_FORMATS = frozenset({"seconds", "http-date", "none"})
-FAULT_RATES = ("error_rate", "throttle_rate", "drop_rate", "truncate_rate")
+FAULT_RATES = ("error_rate", "throttle_rate", "drop_rate", "truncate_rate", "lost_reply_rate")
 CURSOR_SEMANTICS = frozenset({"keyset", "snapshot"})
 #: What can happen to the account while it is live; see ``events.py``.
 EVENT_KINDS = ("message", "create", "delete", "tag_add", "tag_remove")
@@ -35,6 +35,12 @@ def _check_number(name: str, value: object, *, positive: bool, maximum: float) -
     if value < 0 or (positive and value == 0) or value > maximum:
         bound = ("> 0" if positive else ">= 0") + (f" and <= {maximum:,g}" if math.isfinite(maximum) else "")
         raise ValueError(f"{name} must be {bound}, got {value!r}")
+
+
+def _check_probability(name: str, value: object) -> None:
+    _check_number(name, value, positive=False, maximum=math.inf)
+    if isinstance(value, int | float) and value > 1:
+        raise ValueError(f"{name} must be between 0 and 1, got {value!r}")
 
 
 def _check_choice(name: str, value: object, choices: frozenset[str]) -> None:
@@ -99,8 +105,15 @@ class SandboxSettings:
 
     ``contacts`` and ``seed`` shape the seeded data; everything else can be
     changed while the sandbox runs (see ``CallbellSandbox.configure``).
-    The four fault rates are probabilities of disjoint outcomes of one draw,
-    so their sum must not exceed 1.
+    The five fault rates are probabilities of disjoint outcomes of one draw,
+    so their sum must not exceed 1. Faults hit the requests under
+    ``/contacts`` and ``/messages``; truncation spoils only the answers to
+    reads, and a lost reply only those to writes: the write is applied, then
+    the connection is dropped after ``lost_reply_delay`` seconds, unanswered.
+
+    A sent message moves one status on (``enqueued``, ``sent``,
+    ``delivered``, ``read``) every ``message_status_interval`` seconds; with
+    probability ``message_failure_rate`` it is fated to fail instead.
 
     With ``events_per_second`` above 0 the account is live: events drawn from
     ``event_mix`` (any mapping of kinds to weights) move, create, delete and
@@ -125,6 +138,8 @@ class SandboxSettings:
     throttle_rate: float = 0.0
     drop_rate: float = 0.0
     truncate_rate: float = 0.0
+    lost_reply_rate: float = 0.0
+    lost_reply_delay: float = 0.0
     latency: float = 0.0
     latency_jitter: float = 0.0
     max_faults_per_request: int = 2
@@ -134,6 +149,8 @@ class SandboxSettings:
     tag_message_rate: float = 0.5
     event_tags: tuple[str, ...] = ("lead",)
     event_seed: int | None = None
+    message_status_interval: float = 0.2
+    message_failure_rate: float = 0.0
 
     def __post_init__(self) -> None:
         _check_int("contacts", self.contacts, minimum=0, maximum=10_000_000)
@@ -154,11 +171,14 @@ class SandboxSettings:
                 )
         _check_choice("retry_after_format", self.retry_after_format, RETRY_AFTER_FORMATS)
         self._check_fault_rates()
+        _check_number("lost_reply_delay", self.lost_reply_delay, positive=False, maximum=60)
         _check_number("latency", self.latency, positive=False, maximum=60)
         _check_number("latency_jitter", self.latency_jitter, positive=False, maximum=60)
         _check_int("max_faults_per_request", self.max_faults_per_request, minimum=0, maximum=1000)
         _check_choice("cursor_semantics", self.cursor_semantics, CURSOR_SEMANTICS)
         self._check_events()
+        _check_number("message_status_interval", self.message_status_interval, positive=True, maximum=3600)
+        _check_probability("message_failure_rate", self.message_failure_rate)
 
     @property
     def resolved_event_seed(self) -> int:
@@ -182,9 +202,7 @@ class SandboxSettings:
             if not isinstance(self.event_mix, Mapping):
                 raise ValueError(f"event_mix must be a mapping of kinds to weights, got {self.event_mix!r}")
             object.__setattr__(self, "event_mix", EventMix(self.event_mix))
-        _check_number("tag_message_rate", self.tag_message_rate, positive=False, maximum=math.inf)
-        if self.tag_message_rate > 1:
-            raise ValueError(f"tag_message_rate must be between 0 and 1, got {self.tag_message_rate!r}")
+        _check_probability("tag_message_rate", self.tag_message_rate)
         _check_tags(self.event_tags)
         if not self.event_tags and any(self.event_mix[kind] for kind in TAG_EVENT_KINDS):
             raise ValueError("event_tags must not be empty while tag_add or tag_remove have a weight")
@@ -193,10 +211,7 @@ class SandboxSettings:
 
     def _check_fault_rates(self) -> None:
         for name in FAULT_RATES:
-            rate = getattr(self, name)
-            _check_number(name, rate, positive=False, maximum=math.inf)
-            if rate > 1:
-                raise ValueError(f"{name} must be between 0 and 1, got {rate!r}")
+            _check_probability(name, getattr(self, name))
         if sum(getattr(self, name) for name in FAULT_RATES) > 1:
             raise ValueError(f"the sum of {', '.join(FAULT_RATES)} must not exceed 1")
 

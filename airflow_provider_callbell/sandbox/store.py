@@ -18,7 +18,7 @@ import threading
 import time
 from collections import OrderedDict
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from airflow_provider_callbell.sandbox.catalog import ISO_FORMAT, Catalog, random_hex_uuid, seeded_random
 from airflow_provider_callbell.sandbox.cursors import Cursor, KeysetCursor, SnapshotCursor
@@ -46,6 +46,16 @@ class ContactConflictError(ValueError):
 
 class StaleCursorError(LookupError):
     """The listing a snapshot cursor reads is no longer kept."""
+
+
+class ContactWatcher(Protocol):
+    """Told of contacts added and deleted, under the store's lock; see :meth:`ContactStore.watch`."""
+
+    def contact_added(self, uuid: str) -> None:
+        """The contact ``uuid`` was just added."""
+
+    def contact_deleted(self, uuid: str) -> None:
+        """The contact ``uuid`` was just deleted."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -120,6 +130,7 @@ class ContactStore:
         self._max_seq = 0
         self._uuids = seeded_random("new-contacts", seed)
         self._phone_offset = phone_offset(seed)
+        self._watchers: list[ContactWatcher] = []
         for record in records:
             self._insert(record)
 
@@ -132,6 +143,11 @@ class ContactStore:
 
     def __len__(self) -> int:
         return len(self._records)
+
+    def watch(self, watcher: ContactWatcher) -> None:
+        """Tell ``watcher`` of every contact added or deleted from now on."""
+        with self._lock:
+            self._watchers.append(watcher)
 
     @property
     def lock(self) -> threading.RLock:
@@ -275,6 +291,8 @@ class ContactStore:
             record = ContactRecord.from_contact(contact, self._max_seq + 1)
             self._check_phone_free(record)
             self._insert(record)
+            for watcher in self._watchers:
+                watcher.contact_added(uuid)
             return record
 
     def update(
@@ -327,6 +345,8 @@ class ContactStore:
         with self._lock:
             self._remove(uuid, keep_position=False)
             self._changed()
+            for watcher in self._watchers:
+                watcher.contact_deleted(uuid)
 
     def _filtered(self, query: ContactFilter) -> list[ContactRecord]:
         cached = self._cache.get(query)

@@ -52,10 +52,11 @@ class SandboxStats:
     """A snapshot of what the sandbox has served since start or reset.
 
     ``by_status`` counts answered requests by status code (dropped connections
-    have none); ``faults`` counts injected faults by kind (``error``,
-    ``throttle``, ``drop``, ``truncate``); ``rate_limited`` counts the 429s of
-    the real rate limiter; ``max_requests_per_second`` is the most requests
-    that arrived within any sliding 1-second window.
+    and lost replies have none); ``faults`` counts injected faults by kind
+    (``error``, ``throttle``, ``drop``, ``truncate``, ``lost_reply``);
+    ``rate_limited`` counts the 429s of the real rate limiter;
+    ``max_requests_per_second`` is the most requests that arrived within any
+    sliding 1-second window.
     """
 
     total_requests: int

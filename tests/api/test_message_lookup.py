@@ -61,7 +61,7 @@ def test_not_sent_when_the_recipient_is_no_contact() -> None:
 
 
 def test_messages_listed_without_metadata_cannot_tell() -> None:
-    with pytest.raises(CallbellWriteUncertainError, match="key-1.*without their metadata.*not sent again"):
+    with pytest.raises(CallbellWriteUncertainError, match=r"key-1.*without their metadata.*not sent again"):
         look(CONTACT, {"messages": [{"uuid": "m", "createdAt": at(0)}]})
 
 

@@ -52,7 +52,7 @@ def test_free_text_outside_the_window_asks_for_a_template(account: CallbellSandb
     account.close_window(contact["uuid"])
     hook = quick_hook()
 
-    with pytest.raises(CallbellMessageWindowError, match="24 hours.*send an approved template"):
+    with pytest.raises(CallbellMessageWindowError, match=r"24 hours.*send an approved template"):
         hook.send_message(OutgoingMessage(to=contact["phoneNumber"], text="Ciao!"))
     template = approved(account, 1)
     hook.send_message(
@@ -69,7 +69,9 @@ def test_a_template_refused_by_callbell_is_a_client_error(account: CallbellSandb
 
     with pytest.raises(CallbellClientError, match="template_values"):
         quick_hook().send_message(
-            OutgoingMessage(to=contact["phoneNumber"], template_uuid=template["uuid"], template_values=["one"])
+            OutgoingMessage(
+                to=contact["phoneNumber"], template_uuid=template["uuid"], template_values=["one"]
+            )
         )
     assert not [m for m in account.messages(contact["uuid"]) if m["direction"] == "outbound"]
 
@@ -128,7 +130,8 @@ def test_a_sent_message_is_found_by_its_key(account: CallbellSandbox) -> None:
     found = hook.find_sent_message(message, "early", since=datetime.now(UTC) - timedelta(minutes=1))
     missing = hook.find_sent_message(message, "other", since=datetime.now(UTC) - timedelta(minutes=1))
 
-    assert found is not None and found["uuid"]
+    assert found is not None
+    assert found["uuid"]
     assert missing is None
 
 

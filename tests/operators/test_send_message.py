@@ -43,11 +43,12 @@ def outbound(sandbox: CallbellSandbox) -> list[dict[str, Any]]:
 
 
 def template(sandbox: CallbellSandbox, placeholders: int) -> str:
-    return next(
+    uuid: str = next(
         t["uuid"]
         for t in sandbox.templates
         if t["status"] == "approved" and t["text"].count("{{") == placeholders
     )
+    return uuid
 
 
 def test_one_message(account: CallbellSandbox, tmp_path: Path) -> None:

@@ -308,7 +308,7 @@ def test_wrong_method(
 
 
 @pytest.mark.parametrize(
-    "path", ["/v1", "/v1/", "/v1/teams", "/v1/contacts/abc/messages", "/v2/contacts", "/"]
+    "path", ["/v1", "/v1/", "/v1/teams", "/v1/contacts/abc/bot", "/v1/messages", "/v2/contacts", "/"]
 )
 def test_unknown_path(shared_sandbox: CallbellSandbox, path: str) -> None:
     client = ApiClient(shared_sandbox)
