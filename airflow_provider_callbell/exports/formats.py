@@ -42,18 +42,21 @@ class Written:
 Writer = Callable[[Iterable[Contact], IO[bytes], Sequence[str] | None], Written]
 
 
-def format_of(path: str, output_format: str | None) -> str:
-    """The output format: ``output_format`` if given, else the path's suffix."""
-    if output_format is not None:
-        if output_format not in FORMATS:
+def format_of(path: str, given: str | None, *, side: str = "output") -> str:
+    """The format of a file: ``given`` if set, else the path's suffix.
+
+    :param side: ``output`` or ``input``: errors name ``<side>_format`` and ``<side>_path``.
+    """
+    if given is not None:
+        if given not in FORMATS:
             allowed = ", ".join(FORMATS)
-            raise ValueError(f"output_format must be one of {allowed} or None, got {output_format!r}")
-        return output_format
+            raise ValueError(f"{side}_format must be one of {allowed} or None, got {given!r}")
+        return given
     suffix = PurePosixPath(path).suffix.lower()
     if suffix not in SUFFIXES:
         raise ValueError(
-            f"output_format is not set and the suffix of output_path {path!r} names no format: use one of "
-            f"{', '.join(SUFFIXES)}, or set output_format to one of {', '.join(FORMATS)}"
+            f"{side}_format is not set and the suffix of {side}_path {path!r} names no format: use one of "
+            f"{', '.join(SUFFIXES)}, or set {side}_format to one of {', '.join(FORMATS)}"
         )
     return SUFFIXES[suffix]
 

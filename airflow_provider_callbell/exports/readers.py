@@ -26,12 +26,11 @@ import csv
 import re
 from collections.abc import Callable, Iterator
 from datetime import UTC, date, datetime
-from pathlib import PurePosixPath
 from typing import IO, TYPE_CHECKING, Any
 
 import msgspec
 
-from airflow_provider_callbell.exports.formats import FORMATS, PARQUET_ROW_GROUP, SUFFIXES
+from airflow_provider_callbell.exports.formats import PARQUET_ROW_GROUP, format_of
 from airflow_provider_callbell.exports.schema import EXTRA, Kind, column_of
 
 if TYPE_CHECKING:
@@ -57,19 +56,8 @@ _AT_BYTE = re.compile(r"\(byte (\d+)\)")
 
 
 def input_format_of(path: str, input_format: str | None) -> str:
-    """The input format: ``input_format`` if given, else the path's suffix (as ``formats.format_of``)."""
-    if input_format is not None:
-        if input_format not in FORMATS:
-            allowed = ", ".join(FORMATS)
-            raise ValueError(f"input_format must be one of {allowed} or None, got {input_format!r}")
-        return input_format
-    suffix = PurePosixPath(path).suffix.lower()
-    if suffix not in SUFFIXES:
-        raise ValueError(
-            f"input_format is not set and the suffix of input_path {path!r} names no format: use one of "
-            f"{', '.join(SUFFIXES)}, or set input_format to one of {', '.join(FORMATS)}"
-        )
-    return SUFFIXES[suffix]
+    """The input format: ``input_format`` if given, else the path's suffix (as the export names them)."""
+    return format_of(path, input_format, side="input")
 
 
 def read_rows(source: ObjectStoragePath, input_format: str) -> Iterator[Row]:
