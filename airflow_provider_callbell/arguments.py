@@ -220,3 +220,20 @@ def file_path(value: Any, name: str) -> str:
             "worker's working directory"
         )
     return given
+
+
+def rendered(value: Any, name: str, kind: type) -> Any:
+    """A list or mapping, also as the text a template renders for one (JSON or a Python literal)."""
+    if value is None or isinstance(value, kind):
+        return value
+    if isinstance(value, str):
+        for parse in (json.loads, ast.literal_eval):
+            try:
+                parsed = parse(value)
+            except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
+                continue
+            if isinstance(parsed, kind):
+                return parsed
+    if kind is list and isinstance(value, tuple):
+        return list(value)
+    raise ValueError(f"{name} must be a {'list' if kind is list else 'mapping'}, got {type(value).__name__}")

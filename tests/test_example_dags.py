@@ -209,10 +209,10 @@ def test_hot_leads_dag_pages_the_people_on_call_when_it_fails(
     sandbox = sandbox_factory(contacts=40, seed=8)
     env = hot_leads_env(sandbox, template_status="rejected")
 
-    output = dags_test("callbell_hot_leads", "2026-11-24T08:00:00+00:00", tmp_path, env, fails=True)
+    dags_test("callbell_hot_leads", "2026-11-24T08:00:00+00:00", tmp_path, env, fails=True)
 
-    assert "3 messages could not be sent" in output
     (page,) = [m for m in sandbox.messages() if m["direction"] == "outbound"]
+    assert page["templateUuid"] is None
     assert page["to"].replace(" ", "") == env["AIRFLOW_VAR_CALLBELL_ON_CALL"].replace(" ", "")
     assert page["content"]["text"].startswith(
         "Airflow: DAG callbell_hot_leads, task message_hot_leads is failed"

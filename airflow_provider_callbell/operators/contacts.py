@@ -24,6 +24,7 @@ from airflow_provider_callbell.arguments import (
     known_now,
     named_for,
     optional_whole_number,
+    rendered,
     text,
     whole_number,
 )
@@ -431,9 +432,7 @@ class CallbellUpsertContactsOperator(BaseOperator):
         with named_for(self):
             if self.match_on == "phone" and resolve(self.channel_uuid) is not None:
                 identifier(self.channel_uuid, "channel_uuid")
-            rows = resolve(self.contacts)
-            if isinstance(rows, str) and not _rendered_rows(rows):
-                raise ValueError(f"contacts must be a list of objects, got text {rows[:40]!r}")
+            rendered(resolve(self.contacts), "contacts", list)
             input_format = None
             path, given_format = resolve(self.input_path), resolve(self.input_format)
             if path is not None and (self.input_format is None or given_format is not None):
@@ -487,13 +486,8 @@ class CallbellUpsertContactsOperator(BaseOperator):
 
     def _rows(self, input_format: str | None) -> Callable[[], Iterable[Any]]:
         if input_format is None:
-            rows = self.contacts
-            if isinstance(rows, str):
-                rows = _rendered_rows(rows)
-            if not isinstance(rows, list | tuple):
-                raise ValueError(
-                    f"{self.task_id}: contacts must be a list of objects, got {type(rows).__name__}"
-                )
+            with named_for(self):
+                rows = rendered(self.contacts, "contacts", list)
             return lambda: rows
         from airflow.providers.common.compat.sdk import ObjectStoragePath
 
@@ -526,18 +520,3 @@ class CallbellUpsertContactsOperator(BaseOperator):
         with atomic_write(target) as out:
             WRITERS[report_format]((logged(outcome) for outcome in outcomes), out, REPORT_FIELDS)
         return str(target)
-
-
-def _rendered_rows(rendered: str) -> list[Any] | None:
-    """Rows rendered as text by a template without native rendering (JSON or a Python list)."""
-    import ast
-    import json
-
-    for parse in (json.loads, ast.literal_eval):
-        try:
-            rows = parse(rendered)
-        except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
-            continue
-        if isinstance(rows, list):
-            return rows
-    return None

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import ast
 import contextlib
-import json
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import timedelta
@@ -22,6 +20,7 @@ from airflow_provider_callbell.arguments import (
     known_now,
     named_for,
     number_between,
+    rendered,
     whole_number,
 )
 from airflow_provider_callbell.connection import DEFAULT_CONN_ID
@@ -157,8 +156,8 @@ class CallbellSendMessageOperator(BaseOperator):
     def _defaults(self, resolve: Callable[[Any], Any]) -> dict[str, Any]:
         """The message arguments every row starts from, those known so far."""
         values = {name: resolve(getattr(self, name)) for name in MESSAGE_FIELDS}
-        values["template_values"] = _rendered(values["template_values"], "template_values", list)
-        values["metadata"] = _rendered(values["metadata"], "metadata", dict)
+        values["template_values"] = rendered(values["template_values"], "template_values", list)
+        values["metadata"] = rendered(values["metadata"], "metadata", dict)
         return {name: value for name, value in values.items() if value is not None}
 
     def _check(self, resolve: Callable[[Any], Any] = lambda given: given) -> dict[str, Any]:
@@ -172,15 +171,12 @@ class CallbellSendMessageOperator(BaseOperator):
                     OutgoingMessage(to=to, **defaults)
                 else:
                     check_parts(**defaults)
-            rows = resolve(self.messages)
-            if rows is not None and _rendered(rows, "messages", list) is None:
-                raise ValueError("messages must be a list of rows")
-            if resolve(self.input_path) is not None and (
-                self.input_format is None or resolve(self.input_format)
-            ):
+            rendered(resolve(self.messages), "messages", list)
+            path, input_format = resolve(self.input_path), resolve(self.input_format)
+            if path is not None and (self.input_format is None or input_format is not None):
                 from airflow_provider_callbell.exports.readers import input_format_of
 
-                input_format_of(file_path(self.input_path, "input_path"), resolve(self.input_format))
+                input_format_of(file_path(path, "input_path"), input_format)
             return defaults
 
     def execute(self, context: Context) -> dict[str, Any]:
@@ -222,7 +218,7 @@ class CallbellSendMessageOperator(BaseOperator):
     def _batch(self) -> Iterable[Any]:
         if self.messages is not None:
             with named_for(self):
-                rows: list[Any] = _rendered(self.messages, "messages", list)
+                rows: list[Any] = rendered(self.messages, "messages", list)
             return rows
         from airflow.providers.common.compat.sdk import ObjectStoragePath
 
@@ -300,20 +296,3 @@ def _summary(results: list[dict[str, Any]]) -> dict[str, Any]:
         "failed": failed,
         "messages": results,
     }
-
-
-def _rendered(value: Any, name: str, kind: type) -> Any:
-    """A list or mapping, also as the text a template renders for one (JSON or a Python literal)."""
-    if value is None or isinstance(value, kind):
-        return value
-    if isinstance(value, str):
-        for parse in (json.loads, ast.literal_eval):
-            try:
-                parsed = parse(value)
-            except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
-                continue
-            if isinstance(parsed, kind):
-                return parsed
-    if kind is list and isinstance(value, tuple):
-        return list(value)
-    raise ValueError(f"{name} must be a {'list' if kind is list else 'mapping'}, got {type(value).__name__}")

@@ -1,8 +1,8 @@
 """Upserting rows: find each row's contact, write only what differs, say what became of each row.
 
 Two passes over the rows keep memory flat: the first checks them and gathers the contacts they
-name, the second plans and writes. Contacts are found with one walk of the account when the
-rows are many (a page read brings many contacts), else one lookup a row. A change of tags sends
+name, the second plans and writes. Contacts are found with one walk of the account when that
+costs fewer requests than one lookup a row (more rows than the account has pages). A change of tags sends
 the whole list, so the contact is read again right before it: a tag an agent added meanwhile
 is kept. Rows run side by side, ``concurrency`` at once, under the hook's rate limit, and their
 outcomes come out in row order.
@@ -16,6 +16,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from airflow_provider_callbell.api.pagination import ContactPage
 from airflow_provider_callbell.batches import done, in_order
 from airflow_provider_callbell.exceptions import (
     CallbellClientError,
@@ -28,7 +29,8 @@ if TYPE_CHECKING:
     from airflow_provider_callbell.hooks.callbell import CallbellHook
 
 OUTCOMES = ("created", "updated", "unchanged", "failed")
-#: Above this many rows, one walk of the account finds their contacts; below, a lookup each.
+#: When Callbell gives no page count: above this many rows, one walk of the account finds their
+#: contacts; below, a lookup each.
 WALK_ABOVE = 100
 _CONFLICT = 409
 
@@ -80,7 +82,7 @@ class Upsert:
     def run(self) -> Iterator[Outcome]:
         """Every row's outcome, in row order; counted in :attr:`counts`."""
         keys = self._keys()
-        if len(keys) > WALK_ABOVE:
+        if keys and self._walk_is_cheaper(len(keys)):
             self._known = self._walk(keys)
         first: dict[str, int] = {}
         with ThreadPoolExecutor(self.settings.concurrency, thread_name_prefix="callbell-upsert") as pool:
@@ -97,6 +99,11 @@ class Upsert:
             with contextlib.suppress(RowError):
                 keys.add(Row.of(number, raw, self.settings.match_on).key)
         return keys
+
+    def _walk_is_cheaper(self, lookups: int) -> bool:
+        """Whether reading the account's pages costs fewer requests than a lookup a row."""
+        pages = ContactPage.parse(self.hook.request("GET", "contacts")).pages
+        return lookups > (WALK_ABOVE if pages is None else pages)
 
     def _walk(self, keys: set[str]) -> dict[str, Contact]:
         known: dict[str, Contact] = {}
