@@ -39,14 +39,16 @@ def lower(tags: list[str]) -> set[str]:
     return {tag.lower() for tag in tags}
 
 
-@pytest.mark.parametrize("many", [False, True], ids=["lookups", "walk"])
+@pytest.mark.parametrize("count", [6, 40], ids=["lookups", "walk"])
 def test_export_transform_upsert_writes_only_the_changes(
-    account: CallbellSandbox, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, many: bool
+    account: CallbellSandbox, tmp_path: Path, count: int
 ) -> None:
-    monkeypatch.setattr(runner, "WALK_ABOVE", 10 if many else 1000)
+    """Fewer rows than the account's 8 pages: a lookup a row (after one look at the page count);
+    more: one walk, and a fresh read of each contact whose tags change, fewer requests than a
+    lookup a row. Either way, one PATCH a changed contact and no other write."""
     exported = tmp_path / "contacts.jsonl"
     CallbellListContactsOperator(task_id="export", output_path=str(exported)).execute({})
-    rows = [json.loads(line) for line in exported.read_text().splitlines()][:40]
+    rows = [json.loads(line) for line in exported.read_text().splitlines()][:count]
     hot = rows[:3]
     for row in hot:
         row["tags"] = [*row["tags"], "hot"]
@@ -59,9 +61,13 @@ def test_export_transform_upsert_writes_only_the_changes(
     assert {key: result[key] for key in runner.OUTCOMES} == {
         "created": 0,
         "updated": 3,
-        "unchanged": 37,
+        "unchanged": count - 3,
         "failed": 0,
     }
+    requests = account.stats.by_method
+    assert set(requests) == {"GET", "PATCH"}
+    assert requests["PATCH"] == 3
+    assert requests["GET"] == 1 + 6 if count == 6 else requests["GET"] < 1 + count
     for row in hot:
         stored = account.get_contact(row["uuid"])
         assert lower(stored["tags"]) == lower(before[row["uuid"]]["tags"]) | {"hot"}
@@ -69,7 +75,7 @@ def test_export_transform_upsert_writes_only_the_changes(
     for row in rows[3:]:
         assert account.get_contact(row["uuid"]) == before[row["uuid"]]
     lines = report(tmp_path / "report.jsonl")
-    assert [line["row"] for line in lines] == list(range(1, 41))
+    assert [line["row"] for line in lines] == list(range(1, count + 1))
     assert [line["outcome"] for line in lines[:4]] == ["updated", "updated", "updated", "unchanged"]
     assert lines[0]["changed"] == ["tags", "custom_fields"]
     assert result["report_path"] == str(tmp_path / "report.jsonl")
@@ -79,9 +85,11 @@ def test_a_second_run_changes_nothing(account: CallbellSandbox) -> None:
     rows = [{"uuid": contact["uuid"], "tags": ["hot"]} for contact in account.contacts()[:5]]
 
     first = upsert(contacts=rows)
+    account.reset_stats()
     second = upsert(contacts=rows)
 
     assert (first["updated"], second["updated"], second["unchanged"]) == (5, 0, 5)
+    assert set(account.stats.by_method) == {"GET"}
 
 
 def test_match_on_phone_creates_the_missing_once(account: CallbellSandbox) -> None:
@@ -184,7 +192,7 @@ def test_tags_modes_on_a_live_account(
         ({"contacts": [], "report_path": "report.jsonl"}, "report_path must be an absolute path"),
         ({"contacts": [], "report_path": "/r.parquet"}, r"report_path must end in .jsonl, .json or .csv"),
         ({"input_path": "/rows.xlsx"}, "input_path"),
-        ({"contacts": "not a list"}, "contacts must be a list of objects"),
+        ({"contacts": "not a list"}, "contacts must be a list, got str"),
         ({"contacts": [], "report_conn_id": "s3"}, "report_conn_id needs report_path"),
     ],
 )
@@ -195,14 +203,14 @@ def test_bad_arguments_fail_at_parse_time(kwargs: dict[str, Any], message: str) 
 
 @pytest.mark.parametrize("suffix", ["jsonl", "json", "csv", "parquet"])
 def test_an_unchanged_export_upserts_as_nothing_to_do(
-    account: CallbellSandbox, tmp_path: Path, suffix: str, monkeypatch: pytest.MonkeyPatch
+    account: CallbellSandbox, tmp_path: Path, suffix: str
 ) -> None:
     """Export → upsert round-trips in every format, fields Callbell added included."""
-    monkeypatch.setattr(runner, "WALK_ABOVE", 10)
     account.add_contact(name="Zoë", loyaltyTier="gold", customFields={"città": "Torino"}, note="ciao")
     exported = tmp_path / f"contacts.{suffix}"
     CallbellListContactsOperator(task_id="export", output_path=str(exported)).execute({})
     before = account.contacts()
+    account.reset_stats()
 
     result = upsert(input_path=f"file://{exported}")
 
@@ -213,6 +221,7 @@ def test_an_unchanged_export_upserts_as_nothing_to_do(
         "failed": 0,
     }
     assert account.contacts() == before
+    assert set(account.stats.by_method) == {"GET"}
 
 
 def test_a_hand_written_csv_by_phone(account: CallbellSandbox, tmp_path: Path) -> None:
