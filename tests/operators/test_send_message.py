@@ -146,3 +146,32 @@ def test_an_exported_segment_is_a_batch(account: CallbellSandbox, tmp_path: Path
 def test_bad_arguments_fail_at_parse_time(kwargs: dict[str, Any], message: str) -> None:
     with pytest.raises(ValueError, match=f"CallbellSendMessageOperator 'send': .*{message}"):
         CallbellSendMessageOperator(task_id="send", **kwargs)
+
+
+def test_each_row_once_on_a_live_account_that_loses_answers(
+    sandbox_factory: SandboxFactory, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """Customers write all the time (contacts move to the top), a third of the answers to writes
+    are lost after the write was applied and some requests fail: every row's message arrives
+    exactly once."""
+    account = sandbox_factory(
+        contacts=200,
+        seed=5,
+        events_per_second=200,
+        event_mix={"message": 1.0},
+        lost_reply_rate=0.3,
+        error_rate=0.1,
+        throttle_rate=0.1,
+        max_faults_per_request=2,
+    )
+    connect(monkeypatch, account, max_requests_per_second=2000)
+    recipients = [c for c in account.contacts() if c["source"] == "whatsapp"][:20]
+    rows = [{"to": c["phoneNumber"], "template_values": [c["name"]]} for c in recipients]
+
+    result = run(tmp_path, messages=rows, template_uuid=template(account, 1), concurrency=8)
+
+    assert result.state == "success"
+    assert result.returned["sent"] == 20
+    sent = sorted(m["contactUuid"] for m in outbound(account))
+    assert sent == sorted(c["uuid"] for c in recipients)
+    assert account.stats.faults.get("lost_reply", 0) >= 3
