@@ -62,7 +62,7 @@ class SandboxApp:
 
     def handle(self, request: Request) -> Response:
         """Answer ``request`` and count it in :attr:`stats`."""
-        self.stats.arrived()
+        self.stats.arrived(request.method)
         response = self._answer(request, self.settings)
         if response.delivery is not Delivery.DROP:
             self.stats.responded(response.status)

@@ -51,15 +51,19 @@ class RateLimiter:
 class SandboxStats:
     """A snapshot of what the sandbox has served since start or reset.
 
-    ``by_status`` counts answered requests by status code (dropped connections
-    and lost replies have none); ``faults`` counts injected faults by kind
-    (``error``, ``throttle``, ``drop``, ``truncate``, ``lost_reply``);
+    ``by_method`` counts requests by HTTP method (``GET``, ``POST``, ``PATCH``,
+    ``DELETE``) as they arrive, refused ones included, so its counts add up
+    to ``total_requests``; ``by_status`` counts answered requests by status
+    code (dropped connections and lost replies have none); ``faults`` counts
+    injected faults by kind (``error``, ``throttle``, ``drop``, ``truncate``,
+    ``lost_reply``);
     ``rate_limited`` counts the 429s of the real rate limiter;
     ``max_requests_per_second`` is the most requests that arrived within any
     sliding 1-second window.
     """
 
     total_requests: int
+    by_method: Mapping[str, int]
     by_status: Mapping[int, int]
     faults: Mapping[str, int]
     rate_limited: int
@@ -79,17 +83,19 @@ class RequestStats:
         """Forget everything counted so far."""
         with self._lock:
             self._requests = 0
+            self._by_method: Counter[str] = Counter()
             self._by_status: Counter[int] = Counter()
             self._faults: Counter[str] = Counter()
             self._rate_limited = 0
             self._arrivals: deque[float] = deque()
             self._max_per_second = 0
 
-    def arrived(self) -> None:
-        """Count a request as it arrives."""
+    def arrived(self, method: str) -> None:
+        """Count a request with HTTP ``method`` as it arrives."""
         with self._lock:
             now = self._clock()
             self._requests += 1
+            self._by_method[method] += 1
             _evict(self._arrivals, now)
             self._arrivals.append(now)
             self._max_per_second = max(self._max_per_second, len(self._arrivals))
@@ -114,6 +120,7 @@ class RequestStats:
         with self._lock:
             return SandboxStats(
                 total_requests=self._requests,
+                by_method=dict(self._by_method),
                 by_status=dict(self._by_status),
                 faults=dict(self._faults),
                 rate_limited=self._rate_limited,
