@@ -11,14 +11,24 @@ T = TypeVar("T")
 
 
 def in_order(futures: Iterable[Future[T]], window: int) -> Iterator[T]:
-    """The results of ``futures`` in the order given, drawing at most ``window`` ahead."""
+    """The results of ``futures`` in the order given, drawing at most ``window`` ahead.
+
+    Results already in are handed out as soon as those before them are; only a full window
+    waits for its oldest. Rows that need no request finish at once, so the window must be many
+    times the pool's threads for the pool to stay busy behind a slow row.
+    """
     pending: deque[Future[T]] = deque()
     for future in futures:
         pending.append(future)
-        if len(pending) >= window:
+        while pending and (pending[0].done() or len(pending) >= window):
             yield pending.popleft().result()
     while pending:
         yield pending.popleft().result()
+
+
+def window_for(threads: int) -> int:
+    """How many rows may be started ahead of the oldest unreported one."""
+    return 64 * threads
 
 
 def done(result: T) -> Future[T]:

@@ -14,7 +14,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from airflow_provider_callbell.api.messages import OutgoingMessage, idempotency_key
-from airflow_provider_callbell.batches import done, in_order
+from airflow_provider_callbell.batches import done, in_order, window_for
 from airflow_provider_callbell.exceptions import (
     CallbellClientError,
     CallbellNotFoundError,
@@ -64,7 +64,7 @@ class BatchSend:
         """Each row's outcome, in row order; ``messages`` gives (row number, its message's maker)."""
         with ThreadPoolExecutor(self.concurrency, thread_name_prefix="callbell-send") as pool:
             started = (self._start(pool, number, make) for number, make in messages)
-            for sent, key in in_order(started, 4 * self.concurrency):
+            for sent, key in in_order(started, window_for(self.concurrency)):
                 if key is not None:
                     self.ledger.put(
                         key, sent_mark(sent.as_dict()) if sent.error is None else {"state": "failed"}

@@ -2,10 +2,11 @@
 
 Two passes over the rows keep memory flat: the first checks them and gathers the contacts they
 name, the second plans and writes. Contacts are found with one walk of the account when that
-costs fewer requests than one lookup a row (more rows than the account has pages). A change of tags sends
-the whole list, so the contact is read again right before it: a tag an agent added meanwhile
-is kept. Rows run side by side, ``concurrency`` at once, under the hook's rate limit, and their
-outcomes come out in row order.
+costs fewer requests than one lookup a row (more rows than the account has pages). Callbell
+replaces a contact's tags with the list sent, so with ``tags_mode`` ``add`` or ``remove`` the
+list sent is built on the contact read again right before the write: a tag an agent added
+meanwhile is kept. (``set`` sends the row's list whatever the contact has.) Rows run side by
+side, ``concurrency`` at once, under the hook's rate limit; their outcomes come out in row order.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from airflow_provider_callbell.api.pagination import ContactPage
-from airflow_provider_callbell.batches import done, in_order
+from airflow_provider_callbell.batches import done, in_order, window_for
 from airflow_provider_callbell.exceptions import (
     CallbellClientError,
     CallbellNotFoundError,
@@ -89,7 +90,7 @@ class Upsert:
             started = (
                 self._start(pool, number, raw, first) for number, raw in enumerate(self.rows(), start=1)
             )
-            for outcome in in_order(started, 4 * self.settings.concurrency):
+            for outcome in in_order(started, window_for(self.settings.concurrency)):
                 self.counts[outcome.outcome] += 1
                 yield outcome
 
@@ -165,7 +166,7 @@ class Upsert:
     def _update(self, row: Row, current: Contact) -> Outcome:
         uuid = str(current.get("uuid"))
         body = changes_for(row, current, self.settings.tags_mode)
-        if "tags" in body and self._known is not None:
+        if "tags" in body and self._known is not None and self.settings.tags_mode != "set":
             current = self.hook.get_contact(uuid)
             body = changes_for(row, current, self.settings.tags_mode)
         if not body:
