@@ -29,6 +29,7 @@ if TYPE_CHECKING:
     from airflow.providers.common.compat.sdk import Context
 
     from airflow_provider_callbell.api.messages import OutgoingMessage
+    from airflow_provider_callbell.messaging.delivery import DeliveryWatch
     from airflow_provider_callbell.messaging.sender import Sent
 
 MESSAGE_FIELDS = (
@@ -205,9 +206,11 @@ class CallbellSendMessageOperator(BaseOperator):
         uuids = [row["uuid"] for row in summary["messages"] if row["uuid"]]
         if not self.wait_for_delivery or not uuids:
             return summary
-        if self.deferrable:
-            self._defer(uuids, summary)
-        return self._delivered(summary, self._poll(hook, uuids))
+        watch = self._await_deliveries(hook, uuids)
+        _apply(summary, watch.statuses)
+        if not watch.done:
+            self._defer(watch.pending, summary)
+        return self._delivered(summary)
 
     def _rows(self, defaults: Mapping[str, Any]) -> Iterable[tuple[int, Callable[[], OutgoingMessage]]]:
         from airflow_provider_callbell.messaging.batch import message_of
@@ -240,7 +243,8 @@ class CallbellSendMessageOperator(BaseOperator):
                 f"{failed} messages {what}, more than max_failures={self.max_failures}: see the reasons above"
             )
 
-    def _poll(self, hook: Any, uuids: list[str]) -> dict[str, str | None]:
+    def _await_deliveries(self, hook: Any, uuids: list[str]) -> DeliveryWatch:
+        """One look at the statuses; then, unless deferrable, more until all are settled."""
         from airflow_provider_callbell.messaging.delivery import DeliveryWatch
 
         watch = DeliveryWatch.of(uuids)
@@ -249,8 +253,8 @@ class CallbellSendMessageOperator(BaseOperator):
             while True:
                 for uuid in watch.pending:
                     watch.update(uuid, hook.get_message_status(uuid).get("status"))
-                if watch.done:
-                    return watch.statuses
+                if watch.done or self.deferrable:
+                    return watch
                 if time.monotonic() + self.poll_interval > deadline:
                     raise AirflowException(
                         f"{len(watch.pending)} messages were not delivered within delivery_timeout="
@@ -273,18 +277,24 @@ class CallbellSendMessageOperator(BaseOperator):
         if not event or event.get("status") != "done":
             message = (event or {}).get("message", "the delivery trigger ended without an event")
             raise AirflowException(f"Waiting for deliveries failed: {message}")
-        return self._delivered(event["context"], event["statuses"])
+        summary = event["context"]
+        _apply(summary, event["statuses"])
+        return self._delivered(summary)
 
-    def _delivered(self, summary: dict[str, Any], statuses: Mapping[str, str | None]) -> dict[str, Any]:
-        """``summary`` with the final statuses; fail when failures pass ``max_failures``."""
-        for row in summary["messages"]:
-            if row["uuid"] in statuses:
-                row["status"] = statuses[row["uuid"]]
-                if row["status"] == "failed" and not row["error"]:
-                    row["error"] = "delivery failed"
-                    summary["failed"] += 1
+    def _delivered(self, summary: dict[str, Any]) -> dict[str, Any]:
+        """``summary`` once deliveries are settled; fail when failures pass ``max_failures``."""
         self._check_failures(summary, "were not sent or not delivered")
         return summary
+
+
+def _apply(summary: dict[str, Any], statuses: Mapping[str, str | None]) -> None:
+    """Put the messages' statuses in ``summary``; a failed delivery is a failed row."""
+    for row in summary["messages"]:
+        if row["uuid"] in statuses:
+            row["status"] = statuses[row["uuid"]]
+            if row["status"] == "failed" and not row["error"]:
+                row["error"] = "delivery failed"
+                summary["failed"] += 1
 
 
 def _summary(results: list[dict[str, Any]]) -> dict[str, Any]:
