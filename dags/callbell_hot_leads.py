@@ -11,7 +11,8 @@
   uuid is the Variable ``callbell_hot_lead_template`` (one placeholder: the lead's first name),
   once per lead whatever retries or clears happen, then waits on the triggerer until each is
   delivered or failed.
-- Any task that fails messages the phone numbers in the Variable ``callbell_on_call``.
+- Tasks are retried once (after ``CALLBELL_RETRY_DELAY`` seconds, default 60); a task that fails
+  for good messages the phone numbers in the Variable ``callbell_on_call``.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from __future__ import annotations
 import csv
 import os
 import tempfile
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +34,7 @@ from airflow_provider_callbell.operators.messages import CallbellSendMessageOper
 SCORES = os.environ.get("CALLBELL_SCORES_PATH") or str(Path(__file__).parent / "data" / "lead_scores.csv")
 EXPORT_DIR = Path(os.environ.get("CALLBELL_EXPORT_DIR") or Path(tempfile.gettempdir()) / "callbell")
 POLL_INTERVAL = float(os.environ.get("CALLBELL_POLL_INTERVAL") or 60)
+RETRY_DELAY = timedelta(seconds=float(os.environ.get("CALLBELL_RETRY_DELAY") or 60))
 HOT_LEADS = 3
 
 
@@ -40,7 +43,11 @@ HOT_LEADS = 3
     start_date=pendulum.datetime(2026, 1, 1, tz="UTC"),
     catchup=False,
     max_active_runs=1,
-    default_args={"on_failure_callback": send_callbell_notification(to="{{ var.value.callbell_on_call }}")},
+    default_args={
+        "retries": 1,  # a retry sends no message twice: what was sent is in Airflow's state
+        "retry_delay": RETRY_DELAY,
+        "on_failure_callback": send_callbell_notification(to="{{ var.value.callbell_on_call }}"),
+    },
     tags=["callbell", "example"],
 )
 def callbell_hot_leads() -> None:

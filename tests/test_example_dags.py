@@ -180,6 +180,7 @@ def hot_leads_env(sandbox: Any, template_status: str = "approved") -> dict[str, 
         "AIRFLOW_VAR_CALLBELL_HOT_LEAD_TEMPLATE": template["uuid"],
         "AIRFLOW_VAR_CALLBELL_ON_CALL": on_call["phoneNumber"],
         "CALLBELL_POLL_INTERVAL": "0.05",
+        "CALLBELL_RETRY_DELAY": "0",
     }
 
 

@@ -19,6 +19,8 @@ class CallbellMessageDeliveryTrigger(BaseTrigger):
     """
     Poll messages' statuses until each is delivered, read or failed; then fire once.
 
+    The first look comes ``poll_interval`` after the start: the deferring task has just looked.
+
     The event carries the statuses by uuid, and ``context``: what the resumed task needs back
     (no recipient, no text). Transient errors are retried at the next poll; others end the wait
     with an ``error`` event.
@@ -58,6 +60,7 @@ class CallbellMessageDeliveryTrigger(BaseTrigger):
         watch = DeliveryWatch.of(self.uuids)
         try:
             while True:
+                await asyncio.sleep(self.poll_interval)  # the task looked just before deferring
                 try:
                     for uuid in watch.pending:
                         watch.update(uuid, (await hook.get_message_status(uuid)).get("status"))
@@ -71,6 +74,5 @@ class CallbellMessageDeliveryTrigger(BaseTrigger):
                         {"status": "done", "statuses": watch.statuses, "context": self.context}
                     )
                     return
-                await asyncio.sleep(self.poll_interval)
         finally:
             await hook.aclose()

@@ -45,6 +45,7 @@ def deployment(callbell: CallbellSandbox) -> Iterator[Deployment]:
         "AIRFLOW_CONN_CALLBELL_DEFAULT": callbell.airflow_connection(),
         "CALLBELL_EXPORT_DIR": str(root / "exports"),
         "CALLBELL_POLL_INTERVAL": "1",
+        "CALLBELL_RETRY_DELAY": "1",
     }
     with deployed(root, dags, extra) as running:
         yield running
