@@ -568,19 +568,21 @@ def _run_child(command: list[str], log: Path, workdir: Path, sandbox: Any, timeo
         # The token goes through the environment: on the command line, ps would show it.
         env = {**child_env(workdir), TOKEN_ENV: sandbox.token}
         process = subprocess.Popen(command, stdout=sink, stderr=subprocess.STDOUT, env=env)
-        error = _watch(process, sandbox, timeout)
+        error = watch_child(process, sandbox, timeout)
     if error is None:
         return None
     lines = log.read_text(errors="replace").strip().splitlines()
     return f"{error} (log: {log}): ...{lines[-1][-300:] if lines else ''}"
 
 
-def _watch(process: subprocess.Popen[bytes], sandbox: Any, timeout: float) -> str | None:
-    """Wait for the child; kill it when it stalls or overruns ``timeout``."""
+def watch_child(
+    process: subprocess.Popen[bytes], sandbox: Any, timeout: float, interval: float = WATCH_INTERVAL
+) -> str | None:
+    """Wait for the child, looking every ``interval`` s; kill it when it stalls or overruns ``timeout``."""
     started = last_move = time.monotonic()
     mark = (-1, 0.0)
     while process.poll() is None:
-        time.sleep(WATCH_INTERVAL)
+        time.sleep(interval)
         now, requests, cpu = time.monotonic(), sandbox.stats.total_requests, _process_cpu(process.pid)
         if requests != mark[0] or cpu - mark[1] >= STALL_CPU_S:
             mark, last_move = (requests, cpu), now

@@ -56,6 +56,7 @@ from export_contacts import (
     machine,
     table,
     version_line,
+    watch_child,
 )
 
 if TYPE_CHECKING:
@@ -77,8 +78,6 @@ REQUEST_OVERHEAD = 0.003  # seconds a client spends per request besides latency
 TOKEN_ENV = "CALLBELL_API_TOKEN"  # where the child finds the API token
 CONN_ID = "callbell_default"
 WATCH_INTERVAL = 0.05  # how often the parent looks at the sandbox while a child runs
-STALL_SECONDS = 60.0  # a child with no request and under STALL_CPU_S of CPU for this long is stuck
-STALL_CPU_S = 1.0
 NOISY_CORES = 0.25  # other processes using more CPU than this during a run make it suspect
 KINDS = ("callbell", "naive", "naive-threads")
 SANDBOX_LOGGER = "airflow_provider_callbell.sandbox"
@@ -560,39 +559,11 @@ def run_child(
     env = {**child_env(plan.workdir), TOKEN_ENV: sandbox.token}
     with log.open("w") as sink:
         process = subprocess.Popen(command, stdout=sink, stderr=subprocess.STDOUT, env=env)
-        error = _watch(process, sandbox, timeout)
+        error = watch_child(process, sandbox, timeout, WATCH_INTERVAL)
     if error is None:
         return None
     lines = log.read_text(errors="replace").strip().splitlines()
     return f"{error} (log: {log}): ...{lines[-1][-300:] if lines else ''}"
-
-
-def _watch(process: subprocess.Popen[bytes], sandbox: CallbellSandbox, timeout: float) -> str | None:
-    """Wait for the child; kill it when it stalls or overruns ``timeout``."""
-    started = last_move = time.monotonic()
-    mark = (-1, 0.0)
-    while process.poll() is None:
-        time.sleep(WATCH_INTERVAL)
-        now, requests, cpu = time.monotonic(), sandbox.stats.total_requests, _process_cpu(process.pid)
-        if requests != mark[0] or cpu - mark[1] >= STALL_CPU_S:
-            mark, last_move = (requests, cpu), now
-        elif now - last_move > STALL_SECONDS:
-            process.kill()
-            process.wait()
-            return f"stalled: no request and no CPU for {STALL_SECONDS:.0f} s after {requests:,} requests"
-        if now - started > timeout:
-            process.kill()
-            process.wait()
-            return f"timed out after {timeout:.0f} s"
-    return None if process.returncode == 0 else f"exit code {process.returncode}"
-
-
-def _process_cpu(pid: int) -> float:
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
-    except OSError:
-        return 0.0
-    return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
 
 
 def progress_line(run: Run, reps: int) -> str:
