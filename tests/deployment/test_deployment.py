@@ -2,7 +2,8 @@
 
 One file, so that one worker runs these tests in this order against one deployment (``pytest -n``
 sends a file to one worker): the exports first, then the sensors, then the asset watcher (so the
-sensors' leads are old by the time it looks), and last the look at every log for the token.
+sensors' leads are old by the time it looks), the write-back example (``write_back.py``), and
+last the look at every log for the token.
 
 Exports: scheduled, CLI (no logical date), REST (with a logical date, as the UI), cleared and
 backfilled runs; each exports the contacts created since the last successful one into a file of
@@ -256,6 +257,17 @@ def test_asset_events_carry_only_the_default_fields(watcher: Deployment, callbel
     assert all(lead["uuid"] in triggerer for lead in leads)
     personal = [c[key] for c in callbell.contacts() if "lead" in c["tags"] for key in ("name", "phoneNumber")]
     assert not [value for value in personal if value in triggerer]
+
+
+# The write-back example's tests, kept in write_back.py, run here: in this file's worker, against
+# this deployment (a second test file would start a second deployment in another worker).
+from tests.deployment.write_back import (  # noqa: E402
+    failed_run,  # noqa: F401
+    hot_run,  # noqa: F401
+    test_a_failed_run_pages_the_person_on_call_once_and_sends_no_template,  # noqa: F401
+    test_a_run_from_the_rest_api_tags_and_messages_the_best_leads_once_even_cleared,  # noqa: F401
+    test_the_token_is_in_no_log_of_these_runs,  # noqa: F401
+)
 
 
 def test_the_token_is_in_no_log(deployment: Deployment) -> None:
