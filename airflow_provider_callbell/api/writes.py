@@ -7,8 +7,8 @@ when it is there. A 429 is the one failure known to leave nothing applied.
 
 Lookups are generators of the ``GET`` requests they need, fed the decoded answers (or, thrown
 in, the :class:`CallbellNotFoundError` of a 404), so that the synchronous and the asynchronous
-hook drive the same logic. Both hooks run :func:`attempt_write` and :func:`drive_lookup`'s
-asynchronous twin in their own retry loop.
+hook drive the same logic: each hook's ``write`` runs the lookup (when :attr:`Write.needs_lookup`)
+and then the write, in its own retry loop.
 """
 
 from __future__ import annotations
