@@ -175,17 +175,18 @@ def test_chunked_bodies_are_refused(make_sandbox: MakeSandbox) -> None:
 
 
 def test_idle_keep_alive_connections_are_closed(monkeypatch: pytest.MonkeyPatch) -> None:
-    import socket
     import threading
 
     from airflow_provider_callbell.sandbox import server
 
-    monkeypatch.setattr(server._Handler, "timeout", 0.2)
+    monkeypatch.setattr(server._Handler, "timeout", 1.0)
     with CallbellSandbox(contacts=3) as sandbox:
         before = threading.active_count()
         host, port = "127.0.0.1", sandbox.port
         idle = [socket.create_connection((host, port)) for _ in range(20)]
-        time.sleep(0.1)
+        deadline = time.monotonic() + 0.8
+        while threading.active_count() < before + 20 and time.monotonic() < deadline:
+            time.sleep(0.01)
         assert threading.active_count() >= before + 20
         for conn in idle:
             conn.settimeout(5)
