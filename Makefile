@@ -6,10 +6,12 @@ VENV ?= .venv
 AIRFLOW_VERSION ?= 3.3.2
 # Empty means the newest release pyproject.toml allows; CI's Airflow 2.11 leg pins the floor.
 COMMON_COMPAT_VERSION ?=
+# More requirements for the install, e.g. pins an older Airflow needs (CI's Airflow 2.11 leg).
+EXTRA_PINS ?=
 PYTEST_ARGS ?=
 
 BIN := $(VENV)/bin
-STAMP := $(VENV)/.installed-airflow-$(AIRFLOW_VERSION)-compat-$(or $(COMMON_COMPAT_VERSION),latest)
+STAMP := $(VENV)/.installed-airflow-$(AIRFLOW_VERSION)-compat-$(or $(COMMON_COMPAT_VERSION),latest)$(if $(EXTRA_PINS),-pinned)
 COMPAT_PIN := $(if $(COMMON_COMPAT_VERSION),apache-airflow-providers-common-compat==$(COMMON_COMPAT_VERSION))
 
 export AIRFLOW__CORE__LOAD_EXAMPLES ?= False
@@ -24,7 +26,7 @@ $(BIN)/uv:
 
 $(STAMP): pyproject.toml | $(BIN)/uv
 	$(BIN)/uv pip install --quiet --python $(BIN)/python \
-		"apache-airflow==$(AIRFLOW_VERSION)" $(COMPAT_PIN) --editable ".[parquet]" --group dev
+		"apache-airflow==$(AIRFLOW_VERSION)" $(COMPAT_PIN) $(EXTRA_PINS) --editable ".[parquet]" --group dev
 	rm -f $(VENV)/.installed-*
 	touch $@
 
