@@ -26,7 +26,7 @@ $(BIN)/uv:
 
 $(STAMP): pyproject.toml | $(BIN)/uv
 	$(BIN)/uv pip install --quiet --python $(BIN)/python \
-		"apache-airflow==$(AIRFLOW_VERSION)" $(COMPAT_PIN) $(foreach pin,$(EXTRA_PINS),"$(pin)") --editable ".[parquet]" --group dev
+		"apache-airflow==$(AIRFLOW_VERSION)" $(COMPAT_PIN) $(foreach pin,$(EXTRA_PINS),"$(pin)") --editable ".[parquet,redis]" --group dev
 	rm -f $(VENV)/.installed-*
 	touch $@
 

@@ -98,12 +98,27 @@ SETTINGS = {
     ),
     "max_requests_per_second": Setting(
         "Requests per second at most",
-        "Client-side rate limit of each hook; Callbell allows 300 per account.",
+        "Client-side rate limit of each hook, or of the whole account with a Redis connection below; "
+        "Callbell allows 300 per account.",
         200.0,
         minimum=0.01,
         maximum=10_000,
     ),
 }
+
+
+#: The extra naming an Airflow ``redis`` connection: the account's request budget is kept there.
+REDIS_CONN_EXTRA = "rate_limit_redis_conn_id"
+REDIS_CONN_FIELD = {
+    "label": "Redis connection of the account's request budget",
+    "description": (
+        "An Airflow redis connection: every task and worker using this Callbell account then shares "
+        "max_requests_per_second, kept in that Redis. Empty: each hook has its own limit."
+    ),
+}
+#: What the extra may hold, as Airflow's connection ids.
+_CONN_ID = re.compile(r"[A-Za-z0-9_.-]{1,250}")
+EXTRAS = (*SETTINGS, REDIS_CONN_EXTRA)
 
 
 def checked_settings(settings: Mapping[str, Any]) -> dict[str, float]:
@@ -127,15 +142,15 @@ def extras_of(conn: Connection, conn_id: str) -> dict[str, Any]:
     if not isinstance(extras, dict):
         raise CallbellConfigurationError(
             f"The extra of the Callbell connection {conn_id!r} must be a JSON object naming each "
-            f'setting once, such as {{"timeout": 30}}; its settings are {", ".join(SETTINGS)}'
+            f'setting once, such as {{"timeout": 30}}; its settings are {", ".join(EXTRAS)}'
         )
-    unknown = sorted(set(extras) - set(SETTINGS))
+    unknown = sorted(set(extras) - set(EXTRAS))
     if unknown:
         logger.warning(
             "The Callbell connection %r has extras Callbell does not use, ignored: %s; its settings are %s",
             conn_id,
             ", ".join(unknown),
-            ", ".join(SETTINGS),
+            ", ".join(EXTRAS),
         )
     return extras
 
@@ -243,6 +258,21 @@ def _setting_of(extras: Mapping[str, Any], name: str, conn_id: str) -> float:
         raise CallbellConfigurationError(message) from None
 
 
+def redis_conn_id_of(extras: Mapping[str, Any], conn_id: str) -> str | None:
+    """The Airflow connection of the account's request budget, or ``None`` for a limit per hook."""
+    value = extras.get(REDIS_CONN_EXTRA)
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return None
+    if not isinstance(value, str) or not _CONN_ID.fullmatch(value.strip()):
+        from airflow_provider_callbell.exceptions import CallbellConfigurationError
+
+        raise CallbellConfigurationError(
+            f"The Callbell connection {conn_id!r} has a wrong extra: {REDIS_CONN_EXTRA} must be the id "
+            f"of an Airflow redis connection (letters, digits, _ . -), got {value!r}"
+        )
+    return value.strip()
+
+
 @dataclass(frozen=True)
 class ClientConfig:
     """What a Callbell client needs from its connection; the token never shows in a repr."""
@@ -254,6 +284,7 @@ class ClientConfig:
     max_retries: int
     retry_backoff: float
     max_requests_per_second: float
+    rate_limit_redis_conn_id: str | None = None
 
     @classmethod
     def of(cls, conn: Connection, overrides: Mapping[str, float], conn_id: str) -> ClientConfig:
@@ -283,6 +314,7 @@ class ClientConfig:
             max_retries=int(values["max_retries"]),
             retry_backoff=values["retry_backoff"],
             max_requests_per_second=values["max_requests_per_second"],
+            rate_limit_redis_conn_id=redis_conn_id_of(extras, conn_id),
         )
 
     @property

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from airflow_provider_callbell import __version__
-from airflow_provider_callbell.connection import FORM, SETTINGS
+from airflow_provider_callbell.connection import FORM, REDIS_CONN_EXTRA, REDIS_CONN_FIELD, SETTINGS
 
 INTEGRATION = "Callbell"
 
@@ -20,6 +20,7 @@ def _connection_fields() -> dict[str, Any]:
             "default": setting.default,
         }
         fields[name] = {"label": setting.label, "description": setting.description, "schema": schema}
+    fields[REDIS_CONN_EXTRA] = {**REDIS_CONN_FIELD, "schema": {"type": ["string", "null"]}}
     return fields
 
 

@@ -28,12 +28,12 @@ class _SlidingWindow(InMemoryBucket):
         return super().put(item)
 
 
-def request_limiter(max_requests_per_second: float) -> Limiter:
-    """A limiter letting at most ``max_requests_per_second`` requests start in any one second.
+def request_rate(max_requests_per_second: float) -> Rate:
+    """At most ``max_requests_per_second`` requests starting in any one second, as Callbell counts.
 
-    A sliding window, as Callbell counts: unlike a smooth token bucket, a request that starts
-    a little late (a thread waiting for the GIL) does not waste its slot, so the rate comes
-    close to the limit without passing it.
+    A sliding window: unlike a smooth token bucket, a request that starts a little late (a
+    thread waiting for the GIL) does not waste its slot, so the rate comes close to the limit
+    without passing it.
     """
     if (
         not isinstance(max_requests_per_second, int | float)
@@ -42,7 +42,11 @@ def request_limiter(max_requests_per_second: float) -> Limiter:
     ):
         raise ValueError(f"max_requests_per_second must be a number > 0, got {max_requests_per_second!r}")
     if max_requests_per_second >= 1:
-        rate = Rate(math.floor(max_requests_per_second), Duration.SECOND + _GUARD_MS)
-    else:
-        rate = Rate(1, math.ceil(1000 / max_requests_per_second) + _GUARD_MS)
-    return Limiter(SingleBucketFactory(_SlidingWindow(rate), schedule_leak=False), buffer_ms=0)
+        return Rate(math.floor(max_requests_per_second), Duration.SECOND + _GUARD_MS)
+    return Rate(1, math.ceil(1000 / max_requests_per_second) + _GUARD_MS)
+
+
+def request_limiter(max_requests_per_second: float) -> Limiter:
+    """A limiter of this process letting :func:`request_rate` requests through."""
+    bucket = _SlidingWindow(request_rate(max_requests_per_second))
+    return Limiter(SingleBucketFactory(bucket, schedule_leak=False), buffer_ms=0)

@@ -17,10 +17,10 @@ import requests
 from airflow.providers.common.compat.sdk import BaseHook
 
 from airflow_provider_callbell.api import contact_writes, messages
+from airflow_provider_callbell.api.budget import RequestBudget, request_budget
 from airflow_provider_callbell.api.filters import ContactFilters, TagsArg
 from airflow_provider_callbell.api.pagination import Contact, ContactPage, ContactStream
 from airflow_provider_callbell.api.progress import WalkProgress
-from airflow_provider_callbell.api.rate_limit import request_limiter
 from airflow_provider_callbell.api.responses import decode_response
 from airflow_provider_callbell.api.transport import (
     Deadline,
@@ -35,6 +35,8 @@ from airflow_provider_callbell.connection import (
     CONN_TYPE,
     DEFAULT_CONN_ID,
     FORM,
+    REDIS_CONN_EXTRA,
+    REDIS_CONN_FIELD,
     SETTINGS,
     ClientConfig,
     checked_settings,
@@ -43,7 +45,6 @@ from airflow_provider_callbell.exceptions import CallbellError, CallbellNotFound
 
 if TYPE_CHECKING:
     from airflow.providers.common.compat.sdk import Connection
-    from pyrate_limiter import Limiter
 
     from airflow_provider_callbell.api.retry import RetryPolicy
     from airflow_provider_callbell.api.writes import Lookup, Write
@@ -72,7 +73,9 @@ class CallbellHook(BaseHook):
     :param max_retries: retries of a request after a transient failure (default 5).
     :param retry_backoff: seconds before the first retry, doubled at each retry (default 0.5);
         a 429's ``Retry-After`` takes precedence.
-    :param max_requests_per_second: client-side rate limit (default 200; Callbell allows 300).
+    :param max_requests_per_second: client-side rate limit (default 200; Callbell allows 300): of
+        this hook, or of the whole account when the connection's extra ``rate_limit_redis_conn_id``
+        names an Airflow ``redis`` connection, where every task and worker shares it.
     """
 
     conn_name_attr = "callbell_conn_id"
@@ -132,6 +135,12 @@ class CallbellHook(BaseHook):
                 validators=validators,
                 widget=BS3TextFieldWidget(),
             )
+        fields[REDIS_CONN_EXTRA] = StringField(
+            lazy_gettext(REDIS_CONN_FIELD["label"]),
+            description=REDIS_CONN_FIELD["description"],
+            validators=[Optional()],
+            widget=BS3TextFieldWidget(),
+        )
         return fields
 
     @cached_property
@@ -155,9 +164,10 @@ class CallbellHook(BaseHook):
         return self.config.retry_policy
 
     @cached_property
-    def rate_limiter(self) -> Limiter:
-        """The limiter every request of this hook passes, whatever thread sends it."""
-        return request_limiter(self.config.max_requests_per_second)
+    def budget(self) -> RequestBudget:
+        """The requests this hook may send, whatever thread sends them: its own limit, or the
+        account's budget shared through Redis (``rate_limit_redis_conn_id``)."""
+        return request_budget(self.config)
 
     def get_conn(self) -> requests.Session:
         """The HTTP session, created on first use and reused afterwards, whatever the thread."""
@@ -194,6 +204,8 @@ class CallbellHook(BaseHook):
         """Close the HTTP session and its pooled connections."""
         if "_session" in self.__dict__:
             self.__dict__.pop("_session").close()
+        if "budget" in self.__dict__:
+            self.__dict__.pop("budget").close()
 
     def request(
         self,
@@ -220,9 +232,9 @@ class CallbellHook(BaseHook):
         what = f"{method} /{path}"
         session = self.get_conn()
         with self._lock:
-            limiter = self.rate_limiter
+            budget = self.budget
         with self._queue:
-            limiter.try_acquire("callbell")
+            budget.acquire()
         config = self.config
         failure = None
         with Deadline(what, config.timeout):

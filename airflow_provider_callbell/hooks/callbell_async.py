@@ -11,9 +11,9 @@ from uuid import uuid4
 from airflow.providers.common.compat.sdk import BaseHook
 
 from airflow_provider_callbell.api import messages
+from airflow_provider_callbell.api.budget import RequestBudget, async_request_budget
 from airflow_provider_callbell.api.filters import ContactFilters, TagsArg
 from airflow_provider_callbell.api.pagination import Contact, ContactPage
-from airflow_provider_callbell.api.rate_limit import request_limiter
 from airflow_provider_callbell.api.responses import decode_response
 from airflow_provider_callbell.api.transport import transport_failure
 from airflow_provider_callbell.api.walk import ContactWalk, PageRequest
@@ -22,7 +22,6 @@ from airflow_provider_callbell.exceptions import CallbellError, CallbellNotFound
 
 if TYPE_CHECKING:
     import aiohttp
-    from pyrate_limiter import Limiter
 
     from airflow_provider_callbell.api.writes import Lookup, Write
 
@@ -53,7 +52,7 @@ class CallbellAsyncHook(BaseHook):
         self._overrides = checked_settings(settings)
         self._config: ClientConfig | None = None
         self._session: aiohttp.ClientSession | None = None
-        self._limiter: Limiter | None = None
+        self._budget: RequestBudget | None = None
 
     async def config(self) -> ClientConfig:
         """The client settings, read from the connection once."""
@@ -123,9 +122,9 @@ class CallbellAsyncHook(BaseHook):
         import aiohttp
 
         what = f"{method} /{path}"
-        if self._limiter is None:
-            self._limiter = request_limiter(config.max_requests_per_second)
-        await self._limiter.try_acquire_async("callbell")
+        if self._budget is None:
+            self._budget = await async_request_budget(config)
+        await self._budget.acquire_async()
         if self._session is None:
             timeout = aiohttp.ClientTimeout(total=config.timeout, sock_connect=config.connect_timeout)
             self._session = aiohttp.ClientSession(headers=config.headers, timeout=timeout)
@@ -186,3 +185,6 @@ class CallbellAsyncHook(BaseHook):
         if self._session is not None:
             await self._session.close()
             self._session = None
+        if self._budget is not None:
+            await self._budget.aclose()
+            self._budget = None

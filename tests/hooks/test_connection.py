@@ -97,7 +97,7 @@ def test_bad_extra_names_the_setting(monkeypatch: pytest.MonkeyPatch) -> None:
     use_connection(monkeypatch, "callbell://:tok-5f2a9c@api.callbell.eu/v1?max_requests_per_second=fast")
 
     with pytest.raises(ValueError, match=r"max_requests_per_second must be a number from 0\.01 to 10000"):
-        CallbellHook().rate_limiter  # noqa: B018
+        CallbellHook().budget  # noqa: B018
 
 
 def test_session_is_reused_with_the_documented_headers(sandbox: CallbellSandbox) -> None:
