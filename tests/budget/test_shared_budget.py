@@ -3,16 +3,11 @@
 from __future__ import annotations
 
 import asyncio
-import json
 import os
-import subprocess
-import sys
 import threading
 import time
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 
@@ -20,11 +15,11 @@ from airflow_provider_callbell.api.budget import KEY_PREFIX, SharedBudget, accou
 from airflow_provider_callbell.hooks.callbell import CallbellHook
 from airflow_provider_callbell.hooks.callbell_async import CallbellAsyncHook
 from airflow_provider_callbell.sandbox import CallbellSandbox
+from tests.budget.exports import Exports, connection_env, run_exports
 from tests.budget.redis_server import RedisServer
 
 BUDGET = 100
 CONTACTS = 1200
-REDIS_CONN_ID = "budget_redis"
 
 
 @pytest.fixture
@@ -40,68 +35,6 @@ def account(monkeypatch: pytest.MonkeyPatch) -> Iterator[CallbellSandbox]:
         yield sandbox
 
 
-def connection_env(sandbox: CallbellSandbox, redis_port: int | None, **extra: Any) -> dict[str, str]:
-    """Environment naming ``callbell_default`` (with a shared budget when a port is given)."""
-    connection = json.loads(sandbox.airflow_connection())
-    connection["extra"] = {"max_requests_per_second": BUDGET, **extra}
-    env = {"AIRFLOW_CONN_CALLBELL_DEFAULT": json.dumps(connection)}
-    if redis_port is not None:
-        connection["extra"]["rate_limit_redis_conn_id"] = REDIS_CONN_ID
-        env["AIRFLOW_CONN_CALLBELL_DEFAULT"] = json.dumps(connection)
-        redis = {"conn_type": "redis", "host": "127.0.0.1", "port": redis_port}
-        env[f"AIRFLOW_CONN_{REDIS_CONN_ID.upper()}"] = json.dumps(redis)
-    return env
-
-
-@dataclass
-class Exports:
-    """What concurrent exports in several processes read, and what they logged."""
-
-    results: dict[str, dict[str, Any]]
-    logs: str
-
-
-def run_exports(
-    out_dir: Path,
-    env: dict[str, str],
-    *,
-    processes: int = 2,
-    hooks_per_process: int = 2,
-    concurrency: int = 4,
-    meanwhile: Callable[[], None] | None = None,
-) -> Exports:
-    """Exports in ``processes`` processes of ``hooks_per_process`` threads each, started together."""
-    out_dir.mkdir(parents=True, exist_ok=True)
-    workers = []
-    for process in range(processes):
-        names = [f"export-{process}-{hook}" for hook in range(hooks_per_process)]
-        log = (out_dir / f"process-{process}.log").open("w")
-        command = [sys.executable, "-m", "tests.budget.export_worker", str(out_dir)]
-        workers.append(
-            subprocess.Popen(
-                [*command, str(concurrency), *names],
-                env={**os.environ, **env},
-                stdout=log,
-                stderr=subprocess.STDOUT,
-            )
-        )
-    deadline = time.monotonic() + 120
-    while len(list(out_dir.glob("*.ready"))) < processes * hooks_per_process:
-        assert time.monotonic() < deadline
-        assert all(worker.poll() is None for worker in workers)
-        time.sleep(0.02)
-    (out_dir / "go").touch()
-    if meanwhile is not None:
-        meanwhile()
-    for worker in workers:
-        worker.wait(timeout=240)
-    logs = "".join(path.read_text() for path in sorted(out_dir.glob("process-*.log")))
-    assert all(worker.returncode == 0 for worker in workers), logs[-5000:]
-    results = {path.stem: json.loads(path.read_text()) for path in out_dir.glob("export-*.json")}
-    assert len(results) == processes * hooks_per_process, logs[-5000:]
-    return Exports(results, logs)
-
-
 def assert_each_exact(exports: Exports, sandbox: CallbellSandbox) -> None:
     every = sorted(contact["uuid"] for contact in sandbox.contacts())
     assert len(every) == CONTACTS
@@ -113,7 +46,7 @@ def test_without_a_shared_budget_hooks_on_one_account_earn_429s(
     account: CallbellSandbox, tmp_path: Path
 ) -> None:
     """The measure the other tests rely on: four hooks each under the limit draw 429s together."""
-    exports = run_exports(tmp_path, connection_env(account, None, retry_backoff=0.05))
+    exports = run_exports(tmp_path, connection_env(account, None, BUDGET, retry_backoff=0.05))
 
     assert_each_exact(exports, account)
     stats = account.stats
@@ -124,7 +57,7 @@ def test_without_a_shared_budget_hooks_on_one_account_earn_429s(
 def test_four_exports_in_two_processes_share_the_budget(
     account: CallbellSandbox, redis_server: RedisServer, tmp_path: Path
 ) -> None:
-    exports = run_exports(tmp_path, connection_env(account, redis_server.port))
+    exports = run_exports(tmp_path, connection_env(account, redis_server.port, BUDGET))
 
     assert_each_exact(exports, account)
     stats = account.stats
@@ -142,7 +75,9 @@ def test_four_exports_in_two_processes_share_the_budget(
 def test_the_budget_is_keyed_by_a_hash_of_the_token_never_the_token(
     account: CallbellSandbox, redis_server: RedisServer, tmp_path: Path
 ) -> None:
-    run_exports(tmp_path, connection_env(account, redis_server.port), processes=1, hooks_per_process=1)
+    run_exports(
+        tmp_path, connection_env(account, redis_server.port, BUDGET), processes=1, hooks_per_process=1
+    )
 
     client = redis_server.client()
     keys: list[str] = sorted(client.keys("*"))  # type: ignore[arg-type]
@@ -167,7 +102,7 @@ def test_exports_finish_exact_when_redis_dies_mid_run(
 
     exports = run_exports(
         tmp_path,
-        connection_env(account, redis_server.port),
+        connection_env(account, redis_server.port, BUDGET),
         processes=3,
         meanwhile=kill_redis_once_the_exports_are_under_way,
     )
@@ -190,7 +125,7 @@ def test_a_hook_that_never_reaches_redis_takes_a_quarter_of_the_budget(
 ) -> None:
     with RedisServer(Path(os.environ["AIRFLOW_HOME"]) / "gone") as gone:
         port = gone.port
-    for name, value in connection_env(account, port).items():
+    for name, value in connection_env(account, port, BUDGET).items():
         monkeypatch.setenv(name, value)
 
     hook = CallbellHook()
@@ -210,7 +145,7 @@ def test_sync_and_async_hooks_and_writes_draw_from_one_budget(
     account: CallbellSandbox, redis_server: RedisServer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A trigger's async walk, a task's export and a task's writes at once, in one process."""
-    for name, value in connection_env(account, redis_server.port).items():
+    for name, value in connection_env(account, redis_server.port, BUDGET).items():
         monkeypatch.setenv(name, value)
     every = sorted(contact["uuid"] for contact in account.contacts())
     walked: dict[str, list[str]] = {}
