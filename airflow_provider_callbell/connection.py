@@ -291,14 +291,17 @@ class ClientConfig:
         """Settings from ``overrides`` (checked hook arguments), else the extras, else defaults."""
         extras = extras_of(conn, conn_id)
         values = {name: _setting_of(extras, name, conn_id) for name in SETTINGS} | dict(overrides)
-        base_url, token = base_url_of(conn, conn_id), token_of(conn, conn_id)
-        if conceal(base_url, token) != base_url:
+        token = token_of(conn, conn_id)
+        # Before the URL is checked: a message about the host would quote it.
+        where = f"{conn.host or ''} {conn.schema or ''}"
+        if conceal(where, token) != where:
             from airflow_provider_callbell.exceptions import CallbellConfigurationError
 
             raise CallbellConfigurationError(
                 f"The host of the Callbell connection {conn_id!r} must be an http(s) URL such as "
                 f"{DEFAULT_BASE_URL} or a host name: it holds its API token, whose place is the password"
             )
+        base_url = base_url_of(conn, conn_id)
         if values["max_requests_per_second"] > CALLBELL_RATE_LIMIT and base_url.startswith(DEFAULT_BASE_URL):
             logger.warning(
                 "max_requests_per_second=%g is above Callbell's limit of %d requests a second per "

@@ -8,6 +8,9 @@ from urllib.parse import unquote
 #: Runs of the token at least this long are blanked (the whole token when it is shorter).
 MIN_HIDDEN = 6
 MASK = "***"
+#: Servers and libraries change the case of what they quote; lowering ASCII letters alone keeps
+#: every character in its place.
+_FOLD = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz")
 
 
 def conceal(text: str, secret: str | None) -> str:
@@ -18,7 +21,7 @@ def conceal(text: str, secret: str | None) -> str:
 
 def _conceal(text: str, secret: str | None) -> str:
     """``text`` with every run of at least :data:`MIN_HIDDEN` characters of ``secret`` blanked
-    (a shorter ``secret`` wherever it stands as a word).
+    (a shorter ``secret`` wherever it stands as a word), in any letter case.
 
     A server may echo the token cut short or a library may quote part of it: a prefix, a
     suffix or any stretch of it is hidden, not only the whole token.
@@ -27,16 +30,17 @@ def _conceal(text: str, secret: str | None) -> str:
         return text
     if len(secret) < MIN_HIDDEN:
         # A token this short would blank letters of every word: hide it where it stands alone.
-        return re.sub(rf"(?<![\w-]){re.escape(secret)}(?![\w-])", MASK, text)
+        return re.sub(rf"(?<![\w-]){re.escape(secret)}(?![\w-])", MASK, text, flags=re.IGNORECASE)
     shortest = MIN_HIDDEN
+    folded, secret = text.translate(_FOLD), secret.translate(_FOLD)
     parts: list[str] = []
     start = i = 0
     while i <= len(text) - shortest:
-        if text[i : i + shortest] not in secret:
+        if folded[i : i + shortest] not in secret:
             i += 1
             continue
         end = i + shortest
-        while end < len(text) and text[i : end + 1] in secret:
+        while end < len(text) and folded[i : end + 1] in secret:
             end += 1
         parts += [text[start:i], MASK]
         start = i = end

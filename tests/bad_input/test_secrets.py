@@ -154,6 +154,9 @@ def test_errors_are_classified_before_the_token_is_hidden(secret: str) -> None:
         ("nothing", "", "nothing"),
         ("url cb%2Dsecret%2D7f3a9e1d2c", "cb-secret-7f3a9e1d2c", "url ***"),
         ("a plain 100%25 stays", "cb-secret-7f3a9e1d2c", "a plain 100%25 stays"),
+        ("invalid token CB-SECRET-7F3A9E1D2C", "cb-secret-7f3a9e1d2c", "invalid token ***"),
+        ("lowered cb-secret-7f3a9e", "CB-Secret-7F3A9E1D2C", "lowered ***"),
+        ("token AB given", "ab", "token *** given"),
     ],
 )
 def test_conceal(text: str, secret: str, shown: str) -> None:
