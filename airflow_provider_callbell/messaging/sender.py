@@ -83,7 +83,9 @@ class BatchSend:
         if mark.get("state") == "sent":
             return done((Sent(number, mark.get("uuid"), mark.get("status"), earlier=True), None))
         since = datetime.fromisoformat(mark["at"]) if mark.get("state") == "sending" else None
-        self.ledger.put(key, sending_mark())
+        if since is None:
+            # A mark already there keeps the first try's time: its message is looked for from then.
+            self.ledger.put(key, sending_mark())
         return pool.submit(self._send, number, message, key, since)
 
     def _send(
