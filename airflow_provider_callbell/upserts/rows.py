@@ -232,15 +232,16 @@ def _assignment(values: Mapping[str, Any], current: Contact) -> dict[str, Any]:
     return {"unassign_user": True}
 
 
-def creation(row: Row, default_source: str) -> dict[str, Any]:
-    """What creating the row's contact sends, besides its number: ``name``, ``source``, changes.
+def creation(row: Row, default_source: str, tags_mode: str = "set") -> dict[str, Any]:
+    """What creating the row's contact sends, besides its number: ``name``, ``source``, changes
+    (its tags as ``tags_mode`` makes them of none: ``remove`` gives none).
 
     :raises RowError: when the row lacks what Callbell requires (a name).
     """
     values = dict(row.values)
     if "name" not in values:
         raise RowError("has no name, which creating a contact requires")
-    changes = changes_for(Row(row.number, None, row.phone, None, values, row.others), {}, "set")
+    changes = changes_for(Row(row.number, None, row.phone, None, values, row.others), {}, tags_mode)
     name = changes.pop("name")
     changes.pop("unassign_user", None)
     return {"name": name, "source": row.source or default_source, **changes}

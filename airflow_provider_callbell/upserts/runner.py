@@ -179,7 +179,7 @@ class Upsert:
         if not self.settings.create_missing or row.phone is None:
             what = "uuid" if self.settings.match_on == "uuid" else "phone number"
             raise RowError(f"names no existing contact (no contact has its {what}); create_missing is off")
-        fields = creation(row, self.settings.default_source)
+        fields = creation(row, self.settings.default_source, self.settings.tags_mode)
         if self.settings.dry_run:
             return Outcome(row.number, "created", None, tuple(fields))
         try:

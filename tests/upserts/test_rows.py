@@ -102,6 +102,8 @@ def test_creation_needs_a_name_and_sends_every_value() -> None:
     row = Row.of(1, {"phoneNumber": "+39 333", "name": "Bea", "tags": ["hot"], "assignedUser": ""}, "phone")
 
     assert creation(row, "whatsapp") == {"name": "Bea", "source": "whatsapp", "tags": ["hot"]}
+    assert creation(row, "whatsapp", "add") == {"name": "Bea", "source": "whatsapp", "tags": ["hot"]}
+    assert creation(row, "whatsapp", "remove") == {"name": "Bea", "source": "whatsapp"}
     with pytest.raises(RowError, match="no name"):
         creation(Row.of(2, {"phoneNumber": "+39 333"}, "phone"), "whatsapp")
 
