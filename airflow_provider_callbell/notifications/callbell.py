@@ -116,26 +116,52 @@ class CallbellNotifier(BaseNotifier):
         return idempotency_key("notifier", context.get("run_id"), *where, message.to, message.text)
 
     def notify(self, context: Context) -> None:
-        """Send the messages (in task and DAG callbacks)."""
+        """Send the messages (in task and DAG callbacks): to every recipient, whoever fails."""
         import contextlib
 
+        from airflow_provider_callbell.exceptions import CallbellError
         from airflow_provider_callbell.hooks.callbell import CallbellHook
 
         hook = CallbellHook(callbell_conn_id=self.callbell_conn_id)
+        failures: list[tuple[str, CallbellError]] = []
         with contextlib.closing(hook):
-            for message in self._messages():
-                hook.send_message(message, idempotency_key=self._key(context, message))
+            messages = self._messages()
+            for message in messages:
+                try:
+                    hook.send_message(message, idempotency_key=self._key(context, message))
+                except CallbellError as error:
+                    failures.append((message.to, error))
+        self._reached_everyone(len(messages), failures)
 
     async def async_notify(self, context: Context) -> None:
         """Send the messages from an event loop (the triggerer, for deadline alerts)."""
+        from airflow_provider_callbell.exceptions import CallbellError
         from airflow_provider_callbell.hooks.callbell_async import CallbellAsyncHook
 
         hook = CallbellAsyncHook(self.callbell_conn_id)
+        failures: list[tuple[str, CallbellError]] = []
         try:
-            for message in self._messages():
-                await hook.send_message(message, idempotency_key=self._key(context, message))
+            messages = self._messages()
+            for message in messages:
+                try:
+                    await hook.send_message(message, idempotency_key=self._key(context, message))
+                except CallbellError as error:
+                    failures.append((message.to, error))
         finally:
             await hook.aclose()
+        self._reached_everyone(len(messages), failures)
+
+    @staticmethod
+    def _reached_everyone(recipients: int, failures: Sequence[tuple[str, Exception]]) -> None:
+        """One refused recipient does not keep the message from the others; the failures are raised last."""
+        from airflow_provider_callbell.exceptions import CallbellError
+
+        if failures:
+            refused = "; ".join(f"{to}: {error}" for to, error in failures)
+            raise CallbellError(
+                f"The Callbell notification reached {recipients - len(failures)} of {recipients} "
+                f"recipients; not {refused}"
+            )
 
 
 send_callbell_notification = CallbellNotifier

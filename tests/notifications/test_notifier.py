@@ -124,3 +124,22 @@ def test_bad_arguments_fail_when_the_dag_is_parsed(kwargs: dict[str, Any], messa
 
 def test_templated_recipients_are_checked_once_rendered() -> None:
     assert CallbellNotifier(to="{{ var.value.on_call }}").to == "{{ var.value.on_call }}"
+
+
+@pytest.mark.parametrize("awaited", [False, True])
+def test_a_refused_recipient_does_not_keep_the_message_from_the_next(
+    account: CallbellSandbox, awaited: bool
+) -> None:
+    from airflow_provider_callbell.exceptions import CallbellError
+
+    outside, inside = on_call(account, 2)
+    account.close_window(outside["uuid"])
+    notifier = CallbellNotifier(to=[outside["phoneNumber"], inside["phoneNumber"]], text="the load failed")
+    context: Any = {"run_id": "scheduled__2026-11-25", "dag": None}
+
+    with pytest.raises(CallbellError, match=r"reached 1 of 2 recipients; not .*template") as caught:
+        asyncio.run(notifier.async_notify(context)) if awaited else notifier.notify(context)
+
+    assert outside["phoneNumber"] in str(caught.value)
+    (sent,) = [m for m in account.messages() if m["direction"] == "outbound"]
+    assert (sent["contactUuid"], sent["content"]["text"]) == (inside["uuid"], "the load failed")
