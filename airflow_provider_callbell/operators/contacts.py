@@ -350,7 +350,8 @@ class CallbellUpsertContactsOperator(BaseOperator):
         of ``input_path``. (templated)
     :param input_conn_id: the object-storage connection of ``input_path``. (templated)
     :param match_on: ``uuid`` (default): rows name contacts by ``uuid``; ``phone``: by
-        ``phoneNumber``, formatting ignored, on ``channel_uuid``'s channel when given.
+        ``phoneNumber``, formatting ignored, on ``channel_uuid``'s channel when given (the number
+        decides: a ``uuid`` in the row, as an export has, is not compared).
     :param channel_uuid: with ``match_on="phone"``, the channel whose contacts rows name, and
         where missing ones are created. (templated)
     :param create_missing: with ``match_on="phone"``, create the contacts no row matches (a row

@@ -47,7 +47,11 @@ class RowError(ValueError):
 
 @dataclass(frozen=True)
 class Row:
-    """One checked row: whom it names, and the values it sets (``None`` ones dropped)."""
+    """One checked row: whom it names, and the values it sets (``None`` ones dropped).
+
+    Matching on ``phone``, the phone number decides which contact the row is: a ``uuid`` the
+    row also holds (an export's) is never compared, even when it names another contact.
+    """
 
     number: int
     uuid: str | None
@@ -55,6 +59,7 @@ class Row:
     source: str | None
     values: Mapping[str, Any]
     others: frozenset[str] = frozenset()
+    match_on: str = "uuid"
 
     @classmethod
     def of(cls, number: int, row: Any, match_on: str) -> Row:
@@ -67,7 +72,8 @@ class Row:
         phone = _checked(row, "phoneNumber", phone_number)
         if (uuid if match_on == "uuid" else phone) is None:
             raise RowError(f"has no {'uuid' if match_on == 'uuid' else 'phoneNumber'} to match on")
-        return cls(number, uuid, phone, _checked(row, "source", identifier), _values(given), others)
+        source = _checked(row, "source", identifier)
+        return cls(number, uuid, phone, source, _values(given), others, match_on)
 
     def check_keys(self, current: Contact) -> None:
         """Refuse keys neither writable nor the contact's own (fields Callbell added, carried by
@@ -81,8 +87,8 @@ class Row:
 
     @property
     def key(self) -> str:
-        """The row's contact, as matched: its uuid, or its phone number's digits."""
-        return self.uuid if self.uuid is not None else phone_key(self.phone or "")
+        """The row's contact, as matched: its uuid, or (matching on phone) its number's digits."""
+        return phone_key(self.phone or "") if self.match_on == "phone" else self.uuid or ""
 
 
 def phone_key(number: str) -> str:

@@ -238,3 +238,25 @@ def test_a_hand_written_csv_by_phone(account: CallbellSandbox, tmp_path: Path) -
         stored = account.get_contact(contact["uuid"])
         assert lower(stored["tags"]) == lower(contact["tags"]) | {"hot", "vip"}
         assert stored["customFields"]["score"] == f"9{n}"
+
+
+@pytest.mark.parametrize("create_missing", [False, True])
+def test_an_unchanged_export_upserts_by_phone_as_nothing_to_do(
+    account: CallbellSandbox, tmp_path: Path, create_missing: bool
+) -> None:
+    """More rows than the account's pages: the walk finds them by number, their uuids aside."""
+    exported = tmp_path / "contacts.jsonl"
+    CallbellListContactsOperator(task_id="export", output_path=str(exported)).execute({})
+    before = account.contacts()
+    account.reset_stats()
+
+    result = upsert(input_path=str(exported), match_on="phone", create_missing=create_missing)
+
+    assert {key: result[key] for key in runner.OUTCOMES} == {
+        "created": 0,
+        "updated": 0,
+        "unchanged": len(before),
+        "failed": 0,
+    }
+    assert set(account.stats.by_method) == {"GET"}
+    assert account.stats.by_method["GET"] < len(before)

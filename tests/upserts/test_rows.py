@@ -96,6 +96,8 @@ def test_rows_need_what_they_match_on() -> None:
     with pytest.raises(RowError, match="no phoneNumber to match on"):
         Row.of(1, {"uuid": "c0ffee", "name": "Ada"}, "phone")
     assert Row.of(1, {"phoneNumber": "+39 (333) 111-2222"}, "phone").key == "393331112222"
+    exported = {"uuid": "c0ffee", "phoneNumber": "+39 (333) 111-2222"}
+    assert (Row.of(1, exported, "phone").key, Row.of(1, exported, "uuid").key) == ("393331112222", "c0ffee")
 
 
 def test_creation_needs_a_name_and_sends_every_value() -> None:
