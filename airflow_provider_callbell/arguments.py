@@ -30,8 +30,8 @@ _IDENTIFIER = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.:-]*")
 _PHONE = re.compile(r"\+?[0-9(][0-9 ().-]*")
 _NUMBER = re.compile(r"[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]+)?")
 _OBJECT_TEXT = re.compile(r"<.* at 0x[0-9a-fA-F]+>")
-#: How the text a template renders for a list, a tuple or a set begins and ends.
-_OPENING, _CLOSING = "[({", "])}"
+#: How the text a template renders for a list, a tuple or a set begins, and how it then ends.
+_BRACKETS = {"[": "]", "(": ")", "{": "}"}
 
 
 def is_template(value: Any) -> bool:
@@ -163,14 +163,28 @@ def _listed(value: str, name: str) -> Any:
             continue
         if isinstance(parsed, list | tuple | set):
             return parsed
-    raise ValueError(f"{name} looks like a list rendered as text but is not one, got {_shown(value)}")
+    raise ValueError(
+        f"{name} looks like a list rendered as text but is not one: text in matching brackets must "
+        f"be a list of strings such as ['a', 'b'] or ('a', 'b'), got {_shown(value)}"
+    )
+
+
+def _looks_listed(value: str) -> bool:
+    """Whether ``value`` is bracketed as a template renders a list, a tuple or a set: it opens
+    with ``[``, ``(`` or ``{`` and closes with the matching bracket. A phone number never is,
+    even one like ``(02) 1234 (5678)``; nor is text that merely opens or closes with a bracket,
+    such as ``(02) 1234 5678`` or ``Promo (2024)``."""
+    if len(value) < 2 or _BRACKETS.get(value[0]) != value[-1]:
+        return False
+    return not (_PHONE.fullmatch(value) and any(char.isdigit() for char in value))
 
 
 def _not_a_name(item: str) -> bool:
-    """Control characters, quotes around it, or the text of a Python object (``<... at 0x...>``):
-    what a template rendering the wrong thing gives, never a tag or a key."""
+    """Control characters, a quote at either end, or the text of a Python object
+    (``<... at 0x...>``): what a template rendering the wrong thing gives (``'lead'``, or
+    ``['lead'`` of a list cut short), never a tag or a key."""
     item = item.strip()
-    quoted = len(item) > 1 and item[0] == item[-1] and item[0] in "'\""
+    quoted = item[:1] in ("'", '"') or item[-1:] in ("'", '"')
     return not item.isprintable() or quoted or bool(_OBJECT_TEXT.fullmatch(item))
 
 
@@ -178,15 +192,14 @@ def string_list(value: Any, name: str, *, example: str, ordered: bool = False) -
     """Non-blank strings from a list, a comma-separated string or a list rendered as text.
 
     A rendered template gives the text of a list (``"['lead', 'vip']"``) unless the DAG renders
-    native objects: both read as the list. Blank entries are errors, not "no filter".
+    native objects: both read as the list. Only text opening and closing with matching brackets
+    is read as one (and must then be one); a phone number never is. Blank entries are errors,
+    not "no filter".
     """
     items: Any = value
     if isinstance(value, str):
-        items = value.strip()
-        if items and (items[0] in _OPENING or items[-1] in _CLOSING):
-            items = _listed(items, name)
-        else:
-            items = items.split(",") if items else []
+        given = value.strip()
+        items = _listed(given, name) if _looks_listed(given) else (given.split(",") if given else [])
     if not isinstance(items, list | tuple) and (ordered or not isinstance(items, set | frozenset)):
         kind = "a list" if ordered else "a list or a set"
         raise ValueError(f"{name} must be {kind} of strings or a comma-separated string, got {_shown(value)}")
@@ -194,7 +207,8 @@ def string_list(value: Any, name: str, *, example: str, ordered: bool = False) -
     for item in items:
         if not isinstance(item, str) or not item.strip() or "," in item or _not_a_name(item):
             raise ValueError(
-                f"{name} must be non-blank printable strings without commas, e.g. {example}, or None; "
+                f"{name} must be non-blank printable strings without commas or quotes at either end, "
+                f"e.g. {example}, or None; "
                 f"got {_shown(item)} in {_shown(value)}"
             )
         parsed.append(item.strip())

@@ -156,3 +156,58 @@ def test_the_event_trigger_serializes_a_comma_separated_string_as_tags() -> None
     _, kwargs = CallbellNewLeadsEventTrigger(tags="lead,vip", fields="uuid,tags").serialize()
 
     assert (kwargs["tags"], kwargs["fields"]) == (["lead", "vip"], ["uuid", "tags"])
+
+
+#: Tags that merely open or close with a bracket, or hold one: names, not lists rendered as text.
+BRACKETED_NAMES = ["Promo (2024)", "vip)", "lead (vip)", "(new) lead", "[beta", "a]", "x {y}"]
+
+
+@pytest.mark.parametrize("tag", BRACKETED_NAMES)
+def test_a_tag_merely_opening_or_closing_with_a_bracket_is_a_name(tag: str) -> None:
+    operator = CallbellListContactsOperator(task_id="export", tags=tag)
+
+    assert operator._check()[0].tags == (tag,)
+    assert operator_tags(f"{tag}, vip") == (tag, "vip")
+    assert CallbellNewLeadsTrigger(since="2026-01-01", baseline=[], tags=tag).serialize()[1]["tags"] == [tag]
+
+
+def operator_tags(value: Any) -> Any:
+    return CallbellListContactsOperator(task_id="export", tags=value)._check()[0].tags
+
+
+def test_text_in_matching_brackets_must_still_be_a_list() -> None:
+    for value in ["(lead)", "[lead, vip]", "{'lead': 1}", "(vip) lead (new)"]:
+        with pytest.raises(
+            ValueError, match=r"tags looks like a list rendered as text but is not one: .*\['a', 'b'\]"
+        ):
+            operator_tags(value)
+
+
+def test_a_list_cut_short_is_refused_for_its_stray_quote() -> None:
+    with pytest.raises(ValueError, match="tags must be non-blank printable strings without commas or quotes"):
+        operator_tags("['lead', 'vip'")
+
+
+@pytest.mark.parametrize(
+    "to", ["(02) 1234 5678", "02 1234 (5678)", "(02) 1234 (5678)", "(0039) 333 000 1111", "(02)"]
+)
+def test_a_phone_number_in_brackets_is_never_read_as_a_list(to: str) -> None:
+    from airflow_provider_callbell.notifications.callbell import CallbellNotifier
+
+    assert CallbellNotifier(to=to, text="Done")._recipients() == [to]
+    assert CallbellNotifier(to=f"{to}, +39 333 000 2222", text="Done")._recipients() == [
+        to,
+        "+39 333 000 2222",
+    ]
+
+
+def test_phone_numbers_rendered_as_a_list_still_read_as_the_list() -> None:
+    from airflow_provider_callbell.notifications.callbell import CallbellNotifier
+
+    for rendered_list in ["['(02) 1234 5678', '+39 333 000 2222']", "('(02) 1234 5678', '+39 333 000 2222')"]:
+        assert CallbellNotifier(to=rendered_list, text="Done")._recipients() == [
+            "(02) 1234 5678",
+            "+39 333 000 2222",
+        ]
+    with pytest.raises(ValueError, match="to looks like a list rendered as text but is not one"):
+        CallbellNotifier(to="[+39 333 000 2222]", text="Done")
