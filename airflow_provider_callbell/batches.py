@@ -7,7 +7,13 @@ from collections.abc import Iterable, Iterator
 from concurrent.futures import Future
 from typing import TypeVar
 
+from airflow_provider_callbell.exceptions import CallbellAuthError, CallbellConfigurationError
+
 T = TypeVar("T")
+
+#: Errors that stop a batch at once: every row would fail the same way (a refused token, a
+#: connection that cannot work). Any other error of a row is that row's failure.
+BATCH_FATAL = (CallbellAuthError, CallbellConfigurationError)
 
 
 def in_order(futures: Iterable[Future[T]], window: int) -> Iterator[T]:

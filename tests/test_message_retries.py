@@ -63,10 +63,41 @@ def test_a_third_try_finds_the_first_tries_message_after_a_failed_look_up(
         # The second try, after Airflow's retry delay, cannot look: Callbell answers 5xx.
         later = datetime.now(UTC) + timedelta(minutes=10)
         monkeypatch.setattr(sender, "sending_mark", lambda: {"state": "sending", "at": later.isoformat()})
-        with pytest.raises(CallbellServerError):
-            list(BatchSend(LookupDown(), ledger, scope).run(rows()))
+        (looked,) = list(BatchSend(LookupDown(), ledger, scope).run(rows()))
+        assert looked.error == "HTTP 503"
 
         (result,) = list(BatchSend(CallbellHook(), ledger, scope).run(rows()))
 
         assert result.earlier
         assert len(outbound()) == 1
+
+
+def test_a_send_failing_past_every_retry_fails_its_row_alone_and_is_looked_for_next_try(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Every request meets two 5xx, one more than the hook's retries: each row fails by itself,
+    its mark stays 'sending' (a 5xx may hide a sent message), and the next try sends it once."""
+    with CallbellSandbox(contacts=20, seed=3) as sandbox:
+        connection = json.loads(sandbox.airflow_connection())
+        connection["extra"] = {"retry_backoff": 0.001, "max_retries": 1}
+        monkeypatch.setenv("AIRFLOW_CONN_CALLBELL_DEFAULT", json.dumps(connection))
+        contacts = [c for c in sandbox.contacts() if c["source"] == "whatsapp"][:2]
+        for contact in contacts:
+            sandbox.receive_message(contact["uuid"])
+        state = MemoryState()
+        ledger = Ledger(state)  # type: ignore[arg-type]
+        rows = [
+            (number, lambda to=contact["phoneNumber"]: OutgoingMessage(to=to, text="hi"))
+            for number, contact in enumerate(contacts, start=1)
+        ]
+        sandbox.configure(error_rate=1.0, max_faults_per_request=2)
+
+        failed = list(BatchSend(CallbellHook(), ledger, ("dag", "task", "run", -1)).run(rows))
+
+        assert [(sent.row, "HTTP 5" in str(sent.error)) for sent in failed] == [(1, True), (2, True)]
+        assert [mark["state"] for mark in state.values.values()] == ["sending", "sending"]
+        sandbox.configure(error_rate=0.0)
+        again = list(BatchSend(CallbellHook(), ledger, ("dag", "task", "run", -1)).run(rows))
+        assert [(sent.error, sent.earlier) for sent in again] == [(None, False), (None, False)]
+        outbound = [m for m in sandbox.messages() if m["direction"] == "outbound"]
+        assert sorted(m["contactUuid"] for m in outbound) == sorted(c["uuid"] for c in contacts)

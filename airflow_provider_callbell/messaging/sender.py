@@ -14,12 +14,8 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from airflow_provider_callbell.api.messages import OutgoingMessage, idempotency_key
-from airflow_provider_callbell.batches import done, in_order, window_for
-from airflow_provider_callbell.exceptions import (
-    CallbellClientError,
-    CallbellNotFoundError,
-    CallbellWriteUncertainError,
-)
+from airflow_provider_callbell.batches import BATCH_FATAL, done, in_order, window_for
+from airflow_provider_callbell.exceptions import CallbellClientError, CallbellError, CallbellNotFoundError
 from airflow_provider_callbell.messaging.ledger import Ledger, sending_mark, sent_mark
 
 if TYPE_CHECKING:
@@ -44,8 +40,10 @@ class Sent:
         return {"row": self.row, "uuid": self.uuid, "status": self.status, "error": self.error}
 
 
-#: Failures that concern one row, not the batch: the row fails, the others go on.
-ROW_FAILURES = (ValueError, CallbellClientError, CallbellNotFoundError, CallbellWriteUncertainError)
+#: Refusals of one row: nothing was sent, so the row is marked failed and a retry sends it.
+#: Any other Callbell error of a row (an uncertain answer, a 5xx after the hook's retries) fails
+#: the row too, but its mark stays ``sending``: the message may be out, a retry looks first.
+REFUSALS = (ValueError, CallbellClientError, CallbellNotFoundError)
 
 
 @dataclass
@@ -96,8 +94,10 @@ class BatchSend:
             if found is not None:
                 return Sent(number, found.get("uuid"), found.get("status"), earlier=True), key
             sent = self.hook.send_message(message, idempotency_key=key)
-        except CallbellWriteUncertainError as error:
-            return Sent(number, error=str(error)), None
-        except ROW_FAILURES as error:
+        except BATCH_FATAL:
+            raise
+        except REFUSALS as error:
             return Sent(number, error=str(error)), key
+        except CallbellError as error:
+            return Sent(number, error=str(error)), None
         return Sent(number, sent.get("uuid"), sent.get("status")), key

@@ -18,12 +18,8 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from airflow_provider_callbell.api.pagination import ContactPage
-from airflow_provider_callbell.batches import done, in_order, window_for
-from airflow_provider_callbell.exceptions import (
-    CallbellClientError,
-    CallbellNotFoundError,
-    CallbellWriteUncertainError,
-)
+from airflow_provider_callbell.batches import BATCH_FATAL, done, in_order, window_for
+from airflow_provider_callbell.exceptions import CallbellClientError, CallbellError, CallbellNotFoundError
 from airflow_provider_callbell.upserts.rows import Contact, Row, RowError, changes_for, creation, phone_key
 
 if TYPE_CHECKING:
@@ -139,9 +135,12 @@ class Upsert:
     def _outcome(self, row: Row) -> Outcome:
         try:
             return self._upsert(row)
+        except BATCH_FATAL:
+            raise
         except RowError as error:
             return Outcome(row.number, "failed", row.uuid, reason=f"row {row.number} {error}")
-        except (CallbellClientError, CallbellNotFoundError, CallbellWriteUncertainError) as error:
+        except CallbellError as error:
+            # Refused, uncertain, or still failing after the hook's retries (a persistent 5xx).
             return Outcome(row.number, "failed", row.uuid, reason=str(error))
 
     def _upsert(self, row: Row) -> Outcome:

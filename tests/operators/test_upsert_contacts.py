@@ -9,13 +9,15 @@ from typing import Any
 import pytest
 from airflow.providers.common.compat.sdk import AirflowException
 
+from airflow_provider_callbell.exceptions import CallbellAuthError
+from airflow_provider_callbell.hooks.callbell import CallbellHook
 from airflow_provider_callbell.operators.contacts import (
     CallbellListContactsOperator,
     CallbellUpsertContactsOperator,
 )
 from airflow_provider_callbell.sandbox import CallbellSandbox
 from airflow_provider_callbell.upserts import runner
-from tests.conftest import SandboxFactory, connect
+from tests.conftest import SandboxFactory, connect, quick_hook
 from tests.live import BUSY
 
 
@@ -260,3 +262,45 @@ def test_an_unchanged_export_upserts_by_phone_as_nothing_to_do(
     }
     assert set(account.stats.by_method) == {"GET"}
     assert account.stats.by_method["GET"] < len(before)
+
+
+def test_a_row_failing_past_every_retry_fails_alone_and_is_reported(
+    account: CallbellSandbox, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Every read's answer comes cut short three times; the rows' reads but the middle one's have
+    had theirs already: it fails after the hook's retries, and the rows after it are still written."""
+    connect(monkeypatch, account, max_requests_per_second=5000, max_retries=2)
+    first, broken, last = account.contacts()[:3]
+    account.configure(truncate_rate=1.0, max_faults_per_request=3)
+    primer = quick_hook(max_retries=5)
+    primer.request("GET", "contacts")
+    for contact in (first, last):
+        primer.get_contact(contact["uuid"])
+    rows = [{"uuid": contact["uuid"], "note": "seen"} for contact in (first, broken, last)]
+
+    with pytest.raises(AirflowException, match=r"1 rows failed, more than max_failures=0"):
+        upsert(contacts=rows, report_path=str(tmp_path / "report.jsonl"))
+
+    lines = report(tmp_path / "report.jsonl")
+    assert [line["outcome"] for line in lines] == ["updated", "failed", "updated"]
+    assert (lines[1]["uuid"], lines[1]["reason"] is not None) == (broken["uuid"], True)
+    assert [account.get_contact(c["uuid"])["note"] for c in (first, last)] == ["seen", "seen"]
+    assert account.get_contact(broken["uuid"])["note"] == broken["note"]
+    assert upsert(contacts=rows)["updated"] == 1
+
+
+def test_a_token_refused_midway_stops_the_upsert_at_once(account: CallbellSandbox) -> None:
+    """Every row would fail the same way: no row after the refusal is tried."""
+
+    class TokenRevoked(CallbellHook):
+        def get_contact(self, *args: Any, **kwargs: Any) -> Any:
+            account.configure(token="revoked-meanwhile")
+            return super().get_contact(*args, **kwargs)
+
+    rows = [{"uuid": contact["uuid"], "note": "seen"} for contact in account.contacts()[:5]]
+    upsert = runner.Upsert(TokenRevoked(), runner.UpsertSettings(concurrency=1), lambda: rows)
+
+    with pytest.raises(CallbellAuthError):
+        list(upsert.run())
+
+    assert upsert.counts["failed"] == 0
