@@ -15,6 +15,19 @@ from airflow_provider_callbell.hooks.callbell_async import CallbellAsyncHook
 from airflow_provider_callbell.messaging.delivery import DeliveryWatch
 
 
+def _uuids(uuids: Any) -> list[str]:
+    """The messages' uuids: a list or a tuple of identifiers, at least one (a string is refused,
+    as for every list of uuids: read letter by letter it would be uuids of one character)."""
+    if not isinstance(uuids, list | tuple):
+        raise ValueError(
+            "uuids must be a list of message uuids, such as ['4a7c1e...'], "
+            f"got {type(uuids).__name__}: {uuids!r:.80}"
+        )
+    if not uuids:
+        raise ValueError("uuids must list at least one message uuid, got an empty list")
+    return [identifier(uuid, "uuids") for uuid in uuids]
+
+
 class CallbellMessageDeliveryTrigger(BaseTrigger):
     """
     Poll messages' statuses until each is delivered, read or failed; then fire once.
@@ -40,7 +53,7 @@ class CallbellMessageDeliveryTrigger(BaseTrigger):
         context: Any = None,
     ) -> None:
         super().__init__()
-        self.uuids = [identifier(uuid, "uuids") for uuid in uuids]
+        self.uuids = _uuids(uuids)
         self.callbell_conn_id = text(callbell_conn_id, "callbell_conn_id")
         self.poll_interval = number_between(poll_interval, "poll_interval", 0.001, MAX_POLL_INTERVAL)
         self.context = context

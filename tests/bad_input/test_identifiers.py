@@ -137,3 +137,14 @@ def test_a_directory_as_output_path_fails_before_any_request(
         operator.execute(cast(Any, {}))
 
     assert sandbox.stats.total_requests == 0
+
+
+@pytest.mark.parametrize("uuids", ["abc", "4a7c1e", b"abc", {"abc": 1}, {"abc"}, 3, None, []], ids=repr)
+def test_the_delivery_trigger_takes_a_list_of_uuids_not_a_string(uuids: Any) -> None:
+    from airflow_provider_callbell.triggers.messages import CallbellMessageDeliveryTrigger
+
+    with pytest.raises(ValueError, match=r"uuids must (be a list of message uuids|list at least one)"):
+        CallbellMessageDeliveryTrigger(uuids)
+    with pytest.raises(ValueError, match="uuids must be a Callbell identifier"):
+        CallbellMessageDeliveryTrigger(["abc", "../x"])  # each entry of a list is checked
+    assert CallbellMessageDeliveryTrigger(("abc", "d-1")).serialize()[1]["uuids"] == ["abc", "d-1"]
