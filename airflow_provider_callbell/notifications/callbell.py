@@ -15,6 +15,7 @@ if TYPE_CHECKING:
     from airflow.providers.common.compat.sdk import Context
 
     from airflow_provider_callbell.api.messages import OutgoingMessage
+    from airflow_provider_callbell.exceptions import CallbellError
 
 #: The text sent when neither ``text`` nor ``template_uuid`` is given; it renders in task, DAG
 #: and deadline callbacks alike.
@@ -130,7 +131,7 @@ class CallbellNotifier(BaseNotifier):
                 try:
                     hook.send_message(message, idempotency_key=self._key(context, message))
                 except CallbellError as error:
-                    failures.append((message.to, error))
+                    self._failed(failures, message.to, error)
         self._reached_everyone(len(messages), failures)
 
     async def async_notify(self, context: Context) -> None:
@@ -146,10 +147,15 @@ class CallbellNotifier(BaseNotifier):
                 try:
                     await hook.send_message(message, idempotency_key=self._key(context, message))
                 except CallbellError as error:
-                    failures.append((message.to, error))
+                    self._failed(failures, message.to, error)
         finally:
             await hook.aclose()
         self._reached_everyone(len(messages), failures)
+
+    def _failed(self, failures: list[tuple[str, CallbellError]], to: str, error: CallbellError) -> None:
+        """A recipient not reached: logged now, raised with the others once all were tried."""
+        self.log.warning("The Callbell notification to %s failed: %s", to, error)
+        failures.append((to, error))
 
     @staticmethod
     def _reached_everyone(recipients: int, failures: Sequence[tuple[str, Exception]]) -> None:

@@ -128,7 +128,10 @@ def test_templated_recipients_are_checked_once_rendered() -> None:
 
 @pytest.mark.parametrize("awaited", [False, True])
 def test_a_refused_recipient_does_not_keep_the_message_from_the_next(
-    account: CallbellSandbox, awaited: bool
+    account: CallbellSandbox,
+    awaited: bool,
+    caplog: pytest.LogCaptureFixture,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
     from airflow_provider_callbell.exceptions import CallbellError
 
@@ -141,5 +144,9 @@ def test_a_refused_recipient_does_not_keep_the_message_from_the_next(
         asyncio.run(notifier.async_notify(context)) if awaited else notifier.notify(context)
 
     assert outside["phoneNumber"] in str(caught.value)
+    output = capsys.readouterr()
+    logged = caplog.text + output.out + output.err  # Airflow 3 logs through structlog, 2 through logging
+    assert f"notification to {outside['phoneNumber']} failed" in logged
+    assert f"notification to {inside['phoneNumber']} failed" not in logged
     (sent,) = [m for m in account.messages() if m["direction"] == "outbound"]
     assert (sent["contactUuid"], sent["content"]["text"]) == (inside["uuid"], "the load failed")
