@@ -304,3 +304,15 @@ def test_a_token_refused_midway_stops_the_upsert_at_once(account: CallbellSandbo
         list(upsert.run())
 
     assert upsert.counts["failed"] == 0
+
+
+@pytest.mark.parametrize(("tags_mode", "tags"), [("set", ["hot"]), ("add", ["hot"]), ("remove", [])])
+def test_a_created_contact_has_the_tags_its_mode_makes_of_none(
+    account: CallbellSandbox, tags_mode: str, tags: list[str]
+) -> None:
+    row = {"phoneNumber": "+39 347 555 0199", "name": "Nuova", "tags": ["hot"]}
+
+    result = upsert(contacts=[row], match_on="phone", create_missing=True, tags_mode=tags_mode)
+
+    (created,) = [contact for contact in account.contacts() if contact["name"] == "Nuova"]
+    assert (result["created"], created["tags"]) == (1, tags)
