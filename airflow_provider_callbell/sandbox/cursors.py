@@ -60,7 +60,7 @@ def decode_cursor(token: str) -> Cursor:
     try:
         raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4))
         data = json.loads(raw)
-    except (binascii.Error, UnicodeDecodeError, ValueError) as error:
+    except (binascii.Error, UnicodeDecodeError, ValueError, RecursionError) as error:
         raise ValueError("malformed cursor") from error
     if not isinstance(data, dict) or not all(_is_natural(value) for value in data.values()):
         raise ValueError("malformed cursor")

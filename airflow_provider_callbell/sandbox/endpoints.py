@@ -260,10 +260,18 @@ def _contact_filter(query: Mapping[str, str], settings: SandboxSettings) -> Cont
     )
 
 
+#: More digits than any page number needs; far fewer than Python's ``int()`` refuses (4300).
+MAX_PAGE_DIGITS = 18
+
+
 def _page_number(value: str) -> int | None:
-    if not (value.isascii() and value.isdigit()) or int(value) < 1:
+    """A page number from 1, or ``None``: not ASCII digits, zero, or more digits than any page."""
+    if not (value.isascii() and value.isdigit()):
         return None
-    return int(value)
+    digits = value.lstrip("0")
+    if not digits or len(digits) > MAX_PAGE_DIGITS:
+        return None
+    return int(digits)
 
 
 def _contact_bytes(record: ContactRecord, field_types: bool) -> bytes:

@@ -28,6 +28,8 @@ def parse_object(body: bytes) -> dict[str, Any]:
         value = json.loads(body)
     except ValueError as error:
         raise PayloadError("Malformed JSON body") from error
+    except RecursionError as error:  # arrays or objects nested deeper than Python recurses
+        raise PayloadError("Malformed JSON body: nested too deeply") from error
     if not isinstance(value, dict):
         raise PayloadError("Request body must be a JSON object")
     return value
