@@ -77,6 +77,7 @@ def test_airflow_2_form_fields_come_from_the_hook() -> None:
         "max_retries",
         "retry_backoff",
         "max_requests_per_second",
+        "rate_limit_redis_conn_id",
     }
 
 
