@@ -233,6 +233,9 @@ def file_path(value: Any, name: str) -> str:
             f"s3://bucket/contacts.parquet, got {given!r}: a relative path would land in the "
             "worker's working directory"
         )
+    from airflow_provider_callbell.exports.storage import check_scheme
+
+    check_scheme(given, name)
     return given
 
 

@@ -63,8 +63,12 @@ def input_format_of(path: str, input_format: str | None) -> str:
 def read_rows(source: ObjectStoragePath, input_format: str) -> Iterator[Row]:
     """The rows of ``source`` in ``input_format`` (one of ``formats.FORMATS``), one at a time.
 
-    The file stays open until the rows are exhausted or the generator is closed.
+    The file stays open until the rows are exhausted or the generator is closed. ``source`` is
+    the task's ``input_path``: a missing filesystem for its scheme fails naming it.
     """
+    from airflow_provider_callbell.exports.storage import check_filesystem
+
+    check_filesystem(source, "input_path")
     read = _READERS[input_format_of(str(source), input_format)]
     with source.open("rb") as file:  # type: ignore[no-untyped-call]
         yield from read(file, str(source))
