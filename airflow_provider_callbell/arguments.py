@@ -16,6 +16,7 @@ import numbers
 import re
 from collections.abc import Iterable, Iterator
 from typing import Any
+from urllib.parse import SplitResult, urlsplit
 
 #: Above this many contacts, XCom mode fails and asks for a file instead.
 DEFAULT_MAX_XCOM_CONTACTS = 1000
@@ -27,7 +28,12 @@ MAX_CONCURRENCY = 64
 MAX_POLL_INTERVAL = 86_400.0
 
 _IDENTIFIER = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.:-]*")
-_PHONE = re.compile(r"\+?[0-9(][0-9 ().-]*")
+_PHONE = re.compile(r"\(?\+?[0-9(][0-9 ().-]*")
+#: A channel type as Callbell names it in ``from``: ``whatsapp``, ``instagram``, ``web_chat``...
+_CHANNEL_TYPE = re.compile(r"[a-z][a-z0-9_]*")
+#: What Airflow allows in a connection id.
+_CONN_ID = re.compile(r"[\w#!()\-.:/\\]{1,250}")
+_HOST = re.compile(r"[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?)*\.?")
 _NUMBER = re.compile(r"[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]+)?")
 _OBJECT_TEXT = re.compile(r"<.* at 0x[0-9a-fA-F]+>")
 #: How the text a template renders for a list, a tuple or a set begins, and how it then ends.
@@ -80,10 +86,20 @@ def _number(value: Any) -> float | None:
     return None
 
 
+def _exactly_whole(value: Any, number: float) -> bool:
+    """Whether ``value`` is the whole ``number`` itself, not text or a Decimal a float rounds to one
+    (``"1.0000000000000001"``)."""
+    if not number.is_integer():
+        return False
+    if isinstance(value, str | decimal.Decimal):
+        return decimal.Decimal(str(value).strip()) == int(number)
+    return True
+
+
 def whole_number(value: Any, name: str, *, minimum: int = 1, maximum: int = MAX_COUNT) -> int:
     """A whole number from ``minimum`` to ``maximum``, given as a number or as text."""
     number = _number(value)
-    if number is None or not number.is_integer() or not minimum <= number <= maximum:
+    if number is None or not _exactly_whole(value, number) or not minimum <= number <= maximum:
         raise ValueError(f"{name} must be a whole number from {minimum} to {maximum}, got {_shown(value)}")
     return int(number)
 
@@ -137,6 +153,70 @@ def identifier(value: Any, name: str) -> str:
         raise ValueError(
             f"{name} must be a Callbell identifier (letters, digits and _ . : -, starting with a "
             f"letter or digit), got {_shown(value)}"
+        )
+    return given
+
+
+def conn_id(value: Any, name: str) -> str:
+    """An Airflow connection id, as given: letters, digits and ``_ # ! ( ) - . : / \\``."""
+    if not isinstance(value, str) or not _CONN_ID.fullmatch(value):
+        raise ValueError(
+            f"{name} must be an Airflow connection id (1 to 250 letters, digits and _ # ! ( ) - . : "
+            f"/ \\, no spaces), got {_shown(value)}"
+        )
+    return value
+
+
+def channel_type(value: Any, name: str) -> str:
+    """A channel type as Callbell names it: lowercase, such as ``whatsapp`` or ``web_chat``."""
+    given = text(value, name)
+    if not _CHANNEL_TYPE.fullmatch(given):
+        raise ValueError(
+            f"{name} must be a channel type in lowercase letters, digits and _, such as 'whatsapp', "
+            f"'instagram', 'facebook' or 'telegram', got {_shown(value)}"
+        )
+    return given
+
+
+def host_problem(parts: SplitResult) -> str | None:
+    """What is wrong with the host of a URL split by ``urlsplit``, or ``None``: a host name, an
+    IPv4 address (four numbers up to 255) or an IPv6 one in brackets."""
+    import ipaddress
+
+    host = parts.hostname or ""
+    if parts.netloc.startswith("["):
+        return None
+    if not _HOST.fullmatch(host):
+        return f"{host!r} is not a host name"
+    if host.rstrip(".").rpartition(".")[2].isdigit():
+        try:
+            ipaddress.IPv4Address(host.rstrip("."))
+        except ValueError:
+            return f"{host!r} is not an IPv4 address (four numbers from 0 to 255)"
+    return None
+
+
+def web_url(value: Any, name: str) -> str:
+    """A public http(s) URL with a valid host, in printable characters without spaces."""
+    given = text(value, name)
+    problem = None
+    if not given.isprintable() or any(char.isspace() for char in given):
+        problem = "it holds spaces or control characters (percent-encode them)"
+    else:
+        try:
+            parts = urlsplit(given)
+            parts.port  # noqa: B018 - an invalid port raises here
+        except ValueError as error:
+            problem = str(error)
+        else:
+            if parts.scheme.lower() not in ("http", "https"):
+                problem = "its scheme must be http or https"
+            else:
+                problem = "it names no host" if not parts.hostname else host_problem(parts)
+    if problem:
+        raise ValueError(
+            f"{name} must be an http(s) URL such as https://example.com/brochure.pdf: {problem}, "
+            f"got {_shown(value)}"
         )
     return given
 

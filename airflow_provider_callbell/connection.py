@@ -15,7 +15,7 @@ from urllib.parse import SplitResult, urlsplit
 
 from airflow_provider_callbell import __version__
 from airflow_provider_callbell.api.secrets import conceal
-from airflow_provider_callbell.arguments import number_between, whole_number
+from airflow_provider_callbell.arguments import host_problem, number_between, whole_number
 
 if TYPE_CHECKING:
     from airflow.providers.common.compat.sdk import Connection
@@ -34,7 +34,6 @@ logger = logging.getLogger(__name__)
 #: Other lengths are paste errors; Airflow's log masking also skips secrets under 5 characters.
 MIN_TOKEN_LENGTH, MAX_TOKEN_LENGTH = 8, 1024
 _PATH = re.compile(r"[A-Za-z0-9._~/-]*")
-_HOST = re.compile(r"[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?)*\.?")
 
 
 #: The connection form: fields Callbell does not use are hidden, the others say what they hold.
@@ -174,7 +173,7 @@ def base_url_of(conn: Connection, conn_id: str) -> str:
     if "://" in host:
         url = host if host.endswith("://") else host.rstrip("/")
     else:
-        port = f":{conn.port}" if conn.port else ""
+        port = "" if conn.port is None else f":{conn.port}"
         url = f"https://{host.rstrip('/')}{port}/{(conn.schema or 'v1').strip('/')}"
     bare_url = "://" not in host and ("/" in host.rstrip("/") or "@" in host)
     problem = "it is neither a host name nor a whole URL" if bare_url else _url_problem(url)
@@ -210,15 +209,12 @@ def _url_problem(url: str) -> str | None:
 
 def _parts_problem(parts: SplitResult, port: int | None) -> str | None:
     problems = {
-        f"{parts.hostname!r} is not a host name": not (
-            _HOST.fullmatch(parts.hostname or "") or parts.netloc.startswith("[")
-        ),
         "port 0 is no port": port == 0,
         "it holds a query or a fragment": bool(parts.query or parts.fragment),
         "its path holds other characters than letters, digits and / . _ ~ -": not _PATH.fullmatch(parts.path),
         "its path holds . or .. segments": bool({".", ".."} & set(parts.path.split("/"))),
     }
-    return next((problem for problem, found in problems.items() if found), None)
+    return host_problem(parts) or next((problem for problem, found in problems.items() if found), None)
 
 
 def token_of(conn: Connection, conn_id: str) -> str:

@@ -56,10 +56,13 @@ def _name(value: Any, name: str) -> str:
     return text(value, name)
 
 
-def _tags(value: Any, name: str) -> list[str]:
-    if isinstance(value, list | tuple) and not value:
+def tag_list(value: Any, name: str) -> list[str]:
+    """A contact's whole tag list: a list, a set, a comma-separated or rendered list; empty clears."""
+    if (isinstance(value, list | tuple | set | frozenset) and not value) or (
+        isinstance(value, str) and value.strip() in ("[]", "()")
+    ):
         return []
-    return list(string_list(value, name, example="['hot', 'vip']", ordered=True))
+    return list(string_list(value, name, example="['hot', 'vip']"))
 
 
 def _custom_fields(value: Any, name: str) -> dict[str, str]:
@@ -91,7 +94,7 @@ def _note(value: Any, name: str) -> str | None:
 
 _CHECKS = {
     "name": _name,
-    "tags": _tags,
+    "tags": tag_list,
     "custom_fields": _custom_fields,
     "assigned_user": _name,
     "unassign_user": _unassign,

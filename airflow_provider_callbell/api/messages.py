@@ -12,7 +12,17 @@ from urllib.parse import quote
 
 from airflow_provider_callbell.api.contact_writes import phone_lookup, single_contact
 from airflow_provider_callbell.api.writes import Get, Lookup, Write
-from airflow_provider_callbell.arguments import choice, identifier, optional_identifier, phone_number, text
+from airflow_provider_callbell.arguments import (
+    channel_type,
+    choice,
+    identifier,
+    known_now,
+    optional_identifier,
+    phone_number,
+    rendered,
+    text,
+    web_url,
+)
 from airflow_provider_callbell.exceptions import (
     CallbellInvalidResponseError,
     CallbellNotFoundError,
@@ -25,6 +35,13 @@ MEDIA_TYPES = ("image", "document", "audio", "video")
 MAX_METADATA_KEYS = 10
 MAX_METADATA_KEY_LENGTH = 50
 MAX_METADATA_VALUE_LENGTH = 500
+#: Valid values standing in for parts known only once rendered; any other part stands in as "x".
+_STAND_INS: Mapping[str, Any] = {
+    "template_values": ["x"],
+    "metadata": {},
+    "media_url": "https://example.com/x",
+    "media_type": "image",
+}
 #: How far before a lost send a message may be dated and still be looked at: clocks differ.
 CLOCK_SKEW = timedelta(minutes=5)
 #: Pages of a contact's messages read at most to find a lost send.
@@ -66,7 +83,7 @@ class OutgoingMessage:
     def __post_init__(self) -> None:
         set_ = object.__setattr__
         set_(self, "to", phone_number(self.to, "to"))
-        set_(self, "channel", identifier(self.channel, "channel"))
+        set_(self, "channel", channel_type(self.channel, "channel"))
         set_(self, "channel_uuid", optional_identifier(self.channel_uuid, "channel_uuid"))
         set_(self, "template_uuid", optional_identifier(self.template_uuid, "template_uuid"))
         set_(self, "template_values", _values(self.template_values, self.template_uuid))
@@ -77,9 +94,7 @@ class OutgoingMessage:
 
     def _check_content(self) -> None:
         if self.media_url is not None:
-            object.__setattr__(self, "media_url", text(self.media_url, "media_url"))
-            if not self.media_url.lower().startswith(("https://", "http://")):
-                raise ValueError(f"media_url must be an http(s) URL, got {self.media_url!r}")
+            object.__setattr__(self, "media_url", web_url(self.media_url, "media_url"))
             if self.template_uuid is not None or self.text is not None:
                 raise ValueError("media_url cannot be combined with text or template_uuid: send them apart")
             object.__setattr__(
@@ -112,6 +127,28 @@ class OutgoingMessage:
         return body
 
 
+def rendered_parts(parts: Mapping[str, Any]) -> dict[str, Any]:
+    """Message parts as templates render them: ``template_values`` and ``metadata`` arrive as the
+    text of a list or a mapping unless the DAG renders native objects."""
+    kinds = {"template_values": list, "metadata": dict}
+    return {
+        name: rendered(value, name, kinds[name]) if name in kinds else value
+        for name, value in parts.items()
+        if value is not None
+    }
+
+
+def known_parts(parts: Mapping[str, Any]) -> dict[str, Any]:
+    """:func:`rendered_parts` at DAG parse time: a part known only once rendered (a template, an
+    upstream task's output) stands in as a valid value of its kind, so the others are checked now."""
+    return rendered_parts(
+        {
+            name: _STAND_INS.get(name, "x") if value is not None and known_now(value) is None else value
+            for name, value in parts.items()
+        }
+    )
+
+
 def check_parts(**parts: Any) -> None:
     """Check the parts of messages whose recipients (and maybe content) each row of a batch gives."""
     if not any(parts.get(name) is not None for name in ("text", "template_uuid", "media_url")):
@@ -126,6 +163,8 @@ def _values(values: Any, template_uuid: str | None) -> tuple[str, ...]:
         raise ValueError("template_values need template_uuid")
     if not all(isinstance(value, str) for value in values):
         raise ValueError("template_values must be texts: render numbers and dates as text first")
+    if not all(value.strip() for value in values):
+        raise ValueError("template_values must be non-blank texts: a blank one leaves its placeholder empty")
     return tuple(values)
 
 

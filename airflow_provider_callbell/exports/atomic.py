@@ -30,19 +30,19 @@ def partial_path(target: ObjectStoragePath) -> ObjectStoragePath:
     return target.parent / f".{target.name}.partial"
 
 
-def check_target(target: ObjectStoragePath, output_path: str) -> None:
-    """Fail, before any download, if ``output_path`` names a directory rather than a file.
+def check_target(target: ObjectStoragePath, path: str, name: str) -> None:
+    """Fail, before any request, if the argument ``name`` names a directory rather than a file.
 
-    ``output_path`` is the path as given: ``target``, built from it, drops a trailing ``/``.
-    Fails as well if no filesystem for its scheme is installed.
+    ``path`` is the path as given: ``target``, built from it, drops a trailing ``/``. Fails as
+    well if no filesystem for its scheme is installed.
     """
     from airflow_provider_callbell.exports.storage import check_filesystem
 
-    check_filesystem(target, "output_path", output_path)
-    if output_path.endswith("/") or target.is_dir():
+    check_filesystem(target, name, path)
+    if path.endswith("/") or target.is_dir():
         raise ValueError(
-            f"output_path {output_path!r} names a directory: it must name the file to write, "
-            f"such as {output_path.rstrip('/')}/contacts.jsonl"
+            f"{name} {path!r} names a directory: it must name the file to write, "
+            f"such as {path.rstrip('/')}/contacts.jsonl"
         )
 
 

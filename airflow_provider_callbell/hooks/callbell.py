@@ -29,7 +29,7 @@ from airflow_provider_callbell.api.transport import (
     transport_failure,
 )
 from airflow_provider_callbell.api.walk import ContactWalk, PageRequest
-from airflow_provider_callbell.arguments import flag, identifier, optional_identifier
+from airflow_provider_callbell.arguments import conn_id, flag, identifier, optional_identifier
 from airflow_provider_callbell.arguments import phone_number as _phone_number
 from airflow_provider_callbell.connection import (
     CONN_TYPE,
@@ -97,7 +97,7 @@ class CallbellHook(BaseHook):
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
-        self.callbell_conn_id = callbell_conn_id
+        self.callbell_conn_id = conn_id(callbell_conn_id, "callbell_conn_id")
         self._overrides = checked_settings(
             {
                 "timeout": timeout,

@@ -17,6 +17,7 @@ from airflow_provider_callbell.api.pagination import Contact, ContactPage
 from airflow_provider_callbell.api.responses import decode_response
 from airflow_provider_callbell.api.transport import transport_failure
 from airflow_provider_callbell.api.walk import ContactWalk, PageRequest
+from airflow_provider_callbell.arguments import conn_id
 from airflow_provider_callbell.connection import CONN_TYPE, DEFAULT_CONN_ID, ClientConfig, checked_settings
 from airflow_provider_callbell.exceptions import CallbellError, CallbellNotFoundError
 
@@ -48,7 +49,7 @@ class CallbellAsyncHook(BaseHook):
 
     def __init__(self, callbell_conn_id: str = DEFAULT_CONN_ID, **settings: float | None) -> None:
         super().__init__()
-        self.callbell_conn_id = callbell_conn_id
+        self.callbell_conn_id = conn_id(callbell_conn_id, "callbell_conn_id")
         self._overrides = checked_settings(settings)
         self._config: ClientConfig | None = None
         self._session: aiohttp.ClientSession | None = None

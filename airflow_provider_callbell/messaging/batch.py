@@ -2,23 +2,31 @@
 
 A row names its recipient as ``to``, or ``phoneNumber`` as the contact export writes it (so an
 export of a segment is a batch as it is, its other contact keys ignored), and may override
-``text``, ``template_uuid``, ``template_values``, ``media_url``, ``media_type`` and ``metadata``.
+``text``, ``template_uuid``, ``template_values``, ``media_url``, ``media_type``, ``channel``,
+``channel_uuid`` and ``metadata``. An exported contact's ``channel`` is an object, not a channel
+type: it is ignored, like the export's other keys.
 """
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from typing import Any
 
-from airflow_provider_callbell.api.messages import OutgoingMessage
+from airflow_provider_callbell.api.messages import OutgoingMessage, rendered_parts
 from airflow_provider_callbell.upserts.rows import ROW_KEYS
 
-MESSAGE_KEYS = ("text", "template_uuid", "template_values", "media_url", "media_type", "metadata")
+MESSAGE_KEYS = (
+    "text",
+    "template_uuid",
+    "template_values",
+    "media_url",
+    "media_type",
+    "channel",
+    "channel_uuid",
+    "metadata",
+)
 RECIPIENT_KEYS = ("to", "phoneNumber")
 ALLOWED_KEYS = frozenset((*MESSAGE_KEYS, *RECIPIENT_KEYS)) | ROW_KEYS
-#: Values a CSV cell or a rendered template holds as JSON text.
-_JSON_KEYS = ("template_values", "metadata")
 
 
 def message_of(row: Any, defaults: Mapping[str, Any]) -> OutgoingMessage:
@@ -32,18 +40,10 @@ def message_of(row: Any, defaults: Mapping[str, Any]) -> OutgoingMessage:
             f"{', '.join((*RECIPIENT_KEYS, *MESSAGE_KEYS))} (and the keys of an exported contact)"
         )
     to: Any = row.get("to") if row.get("to") is not None else row.get("phoneNumber")
-    given = {key: _decoded(key, row[key]) for key in MESSAGE_KEYS if row.get(key) is not None}
-    values = {**defaults, **given}
+    given = {key: row[key] for key in MESSAGE_KEYS if row.get(key) is not None}
+    if isinstance(given.get("channel"), Mapping):
+        del given["channel"]
     try:
-        return OutgoingMessage(to=to, **values)
+        return OutgoingMessage(to=to, **{**defaults, **rendered_parts(given)})
     except ValueError as error:
         raise ValueError(str(error).split(", got ")[0]) from None
-
-
-def _decoded(key: str, value: Any) -> Any:
-    if key in _JSON_KEYS and isinstance(value, str) and value.lstrip()[:1] in ("[", "{"):
-        try:
-            return json.loads(value)
-        except ValueError:
-            raise ValueError(f"has an invalid {key}: its text is not valid JSON") from None
-    return value

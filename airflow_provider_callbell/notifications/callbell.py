@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from airflow.providers.common.compat.notifier import BaseNotifier
 
@@ -26,6 +26,8 @@ DEFAULT_TEXT = (
     "{% if run_id is defined and run_id %} (run {{ run_id }}){% endif %}"
 )
 
+MESSAGE_PARTS = ("text", "template_uuid", "template_values", "channel", "channel_uuid", "metadata")
+
 
 class CallbellNotifier(BaseNotifier):
     """
@@ -41,10 +43,12 @@ class CallbellNotifier(BaseNotifier):
     :param to: the recipients' phone numbers: a list or a comma-separated string. (templated)
     :param text: the text; by default a line naming the DAG, task, state and run. (templated)
     :param template_uuid: an approved template to send instead of free text. (templated)
-    :param template_values: its placeholder values, in order. (templated)
-    :param channel: the channel type, ``whatsapp`` by default.
+    :param template_values: its placeholder values, in order: a list, or a template rendering
+        one. (templated)
+    :param channel: the channel type, ``whatsapp`` by default. (templated)
     :param channel_uuid: the channel to send from, when the account has several. (templated)
-    :param metadata: text values kept with each message. (templated)
+    :param metadata: text values kept with each message: a mapping, or a template rendering
+        one. (templated)
     :param callbell_conn_id: the ``callbell`` connection.
     """
 
@@ -53,6 +57,7 @@ class CallbellNotifier(BaseNotifier):
         "text",
         "template_uuid",
         "template_values",
+        "channel",
         "channel_uuid",
         "metadata",
     )
@@ -63,47 +68,39 @@ class CallbellNotifier(BaseNotifier):
         to: str | Sequence[str],
         text: str | None = None,
         template_uuid: str | None = None,
-        template_values: Sequence[str] | None = None,
+        template_values: Sequence[str] | str | None = None,
         channel: str = "whatsapp",
         channel_uuid: str | None = None,
-        metadata: dict[str, str] | None = None,
+        metadata: dict[str, str] | str | None = None,
         callbell_conn_id: str = DEFAULT_CONN_ID,
     ) -> None:
         super().__init__()
         self.to = to
         self.text = text if text is not None or template_uuid is not None else DEFAULT_TEXT
         self.template_uuid = template_uuid
-        self.template_values = list(template_values or ())
+        self.template_values = template_values
         self.channel = channel
         self.channel_uuid = channel_uuid
-        self.metadata = metadata or {}
-        self.callbell_conn_id = arguments.text(callbell_conn_id, "callbell_conn_id")
+        self.metadata = metadata
+        self.callbell_conn_id = arguments.conn_id(callbell_conn_id, "callbell_conn_id")
         self._messages(check_only=True)
 
     def _messages(self, *, check_only: bool = False) -> list[OutgoingMessage]:
         """One message a recipient; with ``check_only``, the parts known now are checked."""
-        from airflow_provider_callbell.api.messages import OutgoingMessage, check_parts
+        from airflow_provider_callbell.api.messages import (
+            OutgoingMessage,
+            check_parts,
+            known_parts,
+            rendered_parts,
+        )
 
-        parts: dict[str, Any] = {
-            "text": self.text,
-            "template_uuid": self.template_uuid,
-            "template_values": self.template_values,
-            "channel": self.channel,
-            "channel_uuid": self.channel_uuid,
-            "metadata": self.metadata,
-        }
+        parts = {name: getattr(self, name) for name in MESSAGE_PARTS}
         if check_only:
-            # A template stands for a value checked once rendered: any valid text will do now.
-            check_parts(
-                **{
-                    name: "x" if isinstance(value, str) and is_template(value) else value
-                    for name, value in parts.items()
-                }
-            )
+            check_parts(**known_parts(parts))
             if not is_template(self.to):
                 self._recipients()
             return []
-        return [OutgoingMessage(to=to, **parts) for to in self._recipients()]
+        return [OutgoingMessage(to=to, **rendered_parts(parts)) for to in self._recipients()]
 
     def _recipients(self) -> list[str]:
         numbers = string_list(self.to, "to", example="['+39 333 000 1111']", ordered=True)

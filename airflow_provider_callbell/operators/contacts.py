@@ -7,6 +7,7 @@ import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime
+from pathlib import PurePosixPath
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
@@ -18,6 +19,7 @@ from airflow_provider_callbell.arguments import (
     DEFAULT_MAX_XCOM_CONTACTS,
     MAX_CONCURRENCY,
     choice,
+    conn_id,
     file_path,
     flag,
     identifier,
@@ -29,7 +31,7 @@ from airflow_provider_callbell.arguments import (
     whole_number,
 )
 from airflow_provider_callbell.connection import DEFAULT_CONN_ID
-from airflow_provider_callbell.exports.formats import format_of
+from airflow_provider_callbell.exports.formats import SUFFIXES, format_of
 from airflow_provider_callbell.upserts.rows import MATCH_ON, TAGS_MODES
 
 if TYPE_CHECKING:
@@ -150,7 +152,7 @@ class CallbellListContactsOperator(BaseOperator):
         self.output_conn_id = output_conn_id
         self._written: ObjectStoragePath | None = None
         with named_for(self):
-            text(callbell_conn_id, "callbell_conn_id")
+            conn_id(callbell_conn_id, "callbell_conn_id")
             self.max_xcom_contacts = optional_whole_number(max_xcom_contacts, "max_xcom_contacts")
             self.concurrency = whole_number(concurrency, "concurrency", maximum=MAX_CONCURRENCY)
             self.incremental = flag(incremental, "incremental")
@@ -198,7 +200,7 @@ class CallbellListContactsOperator(BaseOperator):
                 raise ValueError("output_format and output_conn_id need output_path")
             return None
         if resolve(self.output_conn_id) is not None:
-            text(self.output_conn_id, "output_conn_id")
+            conn_id(self.output_conn_id, "output_conn_id")
         if path is None or (self.output_format is not None and output_format is None):
             return None
         return format_of(_output_path(path), output_format)
@@ -209,7 +211,7 @@ class CallbellListContactsOperator(BaseOperator):
         if output_format is not None:
             from airflow_provider_callbell.exports.atomic import check_target
 
-            check_target(self._target(), _output_path(self.output_path))
+            check_target(self._target(), _output_path(self.output_path), "output_path")
         if not self.incremental:
             return self._export(filters, selection, output_format)
         return self._export_increment(context["run_id"], filters, selection, output_format)
@@ -408,7 +410,7 @@ class CallbellUpsertContactsOperator(BaseOperator):
         self.report_path = report_path
         self.report_conn_id = report_conn_id
         with named_for(self):
-            text(callbell_conn_id, "callbell_conn_id")
+            conn_id(callbell_conn_id, "callbell_conn_id")
             self.match_on = choice(match_on, "match_on", MATCH_ON)
             self.create_missing = flag(create_missing, "create_missing")
             self.tags_mode = choice(tags_mode, "tags_mode", TAGS_MODES)
@@ -426,12 +428,17 @@ class CallbellUpsertContactsOperator(BaseOperator):
                 raise ValueError("input_format and input_conn_id need input_path")
             if report_path is None and report_conn_id is not None:
                 raise ValueError("report_conn_id needs report_path")
+            if channel_uuid is not None and self.match_on != "phone":
+                raise ValueError(
+                    "channel_uuid needs match_on='phone': it names the channel whose phone numbers "
+                    "rows give, and a uuid names one contact on any channel"
+                )
         self._check(resolve=known_now)
 
     def _check(self, resolve: Callable[[Any], Any] = lambda given: given) -> tuple[str | None, str | None]:
         """The input's and the report's formats, checked as far as they are known."""
         with named_for(self):
-            if self.match_on == "phone" and resolve(self.channel_uuid) is not None:
+            if resolve(self.channel_uuid) is not None:
                 identifier(self.channel_uuid, "channel_uuid")
             rendered(resolve(self.contacts), "contacts", list)
             input_format = None
@@ -443,7 +450,7 @@ class CallbellUpsertContactsOperator(BaseOperator):
             report = resolve(self.report_path)
             report_format = None
             if report is not None:
-                report_format = format_of(file_path(report, "report_path"), None)
+                report_format = SUFFIXES.get(PurePosixPath(file_path(report, "report_path")).suffix.lower())
                 if report_format not in REPORT_FORMATS:
                     raise ValueError(f"report_path must end in .jsonl, .json or .csv, got {report!r}")
             return input_format, report_format
@@ -454,6 +461,10 @@ class CallbellUpsertContactsOperator(BaseOperator):
         from airflow_provider_callbell.upserts.runner import Upsert, UpsertSettings
 
         input_format, report_format = self._check()
+        if report_format is not None:
+            from airflow_provider_callbell.exports.atomic import check_target
+
+            check_target(self._report_target(), file_path(self.report_path, "report_path"), "report_path")
         settings = UpsertSettings(
             match_on=self.match_on,
             channel_uuid=self.channel_uuid,
@@ -512,12 +523,16 @@ class CallbellUpsertContactsOperator(BaseOperator):
             for outcome in outcomes:
                 logged(outcome)
             return None
-        from airflow.providers.common.compat.sdk import ObjectStoragePath
 
         from airflow_provider_callbell.exports.atomic import atomic_write
         from airflow_provider_callbell.exports.formats import WRITERS
 
-        target = ObjectStoragePath(file_path(self.report_path, "report_path"), conn_id=self.report_conn_id)
+        target = self._report_target()
         with atomic_write(target) as out:
             WRITERS[report_format]((logged(outcome) for outcome in outcomes), out, REPORT_FIELDS)
         return str(target)
+
+    def _report_target(self) -> ObjectStoragePath:
+        from airflow.providers.common.compat.sdk import ObjectStoragePath
+
+        return ObjectStoragePath(file_path(self.report_path, "report_path"), conn_id=self.report_conn_id)

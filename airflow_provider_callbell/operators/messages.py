@@ -64,17 +64,19 @@ class CallbellSendMessageOperator(BaseOperator):
     :param to: the recipient's phone number, for one message. (templated)
     :param messages: a batch: rows with ``to`` (or ``phoneNumber``, as a contact export writes
         it) and any of ``text``, ``template_uuid``, ``template_values``, ``media_url``,
-        ``media_type``, ``metadata`` overriding the arguments below. (templated)
+        ``media_type``, ``channel``, ``channel_uuid``, ``metadata`` overriding the arguments
+        below (an exported contact's ``channel`` object is ignored). (templated)
     :param input_path: a batch in a JSON Lines, JSON, CSV or Parquet file. (templated)
     :param input_format: its format; by default from its suffix. (templated)
     :param input_conn_id: the object-storage connection of ``input_path``. (templated)
     :param text: the text. (templated)
     :param template_uuid: an approved template, needed outside the 24-hour window. (templated)
-    :param template_values: the template's placeholder values, in order. (templated)
-    :param media_url: a public URL of an image, document, audio or video. (templated)
+    :param template_values: the template's placeholder values, in order: non-blank texts.
+        (templated)
+    :param media_url: a public http(s) URL of an image, document, audio or video. (templated)
     :param media_type: ``image`` (default with ``media_url``), ``document``, ``audio``, ``video``.
         (templated)
-    :param channel: the channel type, ``whatsapp`` by default. (templated)
+    :param channel: the channel type in lowercase, ``whatsapp`` by default. (templated)
     :param channel_uuid: the channel to send from, when the account has several. (templated)
     :param metadata: text values kept with each message (at most 9 keys). (templated)
     :param max_failures: how many rows may fail (sending or delivery) before the task does
@@ -139,7 +141,7 @@ class CallbellSendMessageOperator(BaseOperator):
         self.channel_uuid = channel_uuid
         self.metadata = metadata
         with named_for(self):
-            arguments.text(callbell_conn_id, "callbell_conn_id")
+            arguments.conn_id(callbell_conn_id, "callbell_conn_id")
             if [to, messages, input_path].count(None) != 2:
                 raise ValueError("give one of to (one message), messages or input_path (a batch)")
             if input_path is None and (input_format is not None or input_conn_id is not None):
@@ -152,26 +154,26 @@ class CallbellSendMessageOperator(BaseOperator):
                 delivery_timeout, "delivery_timeout", 0.001, MAX_DELIVERY_TIMEOUT
             )
             self.deferrable = flag(deferrable, "deferrable")
-        self._check(resolve=known_now)
+        self._check(at_parse_time=True)
 
-    def _defaults(self, resolve: Callable[[Any], Any]) -> dict[str, Any]:
-        """The message arguments every row starts from, those known so far."""
-        values = {name: resolve(getattr(self, name)) for name in MESSAGE_FIELDS}
-        values["template_values"] = rendered(values["template_values"], "template_values", list)
-        values["metadata"] = rendered(values["metadata"], "metadata", dict)
-        return {name: value for name, value in values.items() if value is not None}
+    def _check(self, *, at_parse_time: bool = False) -> dict[str, Any]:
+        """The message parts every row starts from, checked as far as they are known."""
+        from airflow_provider_callbell.api.messages import (
+            OutgoingMessage,
+            check_parts,
+            known_parts,
+            rendered_parts,
+        )
 
-    def _check(self, resolve: Callable[[Any], Any] = lambda given: given) -> dict[str, Any]:
-        from airflow_provider_callbell.api.messages import OutgoingMessage, check_parts
-
+        resolve = known_now if at_parse_time else (lambda given: given)
         with named_for(self):
-            defaults = self._defaults(resolve)
-            if len(defaults) == len([name for name in MESSAGE_FIELDS if getattr(self, name) is not None]):
-                to = resolve(self.to)
-                if to is not None:
-                    OutgoingMessage(to=to, **defaults)
-                else:
-                    check_parts(**defaults)
+            parts = {name: getattr(self, name) for name in MESSAGE_FIELDS}
+            defaults = known_parts(parts) if at_parse_time else rendered_parts(parts)
+            to = resolve(self.to)
+            if to is not None:
+                OutgoingMessage(to=to, **defaults)
+            else:
+                check_parts(**defaults)
             rendered(resolve(self.messages), "messages", list)
             path, input_format = resolve(self.input_path), resolve(self.input_format)
             if path is not None and (self.input_format is None or input_format is not None):

@@ -22,13 +22,13 @@ from airflow_provider_callbell.api.selection import ContactSelection, parse_mome
 from airflow_provider_callbell.arguments import (
     DEFAULT_MAX_XCOM_CONTACTS,
     MAX_POLL_INTERVAL,
+    conn_id,
     flag,
     is_template,
     known_now,
     named_for,
     number_between,
     optional_whole_number,
-    text,
     whole_number,
 )
 from airflow_provider_callbell.connection import DEFAULT_CONN_ID
@@ -104,7 +104,7 @@ class CallbellNewLeadsSensor(BaseSensorOperator):
         self.min_leads = min_leads
         self.fields = list(fields) if isinstance(fields, tuple) else fields
         with named_for(self):
-            text(callbell_conn_id, "callbell_conn_id")
+            conn_id(callbell_conn_id, "callbell_conn_id")
             self.max_xcom_contacts = optional_whole_number(max_xcom_contacts, "max_xcom_contacts")
             self.deferrable = flag(deferrable, "deferrable")
             if self.deferrable:  # what the trigger will be handed, checked now rather than after a look

@@ -20,9 +20,9 @@ from airflow_provider_callbell.api.leads import DEFAULT_LEAD_FIELDS, LeadWatch
 from airflow_provider_callbell.api.selection import ContactSelection, created_at, parse_moment
 from airflow_provider_callbell.arguments import (
     MAX_POLL_INTERVAL,
+    conn_id,
     number_between,
     optional_whole_number,
-    text,
     whole_number,
 )
 from airflow_provider_callbell.connection import DEFAULT_CONN_ID
@@ -51,7 +51,7 @@ class _LeadSource:
         self.filters = ContactFilters.of(source=source, tags=tags, team_uuid=team_uuid)
         self.selection = ContactSelection.of(tags=tags, tags_match=tags_match, fields=fields)
         self.kwargs: dict[str, Any] = {
-            "callbell_conn_id": text(callbell_conn_id, "callbell_conn_id"),
+            "callbell_conn_id": conn_id(callbell_conn_id, "callbell_conn_id"),
             "tags": list(self.filters.tags) or None,
             "tags_match": self.selection.tags_match,
             "source": self.filters.source,

@@ -8,7 +8,7 @@ from typing import Any
 
 from airflow.triggers.base import BaseTrigger, TriggerEvent
 
-from airflow_provider_callbell.arguments import MAX_POLL_INTERVAL, identifier, number_between, text
+from airflow_provider_callbell.arguments import MAX_POLL_INTERVAL, conn_id, identifier, number_between
 from airflow_provider_callbell.connection import DEFAULT_CONN_ID
 from airflow_provider_callbell.exceptions import CallbellError, CallbellTransientError
 from airflow_provider_callbell.hooks.callbell_async import CallbellAsyncHook
@@ -54,7 +54,7 @@ class CallbellMessageDeliveryTrigger(BaseTrigger):
     ) -> None:
         super().__init__()
         self.uuids = _uuids(uuids)
-        self.callbell_conn_id = text(callbell_conn_id, "callbell_conn_id")
+        self.callbell_conn_id = conn_id(callbell_conn_id, "callbell_conn_id")
         self.poll_interval = number_between(poll_interval, "poll_interval", 0.001, MAX_POLL_INTERVAL)
         self.context = context
 

@@ -7,13 +7,15 @@ an empty value clears (``""`` for ``note`` or ``assignedUser``, ``[]`` for ``tag
 
 from __future__ import annotations
 
+import decimal
 import json
 import math
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from airflow_provider_callbell.api.contact_writes import MAX_NOTE_LENGTH
+from airflow_provider_callbell.api.contact_writes import MAX_NOTE_LENGTH, tag_list
 from airflow_provider_callbell.arguments import identifier, phone_number
 
 TAGS_MODES = ("set", "add", "remove")
@@ -108,7 +110,7 @@ def _checked(row: Mapping[str, Any], key: str, check: Any) -> Any:
 
 def _without_value(error: ValueError) -> str:
     """The rule an error states, without the value it quotes (personal data)."""
-    return str(error).split(", got ")[0]
+    return re.split("[,;] got ", str(error))[0]
 
 
 def _values(given: Mapping[str, Any]) -> dict[str, Any]:
@@ -138,11 +140,10 @@ def _optional_text(value: Any, key: str) -> str:
 
 
 def _tags(value: Any, key: str) -> tuple[str, ...]:
-    if isinstance(value, str):
-        value = _json(value, key) if value.lstrip().startswith("[") else value.split(",")
-    if not isinstance(value, list | tuple) or not all(isinstance(tag, str) and tag.strip() for tag in value):
-        raise RowError(f"has invalid {key}: a list of non-empty texts (or comma-separated text)")
-    return tuple(dict.fromkeys(tag.strip() for tag in value))
+    try:
+        return tuple(tag_list(value, key))
+    except ValueError as error:
+        raise RowError(f"has invalid {key}: {_without_value(error)}") from None
 
 
 def _custom_fields(value: Any, key: str) -> dict[str, str]:
@@ -166,11 +167,23 @@ def _field_value(name: Any, value: Any, key: str) -> str:
         raise RowError(f"has invalid {key}: field names must be non-empty texts")
     if isinstance(value, str):
         return value
-    if isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value):
-        return str(value)
+    if (
+        isinstance(value, int | float | decimal.Decimal)
+        and not isinstance(value, bool)
+        and math.isfinite(value)
+    ):
+        return _plain_number(value)
     if isinstance(value, list) and all(isinstance(item, str) for item in value):
         return json.dumps(value, ensure_ascii=False)
     raise RowError(f"has an invalid value for {key}[{name!r}]: text, a number or a list of texts")
+
+
+def _plain_number(value: int | float | decimal.Decimal) -> str:
+    """A number as Callbell's text fields hold one: ``91``, not ``91.0``; ``0.0000001``, not ``1e-07``."""
+    if isinstance(value, int):
+        return str(value)
+    exact = decimal.Decimal(repr(value) if isinstance(value, float) else value)
+    return "0" if exact.is_zero() else format(exact.normalize(decimal.Context(prec=100)), "f")
 
 
 def _team(value: Any, key: str) -> str:

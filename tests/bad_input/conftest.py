@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from decimal import Decimal
 from typing import Any
 
 #: Values no count, duration or rate accepts.
@@ -31,4 +32,13 @@ NOT_NUMBERS: list[Any] = [
     "-0",
 ]
 #: Values no whole number accepts besides those.
-NOT_WHOLE: list[Any] = [*NOT_NUMBERS, 0, 1.5, "2.5", "0x10"]
+NOT_WHOLE: list[Any] = [
+    *NOT_NUMBERS,
+    0,
+    1.5,
+    "2.5",
+    "0x10",
+    "1.0000000000000001",  # a float rounds it to 1
+    "999999999.99999999",
+    Decimal("2.0000000000000000001"),
+]

@@ -62,6 +62,10 @@ def use(monkeypatch: pytest.MonkeyPatch, **connection: Any) -> None:
         ("https://api.callbell.eu/v1#top", "a fragment"),
         ("https://api.call bell.eu/v1", "spaces"),
         ("https://api.callbell.eu/v1\r\nX-Evil: 1", "control characters"),
+        ("https://999.1.1.1/v1", "not an IPv4 address"),
+        ("https://1.2.3.4.5/v1", "not an IPv4 address"),
+        ("http://10.0.0:8765/v1", "not an IPv4 address"),
+        ("http://127.000.0.1:8765/v1", "not an IPv4 address"),
     ],
 )
 def test_hosts_that_cannot_work(monkeypatch: pytest.MonkeyPatch, host: str, problem: str) -> None:
@@ -78,6 +82,19 @@ def test_hosts_that_cannot_work(monkeypatch: pytest.MonkeyPatch, host: str, prob
     assert "hunter2" not in message
     assert re.search(problem, message)
     assert TOKEN[:6] not in message
+
+
+@pytest.mark.parametrize("port", [0, -1, 70000])
+def test_a_host_name_with_a_port_that_cannot_work(port: int) -> None:
+    from airflow.providers.common.compat.sdk import Connection
+
+    from airflow_provider_callbell.connection import base_url_of
+
+    conn = Connection(conn_id="callbell_default", conn_type="callbell", host="api.callbell.eu", port=port)
+    with pytest.raises(
+        CallbellConfigurationError, match=r"port 0 is no port|Port (out of range|could not be cast)"
+    ):
+        base_url_of(conn, "callbell_default")
 
 
 @pytest.mark.parametrize(

@@ -86,6 +86,7 @@ def test_phone_numbers_with_brackets_first_are_numbers() -> None:
     from airflow_provider_callbell.arguments import phone_number
 
     assert phone_number(" (02) 1234 5678 ", "phone_number") == "(02) 1234 5678"
+    assert phone_number("(+39) 333 000 1111", "phone_number") == "(+39) 333 000 1111"
     with pytest.raises(ValueError, match="phone_number must be a phone number"):
         phone_number("( )", "phone_number")
 
@@ -148,3 +149,35 @@ def test_the_delivery_trigger_takes_a_list_of_uuids_not_a_string(uuids: Any) -> 
     with pytest.raises(ValueError, match="uuids must be a Callbell identifier"):
         CallbellMessageDeliveryTrigger(["abc", "../x"])  # each entry of a list is checked
     assert CallbellMessageDeliveryTrigger(("abc", "d-1")).serialize()[1]["uuids"] == ["abc", "d-1"]
+
+
+NOT_CONN_IDS: list[Any] = [
+    " callbell_default",
+    "callbell_default ",
+    "call bell",
+    "a\tb",
+    "",
+    "x" * 251,
+    3,
+]
+
+
+@pytest.mark.parametrize("value", NOT_CONN_IDS, ids=lambda value: repr(value)[:40])
+def test_connection_ids_are_airflow_connection_ids(value: Any) -> None:
+    from airflow_provider_callbell.hooks.callbell import CallbellHook
+    from airflow_provider_callbell.hooks.callbell_async import CallbellAsyncHook
+    from airflow_provider_callbell.triggers.contacts import CallbellNewLeadsTrigger
+
+    makers: list[Callable[[], object]] = [
+        lambda: CallbellListContactsOperator(task_id="export", callbell_conn_id=value),
+        lambda: CallbellNewLeadsSensor(task_id="wait", callbell_conn_id=value),
+        lambda: CallbellNewLeadsTrigger(
+            since="2026-01-01T00:00:00+00:00", baseline=[], callbell_conn_id=value
+        ),
+        lambda: CallbellHook(value),
+        lambda: CallbellAsyncHook(value),
+        lambda: CallbellListContactsOperator(task_id="export", output_path="/x.jsonl", output_conn_id=value),
+    ]
+    for make in makers:
+        with pytest.raises(ValueError, match="conn_id must be an Airflow connection id"):
+            make()

@@ -376,7 +376,7 @@ def test_check_target_refuses_a_directory(output_path: str, tmp_path: Path) -> N
     given = output_path.format(tmp=tmp_path)
 
     with pytest.raises(ValueError, match=f"^output_path {re.escape(repr(given))} names a directory"):
-        check_target(ObjectStoragePath(given), given)
+        check_target(ObjectStoragePath(given), given, "output_path")
 
 
 @pytest.mark.parametrize("existing", [True, False], ids=["existing-file", "new-file"])
@@ -386,4 +386,4 @@ def test_check_target_accepts_a_file(existing: bool, local: MakeTarget, tmp_path
         path.write_text("yesterday\n")
     target = local(path)
 
-    check_target(target, str(target))
+    check_target(target, str(target), "output_path")

@@ -114,7 +114,7 @@ def test_awaited_with_a_template(account: CallbellSandbox) -> None:
         ({"to": []}, "to must name at least one"),
         ({"to": "+39 333", "template_values": ["x"]}, "template_values need template_uuid"),
         ({"to": "+39 333", "metadata": {"idempotency_key": "x"}}, "other than 'idempotency_key'"),
-        ({"to": "+39 333", "callbell_conn_id": ""}, "callbell_conn_id must be a non-empty string"),
+        ({"to": "+39 333", "callbell_conn_id": ""}, "callbell_conn_id must be an Airflow connection id"),
     ],
 )
 def test_bad_arguments_fail_when_the_dag_is_parsed(kwargs: dict[str, Any], message: str) -> None:

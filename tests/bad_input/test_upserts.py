@@ -1,0 +1,127 @@
+"""Rows and arguments of the upsert: a bad row fails alone, clearly; bad arguments before any request."""
+
+from __future__ import annotations
+
+import json
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import pytest
+from airflow.providers.common.compat.sdk import AirflowException
+
+from airflow_provider_callbell.operators.contacts import CallbellUpsertContactsOperator
+from airflow_provider_callbell.sandbox import CallbellSandbox
+from airflow_provider_callbell.upserts.rows import Row, RowError, changes_for
+from tests.conftest import SandboxFactory, connect, quick_hook
+
+#: Tags a row may not hold: what a template or a spreadsheet gives by mistake, never a tag.
+BAD_ROW_TAGS: list[Any] = [
+    ["zq,vip"],
+    ["zq\tvip"],
+    ["'zq'"],
+    ["zq'"],
+    ['"zq"'],
+    ["zq", " "],
+    ["zq\nvip"],
+    "['zq'",
+    "['zq', '']",
+    "zq, ,vip",
+    "",
+    [1],
+    {"zq": True},
+]
+
+
+def _id(value: Any) -> str:
+    return repr(value)[:60]
+
+
+@pytest.mark.parametrize("tags", BAD_ROW_TAGS, ids=_id)
+def test_bad_tags_fail_the_row_without_quoting_them(tags: Any) -> None:
+    with pytest.raises(RowError, match=r"^has invalid tags: tags must") as caught:
+        Row.of(1, {"uuid": "c0ffee", "tags": tags}, "uuid")
+    assert "zq" not in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    ("tags", "read"),
+    [("zq, vip", ("zq", "vip")), ("['zq', 'vip']", ("zq", "vip")), ('["zq"]', ("zq",)), ("[]", ())],
+)
+def test_tags_as_text_are_read(tags: str, read: tuple[str, ...]) -> None:
+    assert Row.of(1, {"uuid": "c0ffee", "tags": tags}, "uuid").values["tags"] == read
+
+
+@pytest.mark.parametrize(
+    ("given", "held"),
+    [
+        (91.0, "91"),
+        (91, "91"),
+        (1e16, "10000000000000000"),
+        (0.5, "0.5"),
+        (1e-7, "0.0000001"),
+        (Decimal("2.50"), "2.5"),
+    ],
+    ids=_id,
+)
+def test_numbers_in_custom_fields_are_written_as_callbell_holds_them(given: Any, held: str) -> None:
+    row = Row.of(1, {"uuid": "c0ffee", "customFields": {"score": given}}, "uuid")
+    assert changes_for(row, {"uuid": "c0ffee", "customFields": {"score": held}}, "set") == {}
+    assert changes_for(row, {"uuid": "c0ffee", "customFields": {}}, "set") == {
+        "custom_fields": {"score": held}
+    }
+
+
+@pytest.fixture
+def account(sandbox_factory: SandboxFactory, monkeypatch: pytest.MonkeyPatch) -> CallbellSandbox:
+    sandbox = sandbox_factory(contacts=12, seed=5)
+    connect(monkeypatch, sandbox, max_requests_per_second=5000)
+    return sandbox
+
+
+@pytest.mark.parametrize("dry_run", [False, True])
+def test_a_row_with_bad_tags_fails_alone_and_is_reported(
+    account: CallbellSandbox, tmp_path: Path, dry_run: bool
+) -> None:
+    good, bad = account.contacts()[:2]
+    rows = [{"uuid": bad["uuid"], "tags": ["zq,vip"]}, {"uuid": good["uuid"], "tags": ["zq"]}]
+    path = tmp_path / "report.jsonl"
+
+    with pytest.raises(AirflowException, match="1 rows failed, more than max_failures=0"):
+        CallbellUpsertContactsOperator(
+            task_id="upsert", contacts=rows, report_path=str(path), dry_run=dry_run
+        ).execute({})
+
+    lines = [json.loads(line) for line in path.read_text().splitlines()]
+    assert [line["outcome"] for line in lines] == ["failed", "updated"]
+    assert "tags must be" in lines[0]["reason"]
+    assert "zq,vip" not in lines[0]["reason"]
+    assert account.get_contact(bad["uuid"])["tags"] == bad["tags"]
+    assert account.get_contact(good["uuid"])["tags"] == (good["tags"] if dry_run else ["zq"])
+
+
+@pytest.mark.parametrize("as_dir", ["existing", "trailing slash"])
+def test_a_report_path_naming_a_directory_fails_before_any_request(
+    account: CallbellSandbox, tmp_path: Path, as_dir: str
+) -> None:
+    (tmp_path / "reports.jsonl").mkdir()
+    path = str(tmp_path / "reports.jsonl") + ("/" if as_dir == "trailing slash" else "")
+    rows = [{"uuid": account.contacts()[0]["uuid"], "tags": ["zq"]}]
+
+    with pytest.raises(ValueError, match=r"report_path (.* names a directory|must name a file)"):
+        CallbellUpsertContactsOperator(task_id="upsert", contacts=rows, report_path=path).execute({})
+    assert account.stats.total_requests == 0
+
+
+def test_channel_uuid_needs_match_on_phone() -> None:
+    for channel_uuid in ("ch-1", "{{ params.channel }}"):
+        with pytest.raises(ValueError, match="channel_uuid needs match_on='phone'"):
+            CallbellUpsertContactsOperator(task_id="upsert", contacts=[], channel_uuid=channel_uuid)
+    with pytest.raises(ValueError, match="channel_uuid must be a Callbell identifier"):
+        CallbellUpsertContactsOperator(task_id="upsert", contacts=[], match_on="phone", channel_uuid="a/b")
+
+
+def test_update_contact_takes_tags_as_a_set(account: CallbellSandbox) -> None:
+    uuid = account.contacts()[0]["uuid"]
+    quick_hook().update_contact(uuid, tags={"zq", "vip"})
+    assert sorted(account.get_contact(uuid)["tags"]) == ["vip", "zq"]
