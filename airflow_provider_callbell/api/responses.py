@@ -32,11 +32,39 @@ from airflow_provider_callbell.exceptions import (
 if TYPE_CHECKING:
     from collections.abc import Mapping
 
+#: The largest answer read, decoded: a page of contacts is a small part of it. More is a broken
+#: or hostile server (or a small gzip body unpacking to gigabytes), refused before memory fills.
+MAX_RESPONSE_BYTES = 32 << 20
+#: Bytes read at a time from an answer.
+CHUNK_BYTES = 1 << 16
 _MAX_MESSAGE_CHARS = 200
 _MAX_BODY_CHARS = 65_536
 _MESSAGE_KEYS = ("error", "message", "errors", "detail")
 _TAG = re.compile(r"<[^>]*>")
 _SPACE = re.compile(r"\s+")
+
+
+class CappedBody:
+    """An answer's body as its decoded chunks arrive, refused past :data:`MAX_RESPONSE_BYTES`."""
+
+    def __init__(self, what: str) -> None:
+        self.what = what
+        self._chunks: list[bytes] = []
+        self._size = 0
+
+    def add(self, chunk: bytes) -> None:
+        """Keep ``chunk``; raise :class:`CallbellInvalidResponseError` once the answer is too large."""
+        self._size += len(chunk)
+        if self._size > MAX_RESPONSE_BYTES:
+            raise CallbellInvalidResponseError(
+                f"Callbell's answer to {self.what} is larger than {MAX_RESPONSE_BYTES >> 20} MiB "
+                "(decoded): it was not read further"
+            )
+        self._chunks.append(chunk)
+
+    def read(self) -> bytes:
+        """The whole body."""
+        return b"".join(self._chunks)
 
 
 def parse_retry_after(value: str | None, *, now: float | None = None) -> float | None:
@@ -67,7 +95,7 @@ def server_message(body: bytes, content_type: str | None, secret: str | None = N
     text = body[:_MAX_BODY_CHARS].decode("utf-8", errors="replace")
     try:
         document = json.loads(text)
-    except ValueError:
+    except (ValueError, RecursionError):
         document = None
     if document is not None:
         found = [document[key] for key in _MESSAGE_KEYS if isinstance(document, dict) and document.get(key)]
@@ -75,7 +103,8 @@ def server_message(body: bytes, content_type: str | None, secret: str | None = N
     elif "html" in (content_type or "") or text.lstrip().startswith("<"):
         text = html.unescape(_TAG.sub(" ", text))
     # Concealed over enough text that no piece of the secret straddles the cut.
-    text = _SPACE.sub(" ", text).strip()[: _MAX_MESSAGE_CHARS + 3 * len(secret or "")]
+    text = _SPACE.sub(" ", "".join(char if char.isprintable() else " " for char in text))
+    text = text.strip()[: _MAX_MESSAGE_CHARS + 3 * len(secret or "")]
     text = conceal(text, secret)
     if len(text) > _MAX_MESSAGE_CHARS:
         text = text[: _MAX_MESSAGE_CHARS - 1] + "…"
@@ -131,9 +160,10 @@ def decode_response(
         raise _error_for(status, body, headers, what, secret)
     try:
         return msgspec.json.decode(body)
-    except msgspec.DecodeError:
-        raise CallbellInvalidResponseError(
-            f"Callbell answered HTTP {status} to {what} with a body that is not valid JSON "
-            f"({len(body)} bytes)",
-            status=status,
-        ) from None
+    except (msgspec.DecodeError, RecursionError):
+        pass  # raised below, out of the handler: the library's error is no context of ours
+    raise CallbellInvalidResponseError(
+        f"Callbell answered HTTP {status} to {what} with a body that is not valid JSON, or "
+        f"nested too deeply to read ({len(body)} bytes)",
+        status=status,
+    )

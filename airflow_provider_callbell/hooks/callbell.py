@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import threading
 import time
@@ -21,7 +22,7 @@ from airflow_provider_callbell.api.budget import RequestBudget, request_budget
 from airflow_provider_callbell.api.filters import ContactFilters, TagsArg
 from airflow_provider_callbell.api.pagination import Contact, ContactPage, ContactStream
 from airflow_provider_callbell.api.progress import WalkProgress
-from airflow_provider_callbell.api.responses import decode_response
+from airflow_provider_callbell.api.responses import CHUNK_BYTES, CappedBody, decode_response
 from airflow_provider_callbell.api.transport import (
     Deadline,
     DeadlineAdapter,
@@ -246,13 +247,19 @@ class CallbellHook(BaseHook):
                     json=json,
                     timeout=(config.connect_timeout, config.timeout),
                     allow_redirects=False,
+                    stream=True,
                 )
-                body = response.content
+                with contextlib.closing(response):
+                    body = CappedBody(what)
+                    for chunk in response.iter_content(CHUNK_BYTES):
+                        body.add(chunk)
             except requests.RequestException as error:
                 failure = transport_failure(what, error, config)
         if failure:
             raise failure
-        return decode_response(response.status_code, response.headers, body, what=what, secret=config.token)
+        return decode_response(
+            response.status_code, response.headers, body.read(), what=what, secret=config.token
+        )
 
     def _contact_page(self, params: Mapping[str, str]) -> ContactPage:
         return self._retrying(lambda: ContactPage.parse(self._send("GET", "contacts", params, None)))

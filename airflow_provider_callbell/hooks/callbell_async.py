@@ -14,7 +14,7 @@ from airflow_provider_callbell.api import messages
 from airflow_provider_callbell.api.budget import RequestBudget, async_request_budget
 from airflow_provider_callbell.api.filters import ContactFilters, TagsArg
 from airflow_provider_callbell.api.pagination import Contact, ContactPage
-from airflow_provider_callbell.api.responses import decode_response
+from airflow_provider_callbell.api.responses import CHUNK_BYTES, CappedBody, decode_response
 from airflow_provider_callbell.api.transport import transport_failure
 from airflow_provider_callbell.api.walk import ContactWalk, PageRequest
 from airflow_provider_callbell.arguments import conn_id
@@ -133,11 +133,15 @@ class CallbellAsyncHook(BaseHook):
             async with self._session.request(
                 method, f"{config.base_url}/{path}", params=params, json=json, allow_redirects=False
             ) as response:
-                body = await response.read()
+                body = CappedBody(what)
+                async for chunk in response.content.iter_chunked(CHUNK_BYTES):
+                    body.add(chunk)
         except (TimeoutError, aiohttp.ClientError, ValueError) as error:
             failure = transport_failure(what, error, config)
         else:
-            return decode_response(response.status, response.headers, body, what=what, secret=config.token)
+            return decode_response(
+                response.status, response.headers, body.read(), what=what, secret=config.token
+            )
         raise failure
 
     async def _contact_page(self, params: Mapping[str, str]) -> ContactPage:

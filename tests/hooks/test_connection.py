@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
@@ -165,7 +166,7 @@ class _ListWrappedContact(requests.adapters.BaseAdapter):
     def send(self, request: requests.PreparedRequest, *args: Any, **kwargs: Any) -> requests.Response:
         response = requests.Response()
         response.status_code = 200
-        response._content = json.dumps({"contact": [{"uuid": "abc", "name": "Zoë"}]}).encode()
+        response.raw = io.BytesIO(json.dumps({"contact": [{"uuid": "abc", "name": "Zoë"}]}).encode())
         response.request = request
         return response
 
@@ -229,7 +230,8 @@ def test_server_echoing_the_token_is_redacted(monkeypatch: pytest.MonkeyPatch) -
         def send(self, request: requests.PreparedRequest, *args: Any, **kwargs: Any) -> requests.Response:
             response = super().send(request)
             response.status_code = 400
-            response._content = json.dumps({"error": f"bad key {request.headers['Authorization']}"}).encode()
+            echoed = {"error": f"bad key {request.headers['Authorization']}"}
+            response.raw = io.BytesIO(json.dumps(echoed).encode())
             return response
 
     use_connection(monkeypatch, "callbell://:s3cr3t-t0ken@api.callbell.eu/v1")
@@ -248,7 +250,7 @@ def test_a_non_json_success_body_is_retried_then_reported(monkeypatch: pytest.Mo
         def send(self, request: requests.PreparedRequest, *args: Any, **kwargs: Any) -> requests.Response:
             calls.append(request.url)
             response = super().send(request)
-            response._content = b"<html>maintenance</html>"
+            response.raw = io.BytesIO(b"<html>maintenance</html>")
             return response
 
     use_connection(monkeypatch, "callbell://:tok-5f2a9c@api.callbell.eu/v1")

@@ -4,6 +4,7 @@ transport error keeps the token: both hooks, against real (hostile) servers."""
 from __future__ import annotations
 
 import asyncio
+import gzip
 import ipaddress
 import json
 import socket
@@ -22,10 +23,12 @@ from typing import Any
 import pytest
 
 from airflow_provider_callbell import connection
+from airflow_provider_callbell.api import responses
 from airflow_provider_callbell.api.transport import HEADER_ADVICE, TLS_ADVICE, URL_ADVICE
 from airflow_provider_callbell.exceptions import (
     CallbellConfigurationError,
     CallbellError,
+    CallbellInvalidResponseError,
     CallbellTransportError,
 )
 from airflow_provider_callbell.hooks.callbell import CallbellHook
@@ -444,3 +447,56 @@ def test_a_token_with_a_line_break_never_shows(
 
     assert retries(logs) == 0
     assert checked or HEADER_ADVICE in str(error)
+
+
+def answering(body: bytes, extra: bytes = b"") -> Answer:
+    def answer(client: socket.socket, path: str) -> bool:
+        client.sendall(head(len(body), extra) + body)
+        return True
+
+    return answer
+
+
+BOMB = gzip.compress(b" " * (8 << 20))  # 8 KiB on the wire, 8 MiB unpacked
+
+
+@pytest.mark.parametrize(
+    ("body", "extra"),
+    [(b'{"contacts": []}' + b" " * (2 << 20), b""), (BOMB, b"Content-Encoding: gzip\r\n")],
+    ids=["large", "gzip-bomb"],
+)
+@pytest.mark.parametrize("kind", HOOKS)
+def test_an_answer_too_large_is_refused_unread(
+    kind: str, body: bytes, extra: bytes, serve: Callable[..., Server], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(responses, "MAX_RESPONSE_BYTES", 1 << 20)
+    use(monkeypatch, serve(answering(body, extra)).url())
+
+    error, _ = failure(kind)
+
+    assert type(error) is CallbellInvalidResponseError
+    assert "larger than 1 MiB (decoded)" in str(error)
+
+
+@pytest.mark.parametrize("kind", HOOKS)
+def test_an_answer_just_under_the_limit_is_read(
+    kind: str, serve: Callable[..., Server], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(responses, "MAX_RESPONSE_BYTES", 1 << 20)
+    body = gzip.compress(b'{"contacts": []}'.ljust((1 << 20) - 1))
+    use(monkeypatch, serve(answering(body, b"Content-Encoding: gzip\r\n")).url())
+
+    assert send(kind, "contacts", []) == {"contacts": []}
+
+
+@pytest.mark.parametrize("body", [b"[" * 200_000 + b"]" * 200_000, b'{"a":' * 5000 + b"1" + b"}" * 5000])
+@pytest.mark.parametrize("kind", HOOKS)
+def test_an_answer_nested_too_deeply_is_an_invalid_answer(
+    kind: str, body: bytes, serve: Callable[..., Server], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    use(monkeypatch, serve(answering(body)).url())
+
+    error, _ = failure(kind)
+
+    assert type(error) is CallbellInvalidResponseError
+    assert "nested too deeply" in str(error)
