@@ -8,6 +8,7 @@ import fcntl
 import io
 import logging
 import os
+import stat
 from typing import IO, TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -34,7 +35,8 @@ def check_target(target: ObjectStoragePath, path: str, name: str) -> None:
     """Fail, before any request, if the argument ``name`` names a directory rather than a file.
 
     ``path`` is the path as given: ``target``, built from it, drops a trailing ``/``. Fails as
-    well if no filesystem for its scheme is installed.
+    well if no filesystem for its scheme is installed, and for a local symbolic link, device,
+    FIFO or socket, which the rename would replace.
     """
     from airflow_provider_callbell.exports.storage import check_filesystem
 
@@ -44,6 +46,23 @@ def check_target(target: ObjectStoragePath, path: str, name: str) -> None:
             f"{name} {path!r} names a directory: it must name the file to write, "
             f"such as {path.rstrip('/')}/contacts.jsonl"
         )
+    special = _special_file(target.path) if target.protocol in LOCAL_PROTOCOLS else None
+    if special:
+        raise ValueError(
+            f"{name} {path!r} names {special}, which the file would replace: name a regular file, "
+            "or the link's target itself"
+        )
+
+
+def _special_file(path: str) -> str | None:
+    """What is at ``path`` if it is neither a regular file nor nothing."""
+    try:
+        mode = os.lstat(path).st_mode
+    except FileNotFoundError:
+        return None
+    if stat.S_ISLNK(mode):
+        return "a symbolic link"
+    return None if stat.S_ISREG(mode) else "a device, a FIFO or a socket"
 
 
 @contextlib.contextmanager

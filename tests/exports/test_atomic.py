@@ -379,6 +379,22 @@ def test_check_target_refuses_a_directory(output_path: str, tmp_path: Path) -> N
         check_target(ObjectStoragePath(given), given, "output_path")
 
 
+@pytest.mark.parametrize("kind", ["symlink", "dangling-symlink", "fifo", "device"])
+def test_check_target_refuses_what_the_rename_would_replace(kind: str, tmp_path: Path) -> None:
+    path = tmp_path / "out.jsonl"
+    if kind == "fifo":
+        os.mkfifo(path)
+    elif kind == "device":
+        path = Path("/dev/null")
+    else:
+        (tmp_path / "real.jsonl").write_text("kept\n")
+        path.symlink_to(tmp_path / ("real.jsonl" if kind == "symlink" else "gone.jsonl"))
+
+    with pytest.raises(ValueError, match=r"names a (symbolic link|device, a FIFO or a socket)"):
+        check_target(ObjectStoragePath(str(path)), str(path), "output_path")
+    assert os.path.lexists(path)
+
+
 @pytest.mark.parametrize("existing", [True, False], ids=["existing-file", "new-file"])
 def test_check_target_accepts_a_file(existing: bool, local: MakeTarget, tmp_path: Path) -> None:
     path = tmp_path / "out.jsonl"
