@@ -269,6 +269,24 @@ def redis_conn_id_of(extras: Mapping[str, Any], conn_id: str) -> str | None:
     return value.strip()
 
 
+def _check_token_is_in_place(conn: Connection, token: str, conn_id: str) -> None:
+    """Fail, never quoting it, if the token (or a piece of it) is in a field other than the password."""
+    from airflow_provider_callbell.exceptions import CallbellConfigurationError
+
+    fields = {"host": f"{conn.host or ''} {conn.schema or ''}", "extra": conn.extra, "login": conn.login}
+    strayed = [name for name, text in fields.items() if text and conceal(text, token) != text]
+    if "host" in strayed:
+        raise CallbellConfigurationError(
+            f"The host of the Callbell connection {conn_id!r} must be an http(s) URL such as "
+            f"{DEFAULT_BASE_URL} or a host name: it holds its API token, whose place is the password"
+        )
+    if strayed:
+        raise CallbellConfigurationError(
+            f"The {strayed[0]} of the Callbell connection {conn_id!r} holds its API token (or a piece "
+            "of it), whose place is the password: it is not shown here"
+        )
+
+
 @dataclass(frozen=True)
 class ClientConfig:
     """What a Callbell client needs from its connection; the token never shows in a repr."""
@@ -285,18 +303,11 @@ class ClientConfig:
     @classmethod
     def of(cls, conn: Connection, overrides: Mapping[str, float], conn_id: str) -> ClientConfig:
         """Settings from ``overrides`` (checked hook arguments), else the extras, else defaults."""
+        token = token_of(conn, conn_id)
+        # Before anything else is checked: a message about a field would quote it.
+        _check_token_is_in_place(conn, token, conn_id)
         extras = extras_of(conn, conn_id)
         values = {name: _setting_of(extras, name, conn_id) for name in SETTINGS} | dict(overrides)
-        token = token_of(conn, conn_id)
-        # Before the URL is checked: a message about the host would quote it.
-        where = f"{conn.host or ''} {conn.schema or ''}"
-        if conceal(where, token) != where:
-            from airflow_provider_callbell.exceptions import CallbellConfigurationError
-
-            raise CallbellConfigurationError(
-                f"The host of the Callbell connection {conn_id!r} must be an http(s) URL such as "
-                f"{DEFAULT_BASE_URL} or a host name: it holds its API token, whose place is the password"
-            )
         base_url = base_url_of(conn, conn_id)
         if values["max_requests_per_second"] > CALLBELL_RATE_LIMIT and base_url.startswith(DEFAULT_BASE_URL):
             logger.warning(

@@ -281,7 +281,17 @@ def redis_client(conn_id: str) -> redis.Redis:
             "rate_limit_redis_conn_id needs the Redis provider: "
             "pip install 'airflow-provider-callbell[redis]'"
         ) from None
-    client = RedisHook(redis_conn_id=conn_id).get_conn()  # type: ignore[no-untyped-call]
+    from airflow.providers.common.compat.sdk import AirflowNotFoundException
+
+    try:
+        client = RedisHook(redis_conn_id=conn_id).get_conn()  # type: ignore[no-untyped-call]
+    except AirflowNotFoundException:
+        client = None
+    if client is None:
+        raise CallbellConfigurationError(
+            f"rate_limit_redis_conn_id names {conn_id!r}, which is no Airflow connection: create a "
+            "redis connection of that id, or remove the extra for a limit per hook"
+        )
     if not isinstance(client, redis.Redis):
         raise CallbellConfigurationError(
             f"rate_limit_redis_conn_id names {conn_id!r}, a Redis cluster: the request budget needs "

@@ -102,13 +102,15 @@ def server_message(body: bytes, content_type: str | None, secret: str | None = N
         text = str(found[0]) if found else json.dumps(document, ensure_ascii=False)
     elif "html" in (content_type or "") or text.lstrip().startswith("<"):
         text = html.unescape(_TAG.sub(" ", text))
+    return one_line(text, secret) or "no message"
+
+
+def one_line(text: str, secret: str | None = None) -> str:
+    """Server text fit to show: printable, on one line, at most 200 characters, no piece of ``secret``."""
     # Concealed over enough text that no piece of the secret straddles the cut.
     text = _SPACE.sub(" ", "".join(char if char.isprintable() else " " for char in text))
-    text = text.strip()[: _MAX_MESSAGE_CHARS + 3 * len(secret or "")]
-    text = conceal(text, secret)
-    if len(text) > _MAX_MESSAGE_CHARS:
-        text = text[: _MAX_MESSAGE_CHARS - 1] + "…"
-    return text or "no message"
+    text = conceal(text.strip()[: _MAX_MESSAGE_CHARS + 3 * len(secret or "")], secret)
+    return text[: _MAX_MESSAGE_CHARS - 1] + "…" if len(text) > _MAX_MESSAGE_CHARS else text
 
 
 _WINDOW = re.compile(r"\b24\b.*\b(hours?|window)\b|\bwindow\b.*\b24\b", re.IGNORECASE)

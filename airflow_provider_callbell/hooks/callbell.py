@@ -22,7 +22,7 @@ from airflow_provider_callbell.api.budget import RequestBudget, request_budget
 from airflow_provider_callbell.api.filters import ContactFilters, TagsArg
 from airflow_provider_callbell.api.pagination import Contact, ContactPage, ContactStream
 from airflow_provider_callbell.api.progress import WalkProgress
-from airflow_provider_callbell.api.responses import CHUNK_BYTES, CappedBody, decode_response
+from airflow_provider_callbell.api.responses import CHUNK_BYTES, CappedBody, decode_response, one_line
 from airflow_provider_callbell.api.transport import (
     Deadline,
     DeadlineAdapter,
@@ -449,4 +449,5 @@ class CallbellHook(BaseHook):
         finally:
             self.close()
         who = (me.get("user_email") or me.get("user_name")) if isinstance(me, Mapping) else None
-        return True, f"Connected to Callbell at {self.base_url}" + (f" as {who}" if who else "")
+        shown = one_line(who[:1000], self.config.token) if isinstance(who, str) else ""
+        return True, f"Connected to Callbell at {self.base_url}" + (f" as {shown}" if shown else "")

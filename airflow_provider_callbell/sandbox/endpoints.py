@@ -44,7 +44,7 @@ if TYPE_CHECKING:
 
 PREFIX = "/v1"
 TEMPLATES_PER_PAGE = 20
-USER_EMAIL = "sandbox@example.com"
+USER_EMAIL = "owner@example.com"
 USER_NAME = "Sandbox"
 
 

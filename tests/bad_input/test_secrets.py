@@ -48,6 +48,9 @@ class Echo(BaseHTTPRequestHandler):
             self.send_header("Content-Length", "0")
             self.end_headers()
             return
+        if self.path.endswith("/auth/me") and self.status == 200:
+            self._answer(200, {"user_email": f"\x1b[31m{token}\x1b[0m\n" + "A" * 5000})
+            return
         quoted = {
             "prefix": f"{'x' * self.offset} key {token}",
             "cut": f"unknown key {token[:10]}… (truncated)",
@@ -55,8 +58,11 @@ class Echo(BaseHTTPRequestHandler):
             "percent-encoded": f"bad key {quote(token, safe='')}".replace("-", "%2D"),
             "html": f"<html><body><p>{'y ' * self.offset}Denied for {token}</p></body></html>",
         }.get(self.path.rsplit("/", 1)[-1].split("?")[0], f"key {token}")
-        body = json.dumps({"error": quoted}).encode()
-        self.send_response(self.status)
+        self._answer(self.status, {"error": quoted})
+
+    def _answer(self, status: int, document: dict[str, str]) -> None:
+        body = json.dumps(document).encode()
+        self.send_response(status)
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(body)))
         self.end_headers()
@@ -122,6 +128,48 @@ def test_a_redirect_is_not_followed_showing_no_piece_of_the_token(
 
     assert Echo.requests == 1  # not followed, not retried
     assert pieces_in(f"{caught.value}\n{logs()}") == []
+
+
+def test_test_connection_shows_who_answered_on_one_short_line_without_the_token(echo: type[Echo]) -> None:
+    echo.status = 200
+
+    ok, message = CallbellHook().test_connection()
+
+    assert ok
+    assert message.startswith("Connected to Callbell at http://127.0.0.1:")
+    assert message.isprintable()
+    assert len(message) < 300
+    assert pieces_in(message) == []
+
+
+@pytest.mark.parametrize(
+    "field",
+    [
+        {"extra": json.dumps({"timeout": TOKEN})},
+        {"extra": json.dumps({"max_retries": TOKEN[3:]})},
+        {"extra": json.dumps({"rate_limit_redis_conn_id": TOKEN + "!"})},
+        {"extra": json.dumps({"rate_limit_redis_conn_id": TOKEN})},
+        {"extra": json.dumps({TOKEN: ""})},
+        {"extra": "{" + TOKEN},
+        {"login": TOKEN},
+    ],
+    ids=["timeout", "max_retries", "redis-bad", "redis-id", "name", "not-json", "login"],
+)
+def test_a_token_in_another_field_is_refused_never_quoted(
+    monkeypatch: pytest.MonkeyPatch, logs: Callable[[], str], field: dict[str, str]
+) -> None:
+    connection = {"conn_type": "callbell", "host": "http://127.0.0.1:9/v1", "password": TOKEN, **field}
+    monkeypatch.setenv("AIRFLOW_CONN_CALLBELL_DEFAULT", json.dumps(connection))
+    where = next(iter(field))
+
+    with pytest.raises(
+        CallbellConfigurationError, match=f"The {where} of the Callbell connection .* holds its API"
+    ):
+        CallbellHook().config  # noqa: B018
+    ok, message = CallbellHook().test_connection()
+
+    assert not ok
+    assert pieces_in(f"{message}\n{logs()}") == []
 
 
 def test_test_connection_shows_no_piece_of_the_token(echo: type[Echo]) -> None:

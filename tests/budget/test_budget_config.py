@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 from typing import Any
@@ -12,6 +13,7 @@ from airflow_provider_callbell.api.budget import LocalBudget, SharedBudget, acco
 from airflow_provider_callbell.exceptions import CallbellConfigurationError
 from airflow_provider_callbell.get_provider_info import get_provider_info
 from airflow_provider_callbell.hooks.callbell import CallbellHook
+from airflow_provider_callbell.hooks.callbell_async import CallbellAsyncHook
 
 TOKEN = "s3cr3t-t0ken-of-the-account"
 
@@ -62,9 +64,21 @@ def test_a_redis_connection_that_does_not_exist_fails_before_any_request(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     connect(monkeypatch, rate_limit_redis_conn_id="no_such_redis")
+    message = "rate_limit_redis_conn_id names 'no_such_redis', which is no Airflow connection"
 
-    with pytest.raises(Exception, match="no_such_redis"):
+    with pytest.raises(CallbellConfigurationError, match=message) as caught:
         CallbellHook().budget  # noqa: B018
+    assert caught.value.__context__ is None
+
+    async def first_page() -> None:
+        hook = CallbellAsyncHook()
+        try:
+            await hook.request("GET", "contacts")
+        finally:
+            await hook.aclose()
+
+    with pytest.raises(CallbellConfigurationError, match=message):
+        asyncio.run(first_page())
 
 
 def test_the_account_key_is_a_digest_holding_no_piece_of_the_token() -> None:

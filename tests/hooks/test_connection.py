@@ -208,7 +208,7 @@ def test_test_connection_reports_who(sandbox: CallbellSandbox) -> None:
     ok, message = CallbellHook().test_connection()
 
     assert ok
-    assert message == f"Connected to Callbell at {sandbox.url} as sandbox@example.com"
+    assert message == f"Connected to Callbell at {sandbox.url} as owner@example.com"
     assert sandbox.token not in message
 
 

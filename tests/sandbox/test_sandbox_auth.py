@@ -50,7 +50,7 @@ def test_auth_me_returns_no_part_of_the_key(make_sandbox: MakeSandbox) -> None:
     assert response.status_code == 200
     assert response.json() == {
         "status": "ok",
-        "user_email": "sandbox@example.com",
+        "user_email": "owner@example.com",
         "user_name": "Sandbox",
         "api_key": "****",
     }
