@@ -33,6 +33,8 @@ _PHONE = re.compile(r"\(?\+?[0-9(][0-9 ().-]*")
 _CHANNEL_TYPE = re.compile(r"[a-z][a-z0-9_]*")
 #: What Airflow allows in a connection id.
 _CONN_ID = re.compile(r"[\w#!()\-.:/\\]{1,250}")
+_API_PATH = re.compile(r"[\w.~%:@!$&'()*+,;=-]+(/[\w.~%:@!$&'()*+,;=-]+)*")
+_BRACKETED = re.compile(r"\[[0-9A-Fa-f:.]+\](:[0-9]*)?")
 _HOST = re.compile(r"[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?)*\.?")
 _NUMBER = re.compile(r"[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]+)?")
 _OBJECT_TEXT = re.compile(r"<.* at 0x[0-9a-fA-F]+>")
@@ -58,12 +60,13 @@ def known_now(value: Any) -> Any:
 
 
 @contextlib.contextmanager
-def named_for(task: Any) -> Iterator[None]:
-    """Prefix the ``ValueError`` of a check with the operator's class and task id."""
+def named_for(task: Any, task_id: str | None = None) -> Iterator[None]:
+    """Prefix the ``ValueError`` of a check with the operator's class and task id (``task_id``
+    before the operator has its own)."""
     try:
         yield
     except ValueError as error:
-        raise ValueError(f"{type(task).__name__} {task.task_id!r}: {error}") from None
+        raise ValueError(f"{type(task).__name__} {task_id or task.task_id!r}: {error}") from None
 
 
 def _shown(value: Any) -> str:
@@ -122,6 +125,15 @@ def number_between(value: Any, name: str, minimum: float, maximum: float) -> flo
     if number is None or not math.isfinite(number) or not minimum <= number <= maximum:
         raise ValueError(f"{name} must be a number from {minimum:g} to {maximum:g}, got {_shown(value)}")
     return number
+
+
+def seconds(value: Any, name: str, minimum: float, maximum: float) -> float:
+    """A duration in seconds: a ``timedelta``, or a number as :func:`number_between` reads one."""
+    from datetime import timedelta
+
+    if isinstance(value, timedelta):
+        value = value.total_seconds()
+    return number_between(value, name, minimum, maximum)
 
 
 def flag(value: Any, name: str) -> bool:
@@ -184,8 +196,13 @@ def host_problem(parts: SplitResult) -> str | None:
     import ipaddress
 
     host = parts.hostname or ""
-    if parts.netloc.startswith("["):
-        return None
+    if "[" in parts.netloc:
+        try:
+            ipaddress.IPv6Address(host)
+        except ValueError:
+            return f"{parts.netloc!r} is not an IPv6 address in brackets"
+        bracketed = parts.netloc.rpartition("@")[2]
+        return None if _BRACKETED.fullmatch(bracketed) else f"{bracketed!r} holds text after its IPv6 address"
     if not _HOST.fullmatch(host):
         return f"{host!r} is not a host name"
     if host.rstrip(".").rpartition(".")[2].isdigit():
@@ -217,6 +234,23 @@ def web_url(value: Any, name: str) -> str:
         raise ValueError(
             f"{name} must be an http(s) URL such as https://example.com/brochure.pdf: {problem}, "
             f"got {_shown(value)}"
+        )
+    return given
+
+
+def api_path(value: Any, name: str) -> str:
+    """A path under the API's base URL such as ``contacts/abc``: no ``.`` or ``..`` segment to
+    reach another endpoint, no query or fragment (give ``params``), no spaces."""
+    given = text(value, name)
+    segments = given.split("/")
+    if (
+        given.startswith("/")
+        or {".", "..", ""} & set(segments)
+        or not re.fullmatch(r"[\w.~%:@!$&'()*+,;=-]+(/[\w.~%:@!$&'()*+,;=-]+)*", given)
+    ):
+        raise ValueError(
+            f"{name} must be a path under the API such as 'contacts' or 'auth/me', without a leading "
+            f"/, . or .. segments, a query or spaces, got {_shown(value)}"
         )
     return given
 
@@ -300,7 +334,7 @@ def string_list(value: Any, name: str, *, example: str, ordered: bool = False) -
 def file_path(value: Any, name: str) -> str:
     """A file's URL, or its absolute local path (a relative one would land wherever the worker runs)."""
     given = text(value, name)
-    if given.endswith("/") or not given.isprintable():
+    if given.endswith(("/", "/.", "/..")) or not given.isprintable():
         raise ValueError(f"{name} must name a file, in printable characters, got {given!r}")
     if given.lower().startswith("file:") and not re.match(r"file:///[^/]", given, re.IGNORECASE):
         raise ValueError(

@@ -170,13 +170,22 @@ def base_url_of(conn: Connection, conn_id: str) -> str:
     host = (conn.host or "").strip()
     if not host:
         return DEFAULT_BASE_URL
+    schema = (conn.schema or "").strip()
     if "://" in host:
         url = host if host.endswith("://") else host.rstrip("/")
     else:
         port = "" if conn.port is None else f":{conn.port}"
-        url = f"https://{host.rstrip('/')}{port}/{(conn.schema or 'v1').strip('/')}"
+        url = f"https://{host.rstrip('/')}{port}/{(schema or 'v1').strip('/')}"
     bare_url = "://" not in host and ("/" in host.rstrip("/") or "@" in host)
     problem = "it is neither a host name nor a whole URL" if bare_url else _url_problem(url)
+    unused = [name for name, value in (("port", conn.port), ("schema", schema)) if value not in (None, "")]
+    if "://" in host and unused:
+        problem = (
+            f"it is a whole URL, so the connection's {' and '.join(unused)} would be ignored: put "
+            "them into the URL and leave those fields empty"
+        )
+    elif schema and not schema.strip("/"):
+        problem = f"its schema {schema!r} names no path: leave it empty for v1, or give the API's path"
     if problem:
         from airflow_provider_callbell.exceptions import CallbellConfigurationError
 
@@ -231,6 +240,11 @@ def token_of(conn: Connection, conn_id: str) -> str:
         raise CallbellAuthError(
             f"The API token of the Callbell connection {conn_id!r} holds a space, a line break or "
             "a character outside printable ASCII: paste it again, exactly as Callbell shows it."
+        )
+    if token[0] in "'\"`" and token[-1] == token[0]:
+        raise CallbellAuthError(
+            f"The API token of the Callbell connection {conn_id!r} is wrapped in quotes: paste it "
+            "without them, exactly as Callbell shows it."
         )
     if not MIN_TOKEN_LENGTH <= len(token) <= MAX_TOKEN_LENGTH:
         raise CallbellAuthError(

@@ -30,7 +30,7 @@ from airflow_provider_callbell.api.transport import (
     transport_failure,
 )
 from airflow_provider_callbell.api.walk import ContactWalk, PageRequest
-from airflow_provider_callbell.arguments import conn_id, flag, identifier, optional_identifier
+from airflow_provider_callbell.arguments import api_path, conn_id, flag, identifier, optional_identifier
 from airflow_provider_callbell.arguments import phone_number as _phone_number
 from airflow_provider_callbell.connection import (
     CONN_TYPE,
@@ -97,17 +97,19 @@ class CallbellHook(BaseHook):
         max_requests_per_second: float | None = None,
         **kwargs: Any,
     ) -> None:
-        super().__init__(**kwargs)
-        self.callbell_conn_id = conn_id(callbell_conn_id, "callbell_conn_id")
-        self._overrides = checked_settings(
+        base = {"logger_name": kwargs.pop("logger_name")} if "logger_name" in kwargs else {}
+        self._overrides = checked_settings(  # a misspelt setting is named, as the async hook does
             {
                 "timeout": timeout,
                 "connect_timeout": connect_timeout,
                 "max_retries": max_retries,
                 "retry_backoff": retry_backoff,
                 "max_requests_per_second": max_requests_per_second,
+                **kwargs,
             }
         )
+        super().__init__(**base)
+        self.callbell_conn_id = conn_id(callbell_conn_id, "callbell_conn_id")
         self._lock = threading.Lock()
         # Threads wait for the rate limit one at a time, so none is passed over again and again.
         self._queue = threading.Lock()
@@ -224,7 +226,7 @@ class CallbellHook(BaseHook):
         :param json: JSON request body.
         :raises CallbellError: or one of its subclasses, once retries are exhausted.
         """
-        return self._retrying(self._send, method, path, params, json)
+        return self._retrying(self._send, method, api_path(path, "path"), params, json)
 
     def _retrying(self, call: Callable[..., T], *args: Any) -> T:
         return self.retry_policy.retrying(self.log)(call, *args)

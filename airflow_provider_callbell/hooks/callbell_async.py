@@ -17,7 +17,7 @@ from airflow_provider_callbell.api.pagination import Contact, ContactPage
 from airflow_provider_callbell.api.responses import CHUNK_BYTES, CappedBody, decode_response
 from airflow_provider_callbell.api.transport import transport_failure
 from airflow_provider_callbell.api.walk import ContactWalk, PageRequest
-from airflow_provider_callbell.arguments import conn_id
+from airflow_provider_callbell.arguments import api_path, conn_id
 from airflow_provider_callbell.connection import CONN_TYPE, DEFAULT_CONN_ID, ClientConfig, checked_settings
 from airflow_provider_callbell.exceptions import CallbellError, CallbellNotFoundError
 
@@ -66,6 +66,7 @@ class CallbellAsyncHook(BaseHook):
 
     async def request(self, method: str, path: str, *, params: Mapping[str, str] | None = None) -> Any:
         """Send one API call with retries and rate limiting; return the decoded JSON answer."""
+        path = api_path(path, "path")
         config = await self.config()
         return await config.retry_policy.async_retrying(self.log)(self._send, config, method, path, params)
 

@@ -107,11 +107,20 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+_MAX_TOKEN_FILE_BYTES = 4096
+
+
 def _token(path: str | None) -> str:
     """The token from ``path``, else from the environment: never on the command line, seen by ``ps``."""
     if path is None:
         return os.environ.get(TOKEN_ENV, DEFAULT_TOKEN)
-    return Path(path).read_text(encoding="utf-8").strip()
+    with Path(path).open("rb") as file:  # a device such as /dev/zero never ends
+        data = file.read(_MAX_TOKEN_FILE_BYTES + 1)
+    if len(data) > _MAX_TOKEN_FILE_BYTES:
+        raise ValueError(
+            f"--token-file {path!r} holds more than a token ({_MAX_TOKEN_FILE_BYTES} bytes at most)"
+        )
+    return data.decode("utf-8").strip()
 
 
 def _settings(args: argparse.Namespace) -> SandboxSettings:

@@ -8,6 +8,8 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from airflow_provider_callbell.connection import MAX_TOKEN_LENGTH, MIN_TOKEN_LENGTH
+
 DEFAULT_TOKEN = "sandbox-token"  # noqa: S105 - public, like moto's fake keys
 
 PAGINATION_MODES = frozenset({"pages", "meta", "cursor"})
@@ -99,6 +101,10 @@ DEFAULT_EVENT_MIX = EventMix(
 )
 
 
+def _usable_token(token: str) -> bool:
+    return MIN_TOKEN_LENGTH <= len(token) <= MAX_TOKEN_LENGTH and all(33 <= ord(c) < 127 for c in token)
+
+
 @dataclass(frozen=True, kw_only=True)
 class SandboxSettings:
     """How the sandbox behaves; immutable, change it with :meth:`replace`.
@@ -155,8 +161,11 @@ class SandboxSettings:
     def __post_init__(self) -> None:
         _check_int("contacts", self.contacts, minimum=0, maximum=10_000_000)
         _check_int("seed", self.seed, minimum=None)
-        if not isinstance(self.token, str) or not self.token:
-            raise ValueError("token must be a non-empty string")
+        if not isinstance(self.token, str) or not _usable_token(self.token):
+            raise ValueError(
+                f"token must be {MIN_TOKEN_LENGTH} to {MAX_TOKEN_LENGTH} printable ASCII characters "
+                "without spaces, as a client can send it (the hooks refuse any other)"
+            )
         _check_int("page_size", self.page_size, minimum=1, maximum=10_000)
         if self.page_cap is not None:
             _check_int("page_cap", self.page_cap, minimum=1)

@@ -27,8 +27,8 @@ from airflow_provider_callbell.arguments import (
     is_template,
     known_now,
     named_for,
-    number_between,
     optional_whole_number,
+    seconds,
     whole_number,
 )
 from airflow_provider_callbell.connection import DEFAULT_CONN_ID
@@ -40,6 +40,27 @@ if TYPE_CHECKING:
     from airflow.providers.common.compat.sdk import Context
 
     from airflow_provider_callbell.api.selection import Contact
+
+
+#: BaseSensorOperator's arguments that Airflow reads loosely (``True`` as 1 s, ``'no'`` as true,
+#: ``inf`` as an overflow deep inside): read here by this provider's rules, before Airflow sees them.
+_DURATIONS = {
+    "poke_interval": MAX_POLL_INTERVAL,
+    "timeout": MAX_DEFERRED_TIMEOUT,
+    "max_wait": MAX_POLL_INTERVAL,
+}
+_FLAGS = ("exponential_backoff", "soft_fail", "silent_fail", "never_fail")
+
+
+def _sensor_arguments(kwargs: dict[str, Any]) -> dict[str, Any]:
+    checked = dict(kwargs)
+    for name, maximum in _DURATIONS.items():
+        if checked.get(name) is not None:
+            checked[name] = seconds(checked[name], name, 0.001, maximum)
+    for name in _FLAGS:
+        if name in checked:
+            checked[name] = flag(checked[name], name)
+    return checked
 
 
 class CallbellNewLeadsSensor(BaseSensorOperator):
@@ -94,6 +115,8 @@ class CallbellNewLeadsSensor(BaseSensorOperator):
         deferrable: bool = conf.getboolean("operators", "default_deferrable", fallback=False),
         **kwargs: Any,
     ) -> None:
+        with named_for(self, kwargs.get("task_id")):
+            kwargs = _sensor_arguments(kwargs)
         super().__init__(**kwargs)
         self.callbell_conn_id = callbell_conn_id
         self.tags = list(tags) if isinstance(tags, tuple) else tags
@@ -107,9 +130,6 @@ class CallbellNewLeadsSensor(BaseSensorOperator):
             conn_id(callbell_conn_id, "callbell_conn_id")
             self.max_xcom_contacts = optional_whole_number(max_xcom_contacts, "max_xcom_contacts")
             self.deferrable = flag(deferrable, "deferrable")
-            if self.deferrable:  # what the trigger will be handed, checked now rather than after a look
-                number_between(self.poke_interval, "poke_interval", 0.001, MAX_POLL_INTERVAL)
-                number_between(self.timeout, "timeout", 0.001, MAX_DEFERRED_TIMEOUT)
         self._check(resolve=known_now)
 
     def _check(
@@ -126,7 +146,13 @@ class CallbellNewLeadsSensor(BaseSensorOperator):
             parse_moment(resolve(self.since), "since")
             min_leads = resolve(self.min_leads)
             if min_leads is not None or not is_template(self.min_leads):
-                whole_number(min_leads, "min_leads")
+                wanted = whole_number(min_leads, "min_leads")
+                if self.max_xcom_contacts is not None and wanted > self.max_xcom_contacts:
+                    raise ValueError(
+                        f"min_leads={wanted} is more than max_xcom_contacts={self.max_xcom_contacts}: "
+                        "the sensor would fail the moment it had them; raise max_xcom_contacts or "
+                        "set it to None"
+                    )
         return filters, selection
 
     def poke(self, context: Context) -> PokeReturnValue:

@@ -109,6 +109,11 @@ class CallbellNewLeadsTrigger(BaseTrigger):
         self.min_leads = whole_number(min_leads, "min_leads")
         self.poll_interval = number_between(poll_interval, "poll_interval", 0.001, MAX_POLL_INTERVAL)
         self.max_leads = optional_whole_number(max_leads, "max_leads")
+        if self.max_leads is not None and self.min_leads > self.max_leads:
+            raise ValueError(
+                f"min_leads={self.min_leads} is more than max_leads={self.max_leads}: the trigger "
+                "stops collecting past max_leads, so it would never have enough"
+            )
         self.timeout_at = None if timeout_at is None else _moment(timeout_at, "timeout_at")
 
     def serialize(self) -> tuple[str, dict[str, Any]]:

@@ -66,6 +66,8 @@ def use(monkeypatch: pytest.MonkeyPatch, **connection: Any) -> None:
         ("https://1.2.3.4.5/v1", "not an IPv4 address"),
         ("http://10.0.0:8765/v1", "not an IPv4 address"),
         ("http://127.000.0.1:8765/v1", "not an IPv4 address"),
+        ("https://[::1]evil/v1", "holds text after its IPv6 address"),
+        ("https://[v1.fe]/v1", "not an IPv6 address"),
     ],
 )
 def test_hosts_that_cannot_work(monkeypatch: pytest.MonkeyPatch, host: str, problem: str) -> None:
@@ -82,6 +84,38 @@ def test_hosts_that_cannot_work(monkeypatch: pytest.MonkeyPatch, host: str, prob
     assert "hunter2" not in message
     assert re.search(problem, message)
     assert TOKEN[:6] not in message
+
+
+@pytest.mark.parametrize(
+    ("fields", "problem"),
+    [
+        (
+            {"host": "http://127.0.0.1/v1", "port": 8765},
+            "so the connection's port would be ignored",
+        ),
+        ({"host": "http://127.0.0.1:8765/v1", "schema": "v2"}, "schema would be ignored"),
+        ({"host": "http://127.0.0.1/v1", "port": 1, "schema": "v2"}, "port and schema would be ignored"),
+        ({"host": "api.callbell.eu", "schema": "/"}, "its schema '/' names no path"),
+        ({"host": "api.callbell.eu", "schema": "//"}, "names no path"),
+    ],
+)
+def test_connection_fields_that_would_be_ignored(fields: dict[str, Any], problem: str) -> None:
+    from airflow.providers.common.compat.sdk import Connection
+
+    from airflow_provider_callbell.connection import base_url_of
+
+    conn = Connection(conn_id="callbell_default", conn_type="callbell", **fields)
+    with pytest.raises(CallbellConfigurationError, match=problem):
+        base_url_of(conn, "callbell_default")
+
+
+def test_a_host_name_takes_the_port_and_schema_fields() -> None:
+    from airflow.providers.common.compat.sdk import Connection
+
+    from airflow_provider_callbell.connection import base_url_of
+
+    conn = Connection(conn_id="c", conn_type="callbell", host="api.example", port=8443, schema="/v2/")
+    assert base_url_of(conn, "c") == "https://api.example:8443/v2"
 
 
 @pytest.mark.parametrize("port", [0, -1, 70000])
@@ -124,12 +158,10 @@ def test_misspelt_extras_are_named_with_the_known_ones(
 @pytest.mark.parametrize("setting", ["timout", "max_retry", "token"])
 def test_misspelt_hook_settings(setting: str) -> None:
     for hook in (CallbellHook, CallbellAsyncHook):
-        with pytest.raises((TypeError, ValueError), match=setting):
+        with pytest.raises(
+            ValueError, match=f"unknown Callbell settings \\['{setting}'\\]: the settings are timeout,"
+        ):
             hook(**cast(Any, {setting: 3}))
-    with pytest.raises(
-        ValueError, match=f"unknown Callbell settings \\['{setting}'\\]: the settings are timeout,"
-    ):
-        CallbellAsyncHook(**cast(Any, {setting: 3}))
 
 
 @pytest.mark.parametrize(
@@ -142,15 +174,20 @@ def test_misspelt_hook_settings(setting: str) -> None:
         f"{TOKEN}\x00",
         f"{TOKEN}é",
         f"Bearer {TOKEN}",
+        f'"{TOKEN}"',
+        f"'{TOKEN}'",
         TOKEN[:7],
         TOKEN * 60,
     ],
-    ids=["crlf", "lf-inside", "space", "tab", "nul", "non-ascii", "bearer-prefix", "too-short", "too-long"],
+    ids=[
+        *("crlf", "lf-inside", "space", "tab", "nul", "non-ascii", "bearer-prefix"),
+        *("double-quoted", "single-quoted", "too-short", "too-long"),
+    ],
 )
 def test_tokens_that_cannot_be_sent(monkeypatch: pytest.MonkeyPatch, token: str) -> None:
     use(monkeypatch, password=token, host="http://127.0.0.1:9/v1")
 
-    with pytest.raises(CallbellAuthError, match=r"paste (it again|the whole token)") as caught:
+    with pytest.raises(CallbellAuthError, match=r"paste (it again|the whole|it without)") as caught:
         CallbellHook().config  # noqa: B018
 
     assert TOKEN[:6] not in str(caught.value)

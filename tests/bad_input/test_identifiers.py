@@ -116,6 +116,8 @@ def test_good_ids_and_numbers_reach_their_contact(sandbox: Any) -> None:
         "FILE:////tmp/x.jsonl",
         "/tmp/a\tb.jsonl",
         "/tmp/ctl\x1b[31m.jsonl",
+        "/tmp/x.jsonl/.",
+        "/tmp/x.jsonl/..",
     ],
 )
 def test_relative_or_empty_output_paths_fail_at_parse_time(path: str) -> None:
@@ -181,3 +183,19 @@ def test_connection_ids_are_airflow_connection_ids(value: Any) -> None:
     for make in makers:
         with pytest.raises(ValueError, match="conn_id must be an Airflow connection id"):
             make()
+
+
+@pytest.mark.parametrize(
+    "path",
+    ["../auth/me", "contacts/../auth/me", "/contacts", "contacts/", "contacts?page=2", "a b", "", "./x"],
+)
+def test_request_paths_stay_under_the_api(sandbox: Any, path: str) -> None:
+    import asyncio
+
+    from airflow_provider_callbell.hooks.callbell_async import CallbellAsyncHook
+
+    with pytest.raises(ValueError, match="path must be"):
+        quick_hook().request("GET", path)
+    with pytest.raises(ValueError, match="path must be"):
+        asyncio.run(CallbellAsyncHook().request("GET", path))
+    assert sandbox.stats.total_requests == 0

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, cast
 
 import pytest
@@ -111,11 +112,50 @@ def test_no_xcom_limit_means_no_limit_in_the_operator_and_the_sensor(
         CallbellNewLeadsSensor(task_id="wait", max_xcom_contacts=1_000)._bounded(many)
 
 
-def test_the_deferrable_sensor_checks_what_it_will_hand_the_trigger() -> None:
-    for arguments in ({"poke_interval": 0}, {"poke_interval": 2 * 86_400}, {"timeout": 1e12}):
-        with pytest.raises(ValueError, match=f"'wait': {next(iter(arguments))} must be a number from"):
-            CallbellNewLeadsSensor(task_id="wait", deferrable=True, **arguments)
-    CallbellNewLeadsSensor(task_id="wait", deferrable=False, poke_interval=2 * 86_400)
+@pytest.mark.parametrize("deferrable", [False, True])
+@pytest.mark.parametrize(
+    "arguments",
+    [
+        {"poke_interval": 0},
+        {"poke_interval": 2 * 86_400},
+        {"poke_interval": math.inf},
+        {"poke_interval": 1e308},
+        {"poke_interval": True},
+        {"poke_interval": False},
+        {"poke_interval": "soon"},
+        {"timeout": 1e12},
+        {"timeout": math.inf},
+        {"timeout": True},
+        {"timeout": timedelta(0)},
+        {"max_wait": math.inf},
+        {"exponential_backoff": "no"},
+        {"soft_fail": "yes"},
+        {"soft_fail": 1},
+    ],
+    ids=repr,
+)
+def test_the_sensor_reads_its_airflow_arguments_as_every_other(
+    arguments: dict[str, Any], deferrable: bool
+) -> None:
+    """Airflow itself takes True for 1 s, 'no' as true and overflows on inf, deep inside."""
+    name = next(iter(arguments))
+    with pytest.raises(
+        ValueError, match=f"^CallbellNewLeadsSensor 'wait': {name} must be (a number from|True or)"
+    ):
+        CallbellNewLeadsSensor(task_id="wait", deferrable=deferrable, **arguments)
+
+
+def test_the_sensor_takes_durations_as_numbers_text_or_timedeltas() -> None:
+    sensor = CallbellNewLeadsSensor(task_id="wait", poke_interval=" 5 ", timeout=timedelta(hours=2))
+    assert (sensor.poke_interval, sensor.timeout) == (5.0, 7200.0)
+
+
+def test_a_sensor_or_trigger_that_could_never_succeed_is_refused() -> None:
+    with pytest.raises(ValueError, match="min_leads=2000 is more than max_xcom_contacts=1000"):
+        CallbellNewLeadsSensor(task_id="wait", min_leads=2000)
+    with pytest.raises(ValueError, match="min_leads=10 is more than max_leads=3"):
+        CallbellNewLeadsTrigger(since="2026-01-01T00:00:00Z", baseline=[], min_leads=10, max_leads=3)
+    assert CallbellNewLeadsSensor(task_id="wait", min_leads=2000, max_xcom_contacts=None).min_leads == 2000
 
 
 @pytest.mark.parametrize(

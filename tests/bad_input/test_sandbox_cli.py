@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from airflow_provider_callbell.sandbox.__main__ import main
@@ -26,6 +28,32 @@ from airflow_provider_callbell.sandbox.__main__ import main
 def test_bad_values(capsys: pytest.CaptureFixture[str], arguments: list[str], message: str) -> None:
     with pytest.raises(SystemExit) as caught:
         main([*arguments, "--contacts", "0"] if "--contacts" not in arguments else arguments)
+
+    assert caught.value.code == 2
+    error = capsys.readouterr().err
+    assert message in error
+    assert "Traceback" not in error
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        (None, "holds more than a token"),
+        (b"abc\r\ndefghijkl", "token must be 8 to 1024 printable ASCII characters"),
+        (b"short", "token must be 8 to 1024"),
+        (b"\xff\xfe-not-utf8", "utf-8"),
+    ],
+    ids=["endless", "line-break", "short", "not-utf8"],
+)
+def test_token_files_no_client_could_use(
+    capsys: pytest.CaptureFixture[str], tmp_path: Any, content: bytes | None, message: str
+) -> None:
+    path = "/dev/zero" if content is None else tmp_path / "token"
+    if content is not None:
+        path.write_bytes(content)
+
+    with pytest.raises(SystemExit) as caught:
+        main(["--contacts", "0", "--token-file", str(path)])
 
     assert caught.value.code == 2
     error = capsys.readouterr().err

@@ -102,7 +102,7 @@ def test_there_is_no_token_option(capsys: pytest.CaptureFixture[str], argv: list
 
 @pytest.mark.parametrize(
     ("content", "message"),
-    [(None, "No such file or directory"), ("  \n", "token must be a non-empty string")],
+    [(None, "No such file or directory"), ("  \n", "token must be 8 to 1024 printable ASCII")],
 )
 def test_unusable_token_files(
     capsys: pytest.CaptureFixture[str], tmp_path: Path, content: str | None, message: str

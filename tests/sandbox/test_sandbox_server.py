@@ -33,15 +33,15 @@ def test_package_exports() -> None:
 
 
 def test_url_token_and_connection(make_sandbox: MakeSandbox) -> None:
-    sandbox = make_sandbox(contacts=3, token="tok-123")
+    sandbox = make_sandbox(contacts=3, token="tok-1234")
 
     assert sandbox.url == f"http://127.0.0.1:{sandbox.port}/v1"
     assert sandbox.port > 0
-    assert sandbox.token == "tok-123"
+    assert sandbox.token == "tok-1234"
     assert json.loads(sandbox.airflow_connection()) == {
         "conn_type": "callbell",
         "host": sandbox.url,
-        "password": "tok-123",
+        "password": "tok-1234",
     }
 
 
