@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from pathlib import Path
 
 import pytest
 
@@ -46,9 +46,9 @@ def test_bad_values(capsys: pytest.CaptureFixture[str], arguments: list[str], me
     ids=["endless", "line-break", "short", "not-utf8"],
 )
 def test_token_files_no_client_could_use(
-    capsys: pytest.CaptureFixture[str], tmp_path: Any, content: bytes | None, message: str
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, content: bytes | None, message: str
 ) -> None:
-    path = "/dev/zero" if content is None else tmp_path / "token"
+    path = Path("/dev/zero") if content is None else tmp_path / "token"
     if content is not None:
         path.write_bytes(content)
 
