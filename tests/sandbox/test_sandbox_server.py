@@ -5,6 +5,7 @@ from __future__ import annotations
 import http.client
 import json
 import socket
+import threading
 import time
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
@@ -175,24 +176,32 @@ def test_chunked_bodies_are_refused(make_sandbox: MakeSandbox) -> None:
 
 
 def test_idle_keep_alive_connections_are_closed(monkeypatch: pytest.MonkeyPatch) -> None:
-    import threading
-
     from airflow_provider_callbell.sandbox import server
+
+    def handlers(port: int) -> list[threading.Thread]:
+        """The threads serving connections to ``port``: other tests' threads come and go here."""
+        return [
+            thread
+            for thread in threading.enumerate()
+            if "process_request_thread" in thread.name
+            and (args := getattr(thread, "_args", ()))
+            and isinstance(args[0], socket.socket)
+            and args[0].fileno() != -1
+            and args[0].getsockname()[1] == port
+        ]
 
     monkeypatch.setattr(server._Handler, "timeout", 3.0)  # room for 20 accepts on a loaded machine
     with CallbellSandbox(contacts=3) as sandbox:
-        before = threading.active_count()
-        host, port = "127.0.0.1", sandbox.port
-        idle = [socket.create_connection((host, port)) for _ in range(20)]
+        idle = [socket.create_connection(("127.0.0.1", sandbox.port)) for _ in range(20)]
         deadline = time.monotonic() + 2.5
-        while threading.active_count() < before + 20 and time.monotonic() < deadline:
+        while len(handlers(sandbox.port)) < 20 and time.monotonic() < deadline:
             time.sleep(0.01)
-        assert threading.active_count() >= before + 20
+        serving = handlers(sandbox.port)
+        assert len(serving) == 20
         for conn in idle:
             conn.settimeout(5)
             assert conn.recv(1) == b""
             conn.close()
-        deadline = time.monotonic() + 5
-        while threading.active_count() > before and time.monotonic() < deadline:
-            time.sleep(0.05)
-        assert threading.active_count() <= before
+        for thread in serving:
+            thread.join(5)
+        assert not [thread for thread in serving if thread.is_alive()]
