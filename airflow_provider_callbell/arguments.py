@@ -38,6 +38,8 @@ _BRACKETED = re.compile(r"\[[0-9A-Fa-f:.]+\](:[0-9]*)?")
 _HOST = re.compile(r"[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?)*\.?")
 _NUMBER = re.compile(r"[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]+)?")
 _OBJECT_TEXT = re.compile(r"<.* at 0x[0-9a-fA-F]+>")
+#: The text a template renders for None or an empty set: never a tag, a field or a number.
+_NOTHING = frozenset({"None", "null", "set()", "frozenset()"})
 #: How the text a template renders for a list, a tuple or a set begins, and how it then ends.
 _BRACKETS = {"[": "]", "(": ")", "{": "}"}
 
@@ -311,6 +313,11 @@ def string_list(value: Any, name: str, *, example: str, ordered: bool = False) -
     not "no filter".
     """
     items: Any = value
+    if isinstance(value, str) and value.strip() in _NOTHING:
+        raise ValueError(
+            f"{name} must name at least one, e.g. {example}, or be None; got {_shown(value)}, the text a "
+            "template renders for nothing"
+        )
     if isinstance(value, str):
         given = value.strip()
         items = _listed(given, name) if _looks_listed(given) else (given.split(",") if given else [])
@@ -363,6 +370,8 @@ def rendered(value: Any, name: str, kind: type) -> Any:
                 parsed = parse(value)
             except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
                 continue
+            if kind is list and isinstance(parsed, tuple):
+                parsed = list(parsed)
             if isinstance(parsed, kind):
                 return parsed
     if kind is list and isinstance(value, tuple):

@@ -59,7 +59,7 @@ def _name(value: Any, name: str) -> str:
 def tag_list(value: Any, name: str) -> list[str]:
     """A contact's whole tag list: a list, a set, a comma-separated or rendered list; empty clears."""
     if (isinstance(value, list | tuple | set | frozenset) and not value) or (
-        isinstance(value, str) and value.strip() in ("[]", "()")
+        isinstance(value, str) and value.strip() in ("[]", "()", "set()")
     ):
         return []
     return list(string_list(value, name, example="['hot', 'vip']"))

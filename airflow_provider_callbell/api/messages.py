@@ -98,7 +98,9 @@ class OutgoingMessage:
             if self.template_uuid is not None or self.text is not None:
                 raise ValueError("media_url cannot be combined with text or template_uuid: send them apart")
             object.__setattr__(
-                self, "media_type", choice(self.media_type or "image", "media_type", MEDIA_TYPES)
+                self,
+                "media_type",
+                choice("image" if self.media_type is None else self.media_type, "media_type", MEDIA_TYPES),
             )
         elif self.media_type is not None:
             raise ValueError("media_type needs media_url")

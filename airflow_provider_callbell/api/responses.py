@@ -44,6 +44,12 @@ _TAG = re.compile(r"<[^>]*>")
 _SPACE = re.compile(r"\s+")
 
 
+def request_name(method: str, path: str) -> str:
+    """A request as errors and logs name it: a phone number in its path (personal data) left out."""
+    kind, _, rest = path.partition("/phone/")
+    return f"{method} /{kind}/phone/…" if rest and kind == "contacts" else f"{method} /{path}"
+
+
 class CappedBody:
     """An answer's body as its decoded chunks arrive, refused past :data:`MAX_RESPONSE_BYTES`."""
 

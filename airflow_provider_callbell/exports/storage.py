@@ -7,6 +7,7 @@ the path; these name both, and the fix.
 
 from __future__ import annotations
 
+import posixpath
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -36,6 +37,18 @@ def scheme_of(path: str) -> str:
     """The lowercased scheme of a URL (``s3`` of ``s3://bucket/key``), ``''`` for a plain path."""
     scheme, separator, _ = path.partition("://")
     return scheme.lower() if separator else ""
+
+
+def same_file(path: str, other: str) -> bool:
+    """Whether two paths as given name one file: ``/x/a.jsonl`` and ``file:///x/./a.jsonl`` do."""
+
+    def plain(given: str) -> str:
+        scheme = scheme_of(given)
+        if scheme in LOCAL_SCHEMES:
+            return posixpath.normpath(given.partition("://")[2] if scheme else given)
+        return f"{scheme}://{given.partition('://')[2]}"
+
+    return plain(path) == plain(other)
 
 
 def _fix(scheme: str, name: str) -> str:

@@ -22,7 +22,13 @@ from airflow_provider_callbell.api.budget import RequestBudget, request_budget
 from airflow_provider_callbell.api.filters import ContactFilters, TagsArg
 from airflow_provider_callbell.api.pagination import Contact, ContactPage, ContactStream
 from airflow_provider_callbell.api.progress import WalkProgress
-from airflow_provider_callbell.api.responses import CHUNK_BYTES, CappedBody, decode_response, one_line
+from airflow_provider_callbell.api.responses import (
+    CHUNK_BYTES,
+    CappedBody,
+    decode_response,
+    one_line,
+    request_name,
+)
 from airflow_provider_callbell.api.transport import (
     Deadline,
     DeadlineAdapter,
@@ -232,7 +238,7 @@ class CallbellHook(BaseHook):
         return self.retry_policy.retrying(self.log)(call, *args)
 
     def _send(self, method: str, path: str, params: Mapping[str, str] | None, json: Any) -> Any:
-        what = f"{method} /{path}"
+        what = request_name(method, path)
         session = self.get_conn()
         with self._lock:
             budget = self.budget

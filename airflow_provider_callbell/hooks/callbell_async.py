@@ -14,7 +14,7 @@ from airflow_provider_callbell.api import messages
 from airflow_provider_callbell.api.budget import RequestBudget, async_request_budget
 from airflow_provider_callbell.api.filters import ContactFilters, TagsArg
 from airflow_provider_callbell.api.pagination import Contact, ContactPage
-from airflow_provider_callbell.api.responses import CHUNK_BYTES, CappedBody, decode_response
+from airflow_provider_callbell.api.responses import CHUNK_BYTES, CappedBody, decode_response, request_name
 from airflow_provider_callbell.api.transport import transport_failure
 from airflow_provider_callbell.api.walk import ContactWalk, PageRequest
 from airflow_provider_callbell.arguments import api_path, conn_id
@@ -123,7 +123,7 @@ class CallbellAsyncHook(BaseHook):
     ) -> Any:
         import aiohttp
 
-        what = f"{method} /{path}"
+        what = request_name(method, path)
         if self._budget is None:
             self._budget = await async_request_budget(config)
         await self._budget.acquire_async()

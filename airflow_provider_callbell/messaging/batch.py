@@ -29,6 +29,10 @@ RECIPIENT_KEYS = ("to", "phoneNumber")
 ALLOWED_KEYS = frozenset((*MESSAGE_KEYS, *RECIPIENT_KEYS)) | ROW_KEYS
 
 
+def _digits(number: Any) -> str:
+    return "".join(char for char in str(number) if char.isdigit())
+
+
 def message_of(row: Any, defaults: Mapping[str, Any]) -> OutgoingMessage:
     """The message of one row; a ``ValueError`` naming the key (never a personal value) if it has none."""
     if not isinstance(row, Mapping):
@@ -40,6 +44,9 @@ def message_of(row: Any, defaults: Mapping[str, Any]) -> OutgoingMessage:
             f"{', '.join((*RECIPIENT_KEYS, *MESSAGE_KEYS))} (and the keys of an exported contact)"
         )
     to: Any = row.get("to") if row.get("to") is not None else row.get("phoneNumber")
+    other = row.get("phoneNumber")
+    if other is not None and to is not other and _digits(to) != _digits(other):
+        raise ValueError("has a to and a phoneNumber that differ: give one recipient")
     given = {key: row[key] for key in MESSAGE_KEYS if row.get(key) is not None}
     if isinstance(given.get("channel"), Mapping):
         del given["channel"]

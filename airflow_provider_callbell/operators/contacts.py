@@ -32,6 +32,7 @@ from airflow_provider_callbell.arguments import (
 )
 from airflow_provider_callbell.connection import DEFAULT_CONN_ID
 from airflow_provider_callbell.exports.formats import SUFFIXES, format_of
+from airflow_provider_callbell.exports.storage import same_file
 from airflow_provider_callbell.upserts.rows import MATCH_ON, TAGS_MODES
 
 if TYPE_CHECKING:
@@ -448,6 +449,11 @@ class CallbellUpsertContactsOperator(BaseOperator):
 
                 input_format = input_format_of(file_path(path, "input_path"), given_format)
             report = resolve(self.report_path)
+            if path is not None and report is not None and same_file(path, report):
+                raise ValueError(
+                    f"report_path {report!r} names the input_path file: the report would overwrite "
+                    "the rows it reports on"
+                )
             report_format = None
             if report is not None:
                 report_format = SUFFIXES.get(PurePosixPath(file_path(report, "report_path")).suffix.lower())

@@ -167,15 +167,19 @@ def _field_value(name: Any, value: Any, key: str) -> str:
         raise RowError(f"has invalid {key}: field names must be non-empty texts")
     if isinstance(value, str):
         return value
-    if (
-        isinstance(value, int | float | decimal.Decimal)
-        and not isinstance(value, bool)
-        and math.isfinite(value)
-    ):
+    if _finite_number(value):
         return _plain_number(value)
     if isinstance(value, list) and all(isinstance(item, str) for item in value):
         return json.dumps(value, ensure_ascii=False)
     raise RowError(f"has an invalid value for {key}[{name!r}]: text, a number or a list of texts")
+
+
+def _finite_number(value: Any) -> bool:
+    if isinstance(value, bool):
+        return False
+    if isinstance(value, decimal.Decimal):
+        return value.is_finite()
+    return isinstance(value, int) or (isinstance(value, float) and math.isfinite(value))
 
 
 def _plain_number(value: int | float | decimal.Decimal) -> str:

@@ -23,6 +23,7 @@ BAD_PARTS: list[tuple[dict[str, Any], str]] = [
     ({**TEMPLATE, "template_values": ["", "x"]}, "template_values must be non-blank"),
     ({**TEMPLATE, "template_values": ["x", " \t"]}, "template_values must be non-blank"),
     ({**TEMPLATE, "template_values": "['x', '']"}, "template_values must be non-blank"),
+    ({**TEMPLATE, "template_values": "None"}, "template_values must be a list"),
     ({"metadata": ""}, "metadata must be a mapping"),
     ({"metadata": "k=v"}, "metadata must be a mapping"),
     ({"metadata": "['k', 'v']"}, "metadata must be a mapping"),
@@ -101,6 +102,8 @@ def test_media_urls_that_can_be_fetched(url: str) -> None:
         ({**TEMPLATE, "template_values": "['x', ' ']"}, "template_values must be non-blank"),
         ({**TEMPLATE, "template_values": "a,b"}, "template_values must be a list"),
         ({"metadata": "{'k': 1}"}, r"metadata\['k'\] must be a text"),
+        ({"phoneNumber": "+39 333 999 0000"}, "has a to and a phoneNumber that differ"),
+        ({"text": None, "media_url": "https://e.com/x.pdf", "media_type": ""}, "media_type must be one of"),
     ],
     ids=_id,
 )
@@ -153,3 +156,22 @@ def test_templated_parts_are_checked_once_rendered_and_sent(account: CallbellSan
     (sent,) = [m for m in account.messages() if m["direction"] == "outbound"]
     assert (sent["templateValues"], sent["from"]) == (["Ada", "manual__1"], "whatsapp")
     assert sent["metadata"]["run"] == "manual__1"
+
+
+def test_rendered_tuples_are_lists_everywhere() -> None:
+    kwargs: dict[str, Any] = {**TEMPLATE, "template_values": "('a', 'b')"}
+    operator = CallbellSendMessageOperator(task_id="send", to=TO, **kwargs)
+    assert operator._check()["template_values"] == ["a", "b"]
+    CallbellNotifier(to=TO, **kwargs)
+    assert message_of({"to": TO, **kwargs}, {}).template_values == ("a", "b")
+
+
+def test_a_blank_media_type_is_refused_as_without_media() -> None:
+    medias: list[dict[str, Any]] = [{"media_url": "https://e.com/x.pdf"}, {"text": "hi"}]
+    for media in medias:
+        with pytest.raises(ValueError, match="media_type"):
+            CallbellSendMessageOperator(task_id="send", to=TO, media_type="", **media)
+
+
+def test_a_row_may_give_its_number_twice_alike() -> None:
+    assert message_of({"to": TO, "phoneNumber": "+393330001111", "text": "hi"}, {}).to == TO

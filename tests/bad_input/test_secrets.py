@@ -257,3 +257,17 @@ def test_urllib3_warnings_quoting_what_the_server_sent_hide_the_token(
 
     assert "Failed to parse headers" in caplog.text
     assert pieces_in(caplog.text) == []
+
+
+def test_a_failing_phone_lookup_names_no_phone_number(sandbox_factory: Any, logs: Callable[[], str]) -> None:
+    sandbox = sandbox_factory(contacts=3, error_rate=1.0)
+    number = sandbox.contacts()[0]["phoneNumber"]
+
+    with pytest.raises(CallbellError, match=r"GET /contacts/phone/…") as caught:
+        quick_hook(max_retries=1).get_contact_by_phone(number)
+
+    warnings = [line for line in logs().splitlines() if "retrying in" in line]  # urllib3 debugs URLs
+    shown = "\n".join([str(caught.value), *warnings])
+    assert warnings
+    for form in (number, quote(number, safe=""), quote(number)):
+        assert form not in shown

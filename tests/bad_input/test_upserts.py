@@ -125,3 +125,43 @@ def test_update_contact_takes_tags_as_a_set(account: CallbellSandbox) -> None:
     uuid = account.contacts()[0]["uuid"]
     quick_hook().update_contact(uuid, tags={"zq", "vip"})
     assert sorted(account.get_contact(uuid)["tags"]) == ["vip", "zq"]
+
+
+@pytest.mark.parametrize("report", ["{dir}/rows.jsonl", "file://{dir}/rows.jsonl", "{dir}/./rows.jsonl"])
+def test_a_report_path_naming_the_input_file_is_refused_at_parse_time(tmp_path: Path, report: str) -> None:
+    rows = tmp_path / "rows.jsonl"
+    with pytest.raises(ValueError, match=r"report_path .* names the input_path file"):
+        CallbellUpsertContactsOperator(
+            task_id="upsert", input_path=str(rows), report_path=report.format(dir=tmp_path)
+        )
+
+
+@pytest.mark.parametrize(
+    "value", [Decimal("sNaN"), Decimal("Infinity"), float("nan"), float("-inf")], ids=_id
+)
+def test_numbers_no_field_can_hold_fail_their_row(account: CallbellSandbox, value: Any) -> None:
+    bad, good = account.contacts()[:2]
+    rows = [{"uuid": bad["uuid"], "customFields": {"x": value}}, {"uuid": good["uuid"], "note": "kept"}]
+
+    result = CallbellUpsertContactsOperator(task_id="upsert", contacts=rows, max_failures=1).execute({})
+
+    assert (result["failed"], result["updated"]) == (1, 1)
+    assert account.get_contact(good["uuid"])["note"] == "kept"
+
+
+def test_a_whole_number_of_any_size_is_written_as_its_digits() -> None:
+    row = Row.of(1, {"uuid": "c0ffee", "customFields": {"x": 10**400}}, "uuid")
+    assert changes_for(row, {"uuid": "c0ffee"}, "set") == {"custom_fields": {"x": "1" + "0" * 400}}
+
+
+@pytest.mark.parametrize("tags", ["None", "null", "set()", " None "])
+def test_text_a_template_renders_for_nothing_is_never_a_tag(account: CallbellSandbox, tags: str) -> None:
+    contact = account.contacts()[0]
+    if tags == "set()":  # an empty set: the tags cleared, as [] clears them
+        assert Row.of(1, {"uuid": "c0ffee", "tags": tags}, "uuid").values["tags"] == ()
+        return
+    with pytest.raises(RowError, match=r"^has invalid tags: tags must name at least one"):
+        Row.of(1, {"uuid": "c0ffee", "tags": tags}, "uuid")
+    with pytest.raises(ValueError, match="the text a template renders for nothing"):
+        quick_hook().update_contact(contact["uuid"], tags=tags)
+    assert account.get_contact(contact["uuid"])["tags"] == contact["tags"]
