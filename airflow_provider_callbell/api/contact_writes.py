@@ -62,7 +62,10 @@ def tag_list(value: Any, name: str) -> list[str]:
         isinstance(value, str) and value.strip() in ("[]", "()", "set()")
     ):
         return []
-    return list(string_list(value, name, example="['hot', 'vip']"))
+    tags: dict[str, str] = {}
+    for tag in string_list(value, name, example="['hot', 'vip']"):
+        tags.setdefault(tag.lower(), tag)  # Callbell ignores case: "VIP" and "vip" are one tag
+    return list(tags.values())
 
 
 def _custom_fields(value: Any, name: str) -> dict[str, str]:

@@ -46,7 +46,13 @@ def test_bad_tags_fail_the_row_without_quoting_them(tags: Any) -> None:
 
 @pytest.mark.parametrize(
     ("tags", "read"),
-    [("zq, vip", ("zq", "vip")), ("['zq', 'vip']", ("zq", "vip")), ('["zq"]', ("zq",)), ("[]", ())],
+    [
+        ("zq, vip", ("zq", "vip")),
+        ("VIP, vip, zq", ("VIP", "zq")),
+        ("['zq', 'vip']", ("zq", "vip")),
+        ('["zq"]', ("zq",)),
+        ("[]", ()),
+    ],
 )
 def test_tags_as_text_are_read(tags: str, read: tuple[str, ...]) -> None:
     assert Row.of(1, {"uuid": "c0ffee", "tags": tags}, "uuid").values["tags"] == read
