@@ -160,15 +160,18 @@ def text(value: Any, name: str) -> str:
     return value.strip()
 
 
+def _matching(value: Any, name: str, pattern: re.Pattern[str], rule: str) -> str:
+    """:func:`text` that matches ``pattern`` as a whole; else an error stating ``rule``."""
+    given = text(value, name)
+    if not pattern.fullmatch(given):
+        raise ValueError(f"{name} must be {rule}, got {_shown(value)}")
+    return given
+
+
 def identifier(value: Any, name: str) -> str:
     """A Callbell id or name such as a uuid or ``whatsapp``: letters, digits, ``_.:-``."""
-    given = text(value, name)
-    if not _IDENTIFIER.fullmatch(given):
-        raise ValueError(
-            f"{name} must be a Callbell identifier (letters, digits and _ . : -, starting with a "
-            f"letter or digit), got {_shown(value)}"
-        )
-    return given
+    rule = "a Callbell identifier (letters, digits and _ . : -, starting with a letter or digit)"
+    return _matching(value, name, _IDENTIFIER, rule)
 
 
 def conn_id(value: Any, name: str) -> str:
@@ -183,13 +186,11 @@ def conn_id(value: Any, name: str) -> str:
 
 def channel_type(value: Any, name: str) -> str:
     """A channel type as Callbell names it: lowercase, such as ``whatsapp`` or ``web_chat``."""
-    given = text(value, name)
-    if not _CHANNEL_TYPE.fullmatch(given):
-        raise ValueError(
-            f"{name} must be a channel type in lowercase letters, digits and _, such as 'whatsapp', "
-            f"'instagram', 'facebook' or 'telegram', got {_shown(value)}"
-        )
-    return given
+    rule = (
+        "a channel type in lowercase letters, digits and _, such as 'whatsapp', 'instagram', "
+        "'facebook' or 'telegram'"
+    )
+    return _matching(value, name, _CHANNEL_TYPE, rule)
 
 
 def host_problem(parts: SplitResult) -> str | None:

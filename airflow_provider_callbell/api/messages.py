@@ -29,6 +29,17 @@ from airflow_provider_callbell.exceptions import (
     CallbellWriteUncertainError,
 )
 
+#: What a message is made of besides its recipient: the arguments, row keys and notifier parts.
+MESSAGE_PARTS = (
+    "text",
+    "template_uuid",
+    "template_values",
+    "media_url",
+    "media_type",
+    "channel",
+    "channel_uuid",
+    "metadata",
+)
 #: The metadata key carrying a message's idempotency key.
 IDEMPOTENCY_KEY = "idempotency_key"
 MEDIA_TYPES = ("image", "document", "audio", "video")

@@ -12,19 +12,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from airflow_provider_callbell.api.messages import OutgoingMessage, rendered_parts
+from airflow_provider_callbell.api.messages import MESSAGE_PARTS, OutgoingMessage, rendered_parts
 from airflow_provider_callbell.upserts.rows import ROW_KEYS
 
-MESSAGE_KEYS = (
-    "text",
-    "template_uuid",
-    "template_values",
-    "media_url",
-    "media_type",
-    "channel",
-    "channel_uuid",
-    "metadata",
-)
+MESSAGE_KEYS = MESSAGE_PARTS
 RECIPIENT_KEYS = ("to", "phoneNumber")
 ALLOWED_KEYS = frozenset((*MESSAGE_KEYS, *RECIPIENT_KEYS)) | ROW_KEYS
 

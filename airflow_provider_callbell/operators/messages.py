@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 from airflow.providers.common.compat.sdk import AirflowException, BaseOperator, conf
 
 from airflow_provider_callbell import arguments
+from airflow_provider_callbell.api.messages import MESSAGE_PARTS
 from airflow_provider_callbell.arguments import (
     MAX_CONCURRENCY,
     MAX_POLL_INTERVAL,
@@ -32,16 +33,7 @@ if TYPE_CHECKING:
     from airflow_provider_callbell.messaging.delivery import DeliveryWatch
     from airflow_provider_callbell.messaging.sender import Sent
 
-MESSAGE_FIELDS = (
-    "text",
-    "template_uuid",
-    "template_values",
-    "media_url",
-    "media_type",
-    "channel",
-    "channel_uuid",
-    "metadata",
-)
+MESSAGE_FIELDS = MESSAGE_PARTS
 #: A deferred wait for delivery lasts at most this long.
 MAX_DELIVERY_TIMEOUT = 30 * 86_400.0
 
