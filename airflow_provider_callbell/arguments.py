@@ -68,7 +68,9 @@ def named_for(task: Any, task_id: str | None = None) -> Iterator[None]:
     try:
         yield
     except ValueError as error:
-        raise ValueError(f"{type(task).__name__} {task_id or task.task_id!r}: {error}") from None
+        raise ValueError(
+            f"{type(task).__name__} {task_id or getattr(task, 'task_id', None)!r}: {error}"
+        ) from None
 
 
 def _shown(value: Any) -> str:
@@ -98,7 +100,7 @@ def _exactly_whole(value: Any, number: float) -> bool:
         return False
     if isinstance(value, str | decimal.Decimal):
         return decimal.Decimal(str(value).strip()) == int(number)
-    return True
+    return not isinstance(value, numbers.Rational) or value.denominator == 1
 
 
 def whole_number(value: Any, name: str, *, minimum: int = 1, maximum: int = MAX_COUNT) -> int:

@@ -44,6 +44,14 @@ _TAG = re.compile(r"<[^>]*>")
 _SPACE = re.compile(r"\s+")
 
 
+_PHONE_PATH = re.compile(r"contacts/phone/[^\s?#'\"/)]+")
+
+
+def without_phone_numbers(text: str) -> str:
+    """``text`` with the number of any phone lookup URL it quotes left out (a library's error)."""
+    return _PHONE_PATH.sub("contacts/phone/…", text)
+
+
 def request_name(method: str, path: str) -> str:
     """A request as errors and logs name it: a phone number in its path (personal data) left out."""
     kind, _, rest = path.partition("/phone/")

@@ -22,6 +22,7 @@ import requests
 from urllib3.connection import HTTPConnection
 from urllib3.connectionpool import HTTPConnectionPool
 
+from airflow_provider_callbell.api.responses import without_phone_numbers
 from airflow_provider_callbell.api.secrets import conceal
 from airflow_provider_callbell.exceptions import (
     CallbellConfigurationError,
@@ -71,7 +72,7 @@ def transport_failure(what: str, error: BaseException, config: ClientConfig) -> 
     """
     if type(error) is TimeoutError:  # aiohttp's total timeout; its other timeouts are ClientErrors
         return deadline_exceeded(what, config.timeout)
-    text = _hidden(f"{what} failed: {type(error).__name__}: {error}", config.token)
+    text = _hidden(without_phone_numbers(f"{what} failed: {type(error).__name__}: {error}"), config.token)
     advice = _advice(error)
     if advice:
         return CallbellConfigurationError(f"{text.rstrip('.')}. {advice}")

@@ -442,6 +442,9 @@ class CallbellUpsertContactsOperator(BaseOperator):
             if resolve(self.channel_uuid) is not None:
                 identifier(self.channel_uuid, "channel_uuid")
             rendered(resolve(self.contacts), "contacts", list)
+            for name in ("input_conn_id", "report_conn_id"):
+                if resolve(getattr(self, name)) is not None:
+                    conn_id(getattr(self, name), name)
             input_format = None
             path, given_format = resolve(self.input_path), resolve(self.input_format)
             if path is not None and (self.input_format is None or given_format is not None):

@@ -167,6 +167,8 @@ class CallbellSendMessageOperator(BaseOperator):
             else:
                 check_parts(**defaults)
             rendered(resolve(self.messages), "messages", list)
+            if resolve(self.input_conn_id) is not None:
+                arguments.conn_id(self.input_conn_id, "input_conn_id")
             path, input_format = resolve(self.input_path), resolve(self.input_format)
             if path is not None and (self.input_format is None or input_format is not None):
                 from airflow_provider_callbell.exports.readers import input_format_of

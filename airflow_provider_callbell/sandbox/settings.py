@@ -102,7 +102,12 @@ DEFAULT_EVENT_MIX = EventMix(
 
 
 def _usable_token(token: str) -> bool:
-    return MIN_TOKEN_LENGTH <= len(token) <= MAX_TOKEN_LENGTH and all(33 <= ord(c) < 127 for c in token)
+    quoted = token[:1] in ("'", '"', "`") and token[-1:] == token[:1]
+    return (
+        MIN_TOKEN_LENGTH <= len(token) <= MAX_TOKEN_LENGTH
+        and all(33 <= ord(c) < 127 for c in token)
+        and not quoted
+    )
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -133,7 +138,7 @@ class SandboxSettings:
 
     contacts: int = 100
     seed: int = 0
-    token: str = DEFAULT_TOKEN
+    token: str = dataclasses.field(default=DEFAULT_TOKEN, repr=False)
     page_size: int = 20
     page_cap: int | None = 500
     pagination: str = "cursor"
@@ -164,7 +169,7 @@ class SandboxSettings:
         if not isinstance(self.token, str) or not _usable_token(self.token):
             raise ValueError(
                 f"token must be {MIN_TOKEN_LENGTH} to {MAX_TOKEN_LENGTH} printable ASCII characters "
-                "without spaces, as a client can send it (the hooks refuse any other)"
+                "without spaces nor wrapping quotes, as a client can send it (the hooks refuse any other)"
             )
         _check_int("page_size", self.page_size, minimum=1, maximum=10_000)
         if self.page_cap is not None:

@@ -168,7 +168,10 @@ def _field_value(name: Any, value: Any, key: str) -> str:
     if isinstance(value, str):
         return value
     if _finite_number(value):
-        return _plain_number(value)
+        try:
+            return _plain_number(value)
+        except (ValueError, ArithmeticError):  # more digits than Python writes out, or Decimal can
+            raise RowError(f"has a number too long for {key}[{name!r}]: give it as text") from None
     if isinstance(value, list) and all(isinstance(item, str) for item in value):
         return json.dumps(value, ensure_ascii=False)
     raise RowError(f"has an invalid value for {key}[{name!r}]: text, a number or a list of texts")

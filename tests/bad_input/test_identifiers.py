@@ -8,7 +8,11 @@ from typing import Any, cast
 
 import pytest
 
-from airflow_provider_callbell.operators.contacts import CallbellListContactsOperator
+from airflow_provider_callbell.operators.contacts import (
+    CallbellListContactsOperator,
+    CallbellUpsertContactsOperator,
+)
+from airflow_provider_callbell.operators.messages import CallbellSendMessageOperator
 from airflow_provider_callbell.sensors.contacts import CallbellNewLeadsSensor
 from tests.conftest import quick_hook
 
@@ -179,6 +183,11 @@ def test_connection_ids_are_airflow_connection_ids(value: Any) -> None:
         lambda: CallbellHook(value),
         lambda: CallbellAsyncHook(value),
         lambda: CallbellListContactsOperator(task_id="export", output_path="/x.jsonl", output_conn_id=value),
+        lambda: CallbellUpsertContactsOperator(task_id="up", input_path="/x.jsonl", input_conn_id=value),
+        lambda: CallbellUpsertContactsOperator(
+            task_id="up", contacts=[], report_path="/r.jsonl", report_conn_id=value
+        ),
+        lambda: CallbellSendMessageOperator(task_id="send", input_path="/x.jsonl", input_conn_id=value),
     ]
     for make in makers:
         with pytest.raises(ValueError, match="conn_id must be an Airflow connection id"):

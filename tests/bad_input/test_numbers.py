@@ -131,3 +131,11 @@ def test_retry_waits_are_capped_jitter_included() -> None:
 
     assert max(waits) <= policy.max_backoff
     assert min(waits) > 0
+
+
+def test_a_fraction_a_float_rounds_to_a_whole_number_is_no_whole_number() -> None:
+    from airflow_provider_callbell.arguments import whole_number
+
+    with pytest.raises(ValueError, match="max_contacts must be a whole number"):
+        whole_number(Fraction(50000000000000001, 10**16), "max_contacts")
+    assert whole_number(Fraction(10, 2), "max_contacts") == 5

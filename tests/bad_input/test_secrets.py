@@ -271,3 +271,29 @@ def test_a_failing_phone_lookup_names_no_phone_number(sandbox_factory: Any, logs
     assert warnings
     for form in (number, quote(number, safe=""), quote(number)):
         assert form not in shown
+
+
+def test_a_transport_error_of_a_phone_lookup_names_no_phone_number(
+    monkeypatch: pytest.MonkeyPatch, logs: Callable[[], str]
+) -> None:
+    with socket.create_server(("127.0.0.1", 0)) as closed:
+        port = closed.getsockname()[1]
+    connection = {"conn_type": "callbell", "host": f"http://127.0.0.1:{port}/v1", "password": TOKEN}
+    monkeypatch.setenv("AIRFLOW_CONN_CALLBELL_DEFAULT", json.dumps(connection))
+    number = "+39 333 000 1111"
+
+    with pytest.raises(CallbellError, match="GET /contacts/phone/… failed") as caught:
+        quick_hook(max_retries=1).get_contact_by_phone(number)
+
+    shown = f"{caught.value}\n{logs()}"
+    assert "retrying in" in shown
+    for form in (number, quote(number, safe=""), quote(number), "333%20000"):
+        assert form not in shown
+
+
+def test_the_sandbox_settings_never_show_the_token() -> None:
+    from airflow_provider_callbell.sandbox import SandboxSettings
+
+    assert TOKEN not in repr(SandboxSettings(token=TOKEN))
+    with pytest.raises(ValueError, match="wrapping quotes"):
+        SandboxSettings(token=f'"{TOKEN}"')

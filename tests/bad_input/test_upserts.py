@@ -155,6 +155,12 @@ def test_numbers_no_field_can_hold_fail_their_row(account: CallbellSandbox, valu
     assert account.get_contact(good["uuid"])["note"] == "kept"
 
 
+@pytest.mark.parametrize("value", [10**5000, Decimal("1E+20000000")], ids=["digits", "exponent"])
+def test_a_number_too_long_to_write_fails_its_row(value: Any) -> None:
+    with pytest.raises(RowError, match=r"has a number too long for customFields\['x'\]"):
+        Row.of(1, {"uuid": "c0ffee", "customFields": {"x": value}}, "uuid")
+
+
 def test_a_whole_number_of_any_size_is_written_as_its_digits() -> None:
     row = Row.of(1, {"uuid": "c0ffee", "customFields": {"x": 10**400}}, "uuid")
     assert changes_for(row, {"uuid": "c0ffee"}, "set") == {"custom_fields": {"x": "1" + "0" * 400}}

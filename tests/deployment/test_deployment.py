@@ -184,6 +184,9 @@ def test_the_deferrable_sensor_waits_in_the_triggerer(
     assert by_uuid(deployment.xcom(dag_id, run_id, task_id)) == projected(leads, DEFAULT_FIELDS)
 
 
+TASKS = ("wait_for_new_leads", "sync_to_crm")
+
+
 def test_the_reschedule_sensor_example_on_a_ui_run_and_a_scheduled_run(
     deployment: Deployment, callbell: CallbellSandbox
 ) -> None:
@@ -196,7 +199,8 @@ def test_the_reschedule_sensor_example_on_a_ui_run_and_a_scheduled_run(
     leads = new_leads(callbell, "lead", 2)
 
     for run_id in [ui_run, *scheduled]:
-        assert deployment.wait_run(dag_id, run_id) == "success"
+        state = deployment.wait_run(dag_id, run_id)
+        assert state == "success", "\n".join(deployment.task_log(dag_id, run_id, task) for task in TASKS)
         assert by_uuid(deployment.xcom(dag_id, run_id, task_id)) == projected(leads, CRM_FIELDS)
         assert by_uuid(crm_file(deployment, run_id)) == projected(leads, CRM_FIELDS)
     assert scheduled, "unpausing the hourly example creates its latest scheduled run"
