@@ -16,7 +16,7 @@ import numbers
 import re
 from collections.abc import Iterable, Iterator
 from typing import Any
-from urllib.parse import SplitResult, urlsplit
+from urllib.parse import SplitResult, unquote, urlsplit
 
 #: Above this many contacts, XCom mode fails and asks for a file instead.
 DEFAULT_MAX_XCOM_CONTACTS = 1000
@@ -247,12 +247,9 @@ def api_path(value: Any, name: str) -> str:
     """A path under the API's base URL such as ``contacts/abc``: no ``.`` or ``..`` segment to
     reach another endpoint, no query or fragment (give ``params``), no spaces."""
     given = text(value, name)
-    segments = given.split("/")
-    if (
-        given.startswith("/")
-        or {".", "..", ""} & set(segments)
-        or not re.fullmatch(r"[\w.~%:@!$&'()*+,;=-]+(/[\w.~%:@!$&'()*+,;=-]+)*", given)
-    ):
+    # "%2e%2e" and "..;" are ".." to servers that decode, or drop parameters, before normalising
+    segments = {unquote(segment).partition(";")[0] for segment in given.split("/")}
+    if {".", "..", ""} & segments or not _API_PATH.fullmatch(given):
         raise ValueError(
             f"{name} must be a path under the API such as 'contacts' or 'auth/me', without a leading "
             f"/, . or .. segments, a query or spaces, got {_shown(value)}"
@@ -304,7 +301,7 @@ def _not_a_name(item: str) -> bool:
     ``['lead'`` of a list cut short), never a tag or a key."""
     item = item.strip()
     quoted = item[:1] in ("'", '"') or item[-1:] in ("'", '"')
-    return not item.isprintable() or quoted or bool(_OBJECT_TEXT.fullmatch(item))
+    return not item.isprintable() or quoted or item in _NOTHING or bool(_OBJECT_TEXT.fullmatch(item))
 
 
 def string_list(value: Any, name: str, *, example: str, ordered: bool = False) -> tuple[str, ...]:

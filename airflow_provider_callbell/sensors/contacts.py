@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -53,6 +53,14 @@ _FLAGS = ("exponential_backoff", "soft_fail", "silent_fail", "never_fail")
 
 
 def _sensor_arguments(kwargs: dict[str, Any]) -> dict[str, Any]:
+    """The arguments, and the ``default_args`` (the DAG's merged in) Airflow fills them from later."""
+    checked = _checked(kwargs)
+    if isinstance(kwargs.get("default_args"), Mapping):
+        checked["default_args"] = _checked(kwargs["default_args"])
+    return checked
+
+
+def _checked(kwargs: Mapping[str, Any]) -> dict[str, Any]:
     checked = dict(kwargs)
     for name, maximum in _DURATIONS.items():
         if checked.get(name) is not None:

@@ -196,7 +196,10 @@ def test_connection_ids_are_airflow_connection_ids(value: Any) -> None:
 
 @pytest.mark.parametrize(
     "path",
-    ["../auth/me", "contacts/../auth/me", "/contacts", "contacts/", "contacts?page=2", "a b", "", "./x"],
+    [
+        *("../auth/me", "contacts/../auth/me", "/contacts", "contacts/", "contacts?page=2", "a b", "", "./x"),
+        *("contacts/%2e%2e/auth", "contacts/%2E./x", "contacts/..;/x"),
+    ],
 )
 def test_request_paths_stay_under_the_api(sandbox: Any, path: str) -> None:
     import asyncio

@@ -184,3 +184,18 @@ def test_naive_moments_given_to_the_trigger_are_utc_and_tags_none_round_trips() 
         None,
     )
     assert CallbellNewLeadsTrigger(**kwargs).serialize() == (path, kwargs)
+
+
+@pytest.mark.parametrize(
+    "arguments", [{"poke_interval": True}, {"soft_fail": "no"}, {"timeout": math.inf}], ids=repr
+)
+def test_the_sensor_reads_default_args_by_the_same_rules(arguments: dict[str, Any]) -> None:
+    from airflow.providers.common.compat.sdk import DAG
+
+    refusal = f"'wait': {next(iter(arguments))} must be"
+    with pytest.raises(ValueError, match=refusal):
+        CallbellNewLeadsSensor(task_id="wait", default_args=arguments)
+    with DAG("defaults", schedule=None, default_args=arguments), pytest.raises(ValueError, match=refusal):
+        CallbellNewLeadsSensor(task_id="wait")
+    with DAG("fine", schedule=None, default_args={"poke_interval": "30"}):
+        assert CallbellNewLeadsSensor(task_id="wait").poke_interval == 30.0

@@ -27,6 +27,8 @@ BAD_ROW_TAGS: list[Any] = [
     "['zq'",
     "['zq', '']",
     "zq, ,vip",
+    "zq,None",
+    "['zq', 'null']",
     "",
     [1],
     {"zq": True},
