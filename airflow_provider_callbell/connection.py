@@ -176,16 +176,18 @@ def base_url_of(conn: Connection, conn_id: str) -> str:
     else:
         port = "" if conn.port is None else f":{conn.port}"
         url = f"https://{host.rstrip('/')}{port}/{(schema or 'v1').strip('/')}"
-    bare_url = "://" not in host and ("/" in host.rstrip("/") or "@" in host)
-    problem = "it is neither a host name nor a whole URL" if bare_url else _url_problem(url)
     unused = [name for name, value in (("port", conn.port), ("schema", schema)) if value not in (None, "")]
     if "://" in host and unused:
-        problem = (
+        problem: str | None = (
             f"it is a whole URL, so the connection's {' and '.join(unused)} would be ignored: put "
             "them into the URL and leave those fields empty"
         )
     elif schema and not schema.strip("/"):
         problem = f"its schema {schema!r} names no path: leave it empty for v1, or give the API's path"
+    elif "://" not in host and ("/" in host.rstrip("/") or "@" in host):
+        problem = "it is neither a host name nor a whole URL"
+    else:
+        problem = _url_problem(url)
     if problem:
         from airflow_provider_callbell.exceptions import CallbellConfigurationError
 

@@ -54,8 +54,7 @@ def without_phone_numbers(text: str) -> str:
 
 def request_name(method: str, path: str) -> str:
     """A request as errors and logs name it: a phone number in its path (personal data) left out."""
-    kind, _, rest = path.partition("/phone/")
-    return f"{method} /{kind}/phone/…" if rest and kind == "contacts" else f"{method} /{path}"
+    return without_phone_numbers(f"{method} /{path}")
 
 
 class CappedBody:

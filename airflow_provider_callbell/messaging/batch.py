@@ -13,15 +13,11 @@ from collections.abc import Mapping
 from typing import Any
 
 from airflow_provider_callbell.api.messages import MESSAGE_PARTS, OutgoingMessage, rendered_parts
-from airflow_provider_callbell.upserts.rows import ROW_KEYS
+from airflow_provider_callbell.upserts.rows import ROW_KEYS, phone_key, without_value
 
 MESSAGE_KEYS = MESSAGE_PARTS
 RECIPIENT_KEYS = ("to", "phoneNumber")
 ALLOWED_KEYS = frozenset((*MESSAGE_KEYS, *RECIPIENT_KEYS)) | ROW_KEYS
-
-
-def _digits(number: Any) -> str:
-    return "".join(char for char in str(number) if char.isdigit())
 
 
 def message_of(row: Any, defaults: Mapping[str, Any]) -> OutgoingMessage:
@@ -36,7 +32,7 @@ def message_of(row: Any, defaults: Mapping[str, Any]) -> OutgoingMessage:
         )
     to: Any = row.get("to") if row.get("to") is not None else row.get("phoneNumber")
     other = row.get("phoneNumber")
-    if other is not None and to is not other and _digits(to) != _digits(other):
+    if other is not None and to is not other and phone_key(str(to)) != phone_key(str(other)):
         raise ValueError("has a to and a phoneNumber that differ: give one recipient")
     given = {key: row[key] for key in MESSAGE_KEYS if row.get(key) is not None}
     if isinstance(given.get("channel"), Mapping):
@@ -44,4 +40,4 @@ def message_of(row: Any, defaults: Mapping[str, Any]) -> OutgoingMessage:
     try:
         return OutgoingMessage(to=to, **{**defaults, **rendered_parts(given)})
     except ValueError as error:
-        raise ValueError(str(error).split(", got ")[0]) from None
+        raise ValueError(without_value(error)) from None

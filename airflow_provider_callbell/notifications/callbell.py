@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 from airflow.providers.common.compat.notifier import BaseNotifier
 
 from airflow_provider_callbell import arguments
+from airflow_provider_callbell.api.messages import MESSAGE_PARTS
 from airflow_provider_callbell.arguments import is_template, phone_number, string_list
 from airflow_provider_callbell.connection import DEFAULT_CONN_ID
 
@@ -26,7 +27,8 @@ DEFAULT_TEXT = (
     "{% if run_id is defined and run_id %} (run {{ run_id }}){% endif %}"
 )
 
-MESSAGE_PARTS = ("text", "template_uuid", "template_values", "channel", "channel_uuid", "metadata")
+#: The parts of a message a notifier sends: any but media.
+NOTIFIER_PARTS = tuple(part for part in MESSAGE_PARTS if not part.startswith("media_"))
 
 
 class CallbellNotifier(BaseNotifier):
@@ -94,7 +96,7 @@ class CallbellNotifier(BaseNotifier):
             rendered_parts,
         )
 
-        parts = {name: getattr(self, name) for name in MESSAGE_PARTS}
+        parts = {name: getattr(self, name) for name in NOTIFIER_PARTS}
         if check_only:
             check_parts(**known_parts(parts))
             if not is_template(self.to):

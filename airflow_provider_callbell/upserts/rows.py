@@ -105,10 +105,10 @@ def _checked(row: Mapping[str, Any], key: str, check: Any) -> Any:
     try:
         return check(value, key)
     except ValueError as error:
-        raise RowError(f"has an invalid {key}: {_without_value(error)}") from None
+        raise RowError(f"has an invalid {key}: {without_value(error)}") from None
 
 
-def _without_value(error: ValueError) -> str:
+def without_value(error: ValueError) -> str:
     """The rule an error states, without the value it quotes (personal data)."""
     return re.split("[,;] got ", str(error))[0]
 
@@ -143,7 +143,7 @@ def _tags(value: Any, key: str) -> tuple[str, ...]:
     try:
         return tuple(tag_list(value, key))
     except ValueError as error:
-        raise RowError(f"has invalid {key}: {_without_value(error)}") from None
+        raise RowError(f"has invalid {key}: {without_value(error)}") from None
 
 
 def _custom_fields(value: Any, key: str) -> dict[str, str]:
