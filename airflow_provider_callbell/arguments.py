@@ -8,13 +8,14 @@ values arrive as strings once rendered: numbers and lists given as text are read
 from __future__ import annotations
 
 import ast
+import builtins
 import contextlib
 import decimal
 import json
 import math
 import numbers
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any
 from urllib.parse import SplitResult, unquote, urlsplit
 
@@ -26,6 +27,9 @@ MAX_COUNT = 1_000_000_000
 MAX_CONCURRENCY = 64
 #: The longest wait between two looks of a trigger: a day.
 MAX_POLL_INTERVAL = 86_400.0
+#: Digits of a phone number: the shortest numbers in use have 7; E.164 allows 15, and an
+#: international prefix written out (``00``, ``011``) adds up to 2 more.
+MIN_PHONE_DIGITS, MAX_PHONE_DIGITS = 7, 17
 
 _IDENTIFIER = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.:-]*")
 _PHONE = re.compile(r"\(?\+?[0-9(][0-9 ().-]*")
@@ -40,16 +44,33 @@ _NUMBER = re.compile(r"[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]+)?")
 _OBJECT_TEXT = re.compile(r"<.* at 0x[0-9a-fA-F]+>")
 #: The text a template renders for None or an empty set: never a tag, a field or a number.
 _NOTHING = frozenset({"None", "null", "set()", "frozenset()"})
+#: The top-level domains of private networks and of this machine, never reachable by Callbell.
+_PRIVATE_DOMAINS = frozenset({"localhost", "local", "internal", "lan", "home", "arpa", "test", "invalid"})
+#: ``name(...)``: how the text of a Python object other than a list, tuple or set begins.
+_CALL = re.compile(r"([A-Za-z_]\w*)\((.*)\)", re.DOTALL)
+#: Collections whose text wraps the list or set of their items (``frozenset({'a'})``), and
+#: whether they are sets, whose order means nothing.
+_WRAPPED = {
+    **dict.fromkeys(("frozenset", "set"), frozenset),
+    **dict.fromkeys(("deque", "dict_keys", "dict_values", "odict_keys", "odict_values"), list),
+}
+#: Objects besides Python's builtin types whose text a template may render in place of a list.
+_OBJECTS = frozenset(
+    {"dict_items", "odict_items", "OrderedDict", "Counter", "defaultdict", "ChainMap", "array"}
+)
 #: How the text a template renders for a list, a tuple or a set begins, and how it then ends.
 _BRACKETS = {"[": "]", "(": ")", "{": "}"}
 
 
 def is_template(value: Any) -> bool:
-    """Whether ``value`` (or an item of it) is a Jinja template, known only once rendered."""
+    """Whether ``value`` (or an item of it, or a value of a mapping: Airflow renders those, not
+    keys) is a Jinja template, known only once rendered."""
     if isinstance(value, str):
         return "{{" in value or "{%" in value
     if isinstance(value, list | tuple | set):
         return any(is_template(item) for item in value)
+    if isinstance(value, Mapping):
+        return any(is_template(item) for item in value.values())
     return False
 
 
@@ -64,13 +85,12 @@ def known_now(value: Any) -> Any:
 @contextlib.contextmanager
 def named_for(task: Any, task_id: str | None = None) -> Iterator[None]:
     """Prefix the ``ValueError`` of a check with the operator's class and task id (``task_id``
-    before the operator has its own)."""
+    before the operator has its own, or the task a notifier reports on)."""
+    task_id = task_id or getattr(task, "task_id", None)
     try:
         yield
     except ValueError as error:
-        raise ValueError(
-            f"{type(task).__name__} {task_id or getattr(task, 'task_id', None)!r}: {error}"
-        ) from None
+        raise ValueError(f"{type(task).__name__}{f' {task_id!r}' if task_id else ''}: {error}") from None
 
 
 def _shown(value: Any) -> str:
@@ -202,13 +222,15 @@ def host_problem(parts: SplitResult) -> str | None:
 
     host = parts.hostname or ""
     if "[" in parts.netloc:
+        if "%" in host:
+            return f"{parts.netloc!r} names a zone (%...): only an IPv6 address without one is supported"
         try:
             ipaddress.IPv6Address(host)
         except ValueError:
             return f"{parts.netloc!r} is not an IPv6 address in brackets"
         bracketed = parts.netloc.rpartition("@")[2]
         return None if _BRACKETED.fullmatch(bracketed) else f"{bracketed!r} holds text after its IPv6 address"
-    if not _HOST.fullmatch(host):
+    if not _HOST.fullmatch(_ascii_host(host)):
         return f"{host!r} is not a host name"
     if host.rstrip(".").rpartition(".")[2].isdigit():
         try:
@@ -218,12 +240,45 @@ def host_problem(parts: SplitResult) -> str | None:
     return None
 
 
+def _ascii_host(host: str) -> str:
+    """An internationalised host name in the ASCII form DNS knows (``xn--...``); any other as given."""
+    if host.isascii():
+        return host
+    try:
+        return host.encode("idna").decode("ascii")
+    except UnicodeError:
+        return host
+
+
+def _private_host_problem(host: str) -> str | None:
+    """Why Callbell's servers, which fetch the media, could not reach ``host``; ``None`` if they may."""
+    import ipaddress
+
+    host = host.rstrip(".").lower()
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        if "." not in host or host.rpartition(".")[2] in _PRIVATE_DOMAINS:
+            return f"{host!r} is not a public host name (Callbell's servers fetch the media)"
+        return None
+    return (
+        None
+        if address.is_global
+        else f"{host!r} is not a public address (Callbell's servers fetch the media)"
+    )
+
+
 def web_url(value: Any, name: str) -> str:
-    """A public http(s) URL with a valid host, in printable characters without spaces."""
+    """A public http(s) URL with a valid host, in printable characters without spaces, and without
+    credentials: Callbell's servers fetch it, so this machine's or a private network's are refused."""
     given = text(value, name)
     problem = None
     if not given.isprintable() or any(char.isspace() for char in given):
         problem = "it holds spaces or control characters (percent-encode them)"
+    elif "\\" in given:
+        problem = (
+            "it holds a backslash, which browsers read as / and other parsers do not (percent-encode it)"
+        )
     else:
         try:
             parts = urlsplit(given)
@@ -234,13 +289,21 @@ def web_url(value: Any, name: str) -> str:
             if parts.scheme.lower() not in ("http", "https"):
                 problem = "its scheme must be http or https"
             else:
-                problem = "it names no host" if not parts.hostname else host_problem(parts)
+                problem = _web_host_problem(parts)
     if problem:
         raise ValueError(
             f"{name} must be an http(s) URL such as https://example.com/brochure.pdf: {problem}, "
             f"got {_shown(value)}"
         )
     return given
+
+
+def _web_host_problem(parts: SplitResult) -> str | None:
+    if not parts.hostname:
+        return "it names no host"
+    if "@" in parts.netloc:
+        return "it holds credentials (user:password@), which would reach everyone the URL is shown to"
+    return host_problem(parts) or _private_host_problem(parts.hostname)
 
 
 def api_path(value: Any, name: str) -> str:
@@ -262,11 +325,38 @@ def optional_identifier(value: Any, name: str) -> str | None:
     return None if value is None else identifier(value, name)
 
 
+def _balanced(value: str) -> bool:
+    """Whether every bracket of ``value`` closes, none inside another."""
+    depth = 0
+    for char in value:
+        depth += {"(": 1, ")": -1}.get(char, 0)
+        if depth not in (0, 1):
+            return False
+    return depth == 0
+
+
+def _is_phone_number(value: str) -> bool:
+    digits = sum(char.isdigit() for char in value)
+    return (
+        bool(_PHONE.fullmatch(value)) and _balanced(value) and MIN_PHONE_DIGITS <= digits <= MAX_PHONE_DIGITS
+    )
+
+
 def phone_number(value: Any, name: str) -> str:
-    """A phone number: digits with an optional leading ``+`` and spaces, dots, dashes, brackets."""
+    """A phone number: 7 to 17 digits with an optional leading ``+``, and spaces, dots, dashes and
+    brackets that close (``(+39) 333 000 1111``, ``0039 333 000 1111``)."""
+    if not isinstance(value, str) and _number(value) is not None:
+        raise ValueError(
+            f"{name} must be a phone number as text, not a number (its + and leading zeros would be "
+            f"lost), got a {type(value).__name__}"
+        )
     given = text(value, name)
-    if not _PHONE.fullmatch(given) or not any(c.isdigit() for c in given):
-        raise ValueError(f"{name} must be a phone number such as '+39 123 456 789', got {_shown(value)}")
+    if not _is_phone_number(given):
+        raise ValueError(
+            f"{name} must be a phone number such as '+39 123 456 789': {MIN_PHONE_DIGITS} to "
+            f"{MAX_PHONE_DIGITS} digits, an optional leading +, spaces, dots, dashes and closed "
+            f"brackets, got {_shown(value)}"
+        )
     return given
 
 
@@ -292,7 +382,25 @@ def _looks_listed(value: str) -> bool:
     such as ``(02) 1234 5678`` or ``Promo (2024)``."""
     if len(value) < 2 or _BRACKETS.get(value[0]) != value[-1]:
         return False
-    return not (_PHONE.fullmatch(value) and any(char.isdigit() for char in value))
+    return not _is_phone_number(value)
+
+
+def _items_of(given: str, name: str) -> Any:
+    """The items of a list given as text: a comma-separated string, or the text a template renders
+    for a list, a tuple, a set or a collection such as ``frozenset({'a'})`` or ``dict_keys(['a'])``;
+    the text of any other Python object (``range(0, 3)``) is refused, not split at its commas."""
+    call = _CALL.fullmatch(given)
+    if call and call[1] in _WRAPPED:
+        items = _listed(call[2].strip(), name)
+        return _WRAPPED[call[1]](items) if all(isinstance(item, str) for item in items) else items
+    if call and (call[1] in _OBJECTS or isinstance(getattr(builtins, call[1], None), type)):
+        raise ValueError(
+            f"{name} must be a list of strings or a comma-separated string, got {_shown(given)}: the "
+            f"text of a Python {call[1]}, not its items (render a list, e.g. with list())"
+        )
+    if _looks_listed(given):
+        return _listed(given, name)
+    return given.split(",") if given else []
 
 
 def _not_a_name(item: str) -> bool:
@@ -319,8 +427,7 @@ def string_list(value: Any, name: str, *, example: str, ordered: bool = False) -
             "template renders for nothing"
         )
     if isinstance(value, str):
-        given = value.strip()
-        items = _listed(given, name) if _looks_listed(given) else (given.split(",") if given else [])
+        items = _items_of(value.strip(), name)
     if not isinstance(items, list | tuple) and (ordered or not isinstance(items, set | frozenset)):
         kind = "a list" if ordered else "a list or a set"
         raise ValueError(f"{name} must be {kind} of strings or a comma-separated string, got {_shown(value)}")
@@ -376,4 +483,6 @@ def rendered(value: Any, name: str, kind: type) -> Any:
                 return parsed
     if kind is list and isinstance(value, tuple):
         return list(value)
+    if kind is list and isinstance(value, Sequence) and not isinstance(value, str | bytes):
+        return value  # a mapped upstream task's output, read lazily
     raise ValueError(f"{name} must be a {'list' if kind is list else 'mapping'}, got {type(value).__name__}")

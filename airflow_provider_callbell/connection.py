@@ -228,6 +228,24 @@ def _parts_problem(parts: SplitResult, port: int | None) -> str | None:
     return host_problem(parts) or next((problem for problem, found in problems.items() if found), None)
 
 
+def token_problem(token: str) -> str | None:
+    """What makes ``token`` a paste error rather than an API token, never quoting it; ``None`` if
+    it is usable. The hooks and the sandbox hold tokens to these rules alike."""
+    if not all(33 <= ord(char) < 127 for char in token):
+        return (
+            "holds a space, a line break or a character outside printable ASCII: paste it again, "
+            "exactly as Callbell shows it."
+        )
+    if token[:1] in ("'", '"', "`") and token[-1:] == token[:1]:
+        return "is wrapped in quotes: paste it without them, exactly as Callbell shows it."
+    if not MIN_TOKEN_LENGTH <= len(token) <= MAX_TOKEN_LENGTH:
+        return (
+            f"has {len(token)} characters, where {MIN_TOKEN_LENGTH} to {MAX_TOKEN_LENGTH} are accepted "
+            "(fewer are too few for Airflow to mask in logs): paste the whole token, and only it."
+        )
+    return None
+
+
 def token_of(conn: Connection, conn_id: str) -> str:
     """The API token, checked without ever showing it: a pasted line break would leak it."""
     from airflow_provider_callbell.exceptions import CallbellAuthError
@@ -238,22 +256,9 @@ def token_of(conn: Connection, conn_id: str) -> str:
             f"The Callbell connection {conn_id!r} has no API token: "
             "put the token in the connection's password field."
         )
-    if not all(33 <= ord(c) < 127 for c in token):
-        raise CallbellAuthError(
-            f"The API token of the Callbell connection {conn_id!r} holds a space, a line break or "
-            "a character outside printable ASCII: paste it again, exactly as Callbell shows it."
-        )
-    if token[0] in "'\"`" and token[-1] == token[0]:
-        raise CallbellAuthError(
-            f"The API token of the Callbell connection {conn_id!r} is wrapped in quotes: paste it "
-            "without them, exactly as Callbell shows it."
-        )
-    if not MIN_TOKEN_LENGTH <= len(token) <= MAX_TOKEN_LENGTH:
-        raise CallbellAuthError(
-            f"The API token of the Callbell connection {conn_id!r} has {len(token)} characters, where "
-            f"{MIN_TOKEN_LENGTH} to {MAX_TOKEN_LENGTH} are accepted (fewer are too few for Airflow "
-            "to mask in logs): paste the whole token, and only it."
-        )
+    problem = token_problem(token)
+    if problem:
+        raise CallbellAuthError(f"The API token of the Callbell connection {conn_id!r} {problem}")
     return token
 
 

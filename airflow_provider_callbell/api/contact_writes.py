@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import decimal
+import json
+import math
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
@@ -29,7 +32,9 @@ def single_contact(document: Any) -> Contact:
 
 
 def contact_path(uuid: str) -> str:
-    """The path of the contact with ``uuid``, checked."""
+    """The path of the contact with ``uuid``, checked: ``phone`` would name the phone lookup."""
+    if isinstance(uuid, str) and uuid.strip().lower() == "phone":
+        raise ValueError("uuid must be a contact's uuid, got 'phone': the path of the phone lookup")
     return f"contacts/{quote(identifier(uuid, 'uuid'))}"
 
 
@@ -70,15 +75,43 @@ def tag_list(value: Any, name: str) -> list[str]:
 
 def _custom_fields(value: Any, name: str) -> dict[str, str]:
     if not isinstance(value, Mapping) or not value:
-        raise ValueError(f"{name} must be a non-empty mapping of field names to text, got {value!r}")
+        raise ValueError(f"{name} must be a non-empty mapping of field names to values, got {value!r}")
     fields = {}
     for key, item in value.items():
-        if not isinstance(key, str) or not key.strip() or not isinstance(item, str):
-            raise ValueError(
-                f"{name} must map field names to text values, got {key!r}: {type(item).__name__}"
-            )
-        fields[key] = item
+        if not isinstance(key, str) or not key.strip():
+            raise ValueError(f"{name} must map field names (non-empty texts) to values, got {key!r}")
+        fields[key] = field_value(item, f"{name}[{key!r}]")
     return fields
+
+
+def field_value(value: Any, name: str) -> str:
+    """A custom field's value as Callbell holds it, text: a number written plainly (``91``, not
+    ``91.0``; ``0.0000001``, not ``1e-07``), a list of texts as JSON."""
+    if isinstance(value, str):
+        return value
+    if _finite_number(value):
+        try:
+            return _plain_number(value)
+        except (ValueError, ArithmeticError):  # more digits than Python writes out, or Decimal can
+            raise ValueError(f"{name} holds a number too long to write: give it as text") from None
+    if isinstance(value, list | tuple) and all(isinstance(item, str) for item in value):
+        return json.dumps(list(value), ensure_ascii=False)
+    raise ValueError(f"{name} must be text, a finite number or a list of texts, got {type(value).__name__}")
+
+
+def _finite_number(value: Any) -> bool:
+    if isinstance(value, bool):
+        return False
+    if isinstance(value, decimal.Decimal):
+        return value.is_finite()
+    return isinstance(value, int) or (isinstance(value, float) and math.isfinite(value))
+
+
+def _plain_number(value: int | float | decimal.Decimal) -> str:
+    if isinstance(value, int):
+        return str(value)
+    exact = decimal.Decimal(repr(value) if isinstance(value, float) else value)
+    return "0" if exact.is_zero() else format(exact.normalize(decimal.Context(prec=100)), "f")
 
 
 def _unassign(value: Any, name: str) -> bool:

@@ -155,18 +155,28 @@ def known_parts(parts: Mapping[str, Any]) -> dict[str, Any]:
     """:func:`rendered_parts` at DAG parse time: a part known only once rendered (a template, an
     upstream task's output) stands in as a valid value of its kind, so the others are checked now."""
     return rendered_parts(
-        {
-            name: _STAND_INS.get(name, "x") if value is not None and known_now(value) is None else value
-            for name, value in parts.items()
-        }
+        {name: _stand_in(value, _STAND_INS.get(name, "x")) for name, value in parts.items()}
     )
+
+
+def _stand_in(value: Any, stand_in: Any) -> Any:
+    """``value`` with what is known only once rendered replaced by ``stand_in``: the whole value,
+    or the items of a list and the values of a mapping (as Airflow renders them), so the known
+    ones are checked now."""
+    if value is None or (isinstance(value, str) and known_now(value) is not None):
+        return value
+    if isinstance(value, list | tuple):
+        return [_stand_in(item, "x") for item in value]
+    if isinstance(value, Mapping):
+        return {key: _stand_in(item, "x") for key, item in value.items()}
+    return stand_in if known_now(value) is None else value
 
 
 def check_parts(**parts: Any) -> None:
     """Check the parts of messages whose recipients (and maybe content) each row of a batch gives."""
     if not any(parts.get(name) is not None for name in ("text", "template_uuid", "media_url")):
         parts["text"] = "-"
-    OutgoingMessage(to="0", **parts)
+    OutgoingMessage(to="+1 000 000 0000", **parts)
 
 
 def _values(values: Any, template_uuid: str | None) -> tuple[str, ...]:

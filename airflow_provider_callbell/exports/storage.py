@@ -7,7 +7,7 @@ the path; these name both, and the fix.
 
 from __future__ import annotations
 
-import posixpath
+import os
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -40,15 +40,22 @@ def scheme_of(path: str) -> str:
 
 
 def same_file(path: str, other: str) -> bool:
-    """Whether two paths as given name one file: ``/x/a.jsonl`` and ``file:///x/./a.jsonl`` do."""
+    """Whether two paths name one file: ``/x/a.jsonl`` and ``file:///x/./a.jsonl`` do, and on the
+    local disk so do a symlink (or a path through a symlinked directory) and a hard link to it."""
 
     def plain(given: str) -> str:
         scheme = scheme_of(given)
         if scheme in LOCAL_SCHEMES:
-            return posixpath.normpath(given.partition("://")[2] if scheme else given)
+            return os.path.realpath(given.partition("://")[2] if scheme else given)
         return f"{scheme}://{given.partition('://')[2]}"
 
-    return plain(path) == plain(other)
+    first, second = plain(path), plain(other)
+    if first == second:
+        return True
+    try:
+        return os.path.samefile(first, second)
+    except (OSError, ValueError):
+        return False
 
 
 def _fix(scheme: str, name: str) -> str:

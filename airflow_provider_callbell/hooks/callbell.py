@@ -11,7 +11,6 @@ from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from datetime import datetime
 from functools import cached_property
 from typing import TYPE_CHECKING, Any, TypeVar
-from urllib.parse import quote
 from uuid import uuid4
 
 import requests
@@ -36,7 +35,7 @@ from airflow_provider_callbell.api.transport import (
     transport_failure,
 )
 from airflow_provider_callbell.api.walk import ContactWalk, PageRequest
-from airflow_provider_callbell.arguments import api_path, conn_id, flag, identifier, optional_identifier
+from airflow_provider_callbell.arguments import api_path, conn_id, flag, optional_identifier
 from airflow_provider_callbell.arguments import phone_number as _phone_number
 from airflow_provider_callbell.connection import (
     CONN_TYPE,
@@ -330,7 +329,7 @@ class CallbellHook(BaseHook):
 
         :raises CallbellNotFoundError: when no contact has that uuid.
         """
-        path = f"contacts/{quote(identifier(uuid, 'uuid'))}"
+        path = contact_writes.contact_path(uuid)
         params = {"include_field_types": "true"} if flag(include_field_types, "include_field_types") else None
         return contact_writes.single_contact(self.request("GET", path, params=params))
 

@@ -3,8 +3,9 @@
 A row names its recipient as ``to``, or ``phoneNumber`` as the contact export writes it (so an
 export of a segment is a batch as it is, its other contact keys ignored), and may override
 ``text``, ``template_uuid``, ``template_values``, ``media_url``, ``media_type``, ``channel``,
-``channel_uuid`` and ``metadata``. An exported contact's ``channel`` is an object, not a channel
-type: it is ignored, like the export's other keys.
+``channel_uuid`` and ``metadata``. A row's media replaces the defaults' text and template, and
+its text or template replaces the defaults' media. An exported contact's ``channel`` is an
+object with a ``uuid``, not a channel type: it is ignored, like the export's other keys.
 """
 
 from __future__ import annotations
@@ -17,6 +18,8 @@ from airflow_provider_callbell.upserts.rows import ROW_KEYS, phone_key, without_
 
 MESSAGE_KEYS = MESSAGE_PARTS
 RECIPIENT_KEYS = ("to", "phoneNumber")
+TEXT_KEYS = ("text", "template_uuid", "template_values")
+MEDIA_KEYS = ("media_url", "media_type")
 ALLOWED_KEYS = frozenset((*MESSAGE_KEYS, *RECIPIENT_KEYS)) | ROW_KEYS
 
 
@@ -30,14 +33,30 @@ def message_of(row: Any, defaults: Mapping[str, Any]) -> OutgoingMessage:
             f"has keys a message row does not have: {', '.join(map(repr, unknown))}; it may hold "
             f"{', '.join((*RECIPIENT_KEYS, *MESSAGE_KEYS))} (and the keys of an exported contact)"
         )
-    to: Any = row.get("to") if row.get("to") is not None else row.get("phoneNumber")
-    other = row.get("phoneNumber")
-    if other is not None and to is not other and phone_key(str(to)) != phone_key(str(other)):
+    to, other = (_recipient(row, key) for key in RECIPIENT_KEYS)
+    if to is None and other is None:
+        raise ValueError("has no recipient: give its phone number as 'to' (or 'phoneNumber')")
+    if to is not None and other is not None and phone_key(str(to)) != phone_key(str(other)):
         raise ValueError("has a to and a phoneNumber that differ: give one recipient")
     given = {key: row[key] for key in MESSAGE_KEYS if row.get(key) is not None}
-    if isinstance(given.get("channel"), Mapping):
+    if isinstance(given.get("channel"), Mapping) and "uuid" in given["channel"]:
         del given["channel"]
+    kept = {key: value for key, value in defaults.items() if not _replaced(key, given)}
     try:
-        return OutgoingMessage(to=to, **{**defaults, **rendered_parts(given)})
+        return OutgoingMessage(to=other if to is None else to, **{**kept, **rendered_parts(given)})
     except ValueError as error:
         raise ValueError(without_value(error)) from None
+
+
+def _recipient(row: Mapping[str, Any], key: str) -> Any:
+    """The row's ``key``, ``None`` when blank (an export's contact without a phone number)."""
+    value = row.get(key)
+    return None if isinstance(value, str) and not value.strip() else value
+
+
+def _replaced(default: str, given: Mapping[str, Any]) -> bool:
+    """Whether a row's content replaces a default part: media replaces text and templates, and
+    text or a template replaces media."""
+    if "media_url" in given:
+        return default in TEXT_KEYS
+    return default in MEDIA_KEYS and any(key in given for key in TEXT_KEYS)

@@ -9,7 +9,7 @@ from airflow.providers.common.compat.notifier import BaseNotifier
 
 from airflow_provider_callbell import arguments
 from airflow_provider_callbell.api.messages import MESSAGE_PARTS
-from airflow_provider_callbell.arguments import is_template, phone_number, string_list
+from airflow_provider_callbell.arguments import is_template, named_for, phone_number, string_list
 from airflow_provider_callbell.connection import DEFAULT_CONN_ID
 
 if TYPE_CHECKING:
@@ -84,8 +84,9 @@ class CallbellNotifier(BaseNotifier):
         self.channel = channel
         self.channel_uuid = channel_uuid
         self.metadata = metadata
-        self.callbell_conn_id = arguments.conn_id(callbell_conn_id, "callbell_conn_id")
-        self._messages(check_only=True)
+        with named_for(self):
+            self.callbell_conn_id = arguments.conn_id(callbell_conn_id, "callbell_conn_id")
+            self._messages(check_only=True)
 
     def _messages(self, *, check_only: bool = False) -> list[OutgoingMessage]:
         """One message a recipient; with ``check_only``, the parts known now are checked."""
@@ -105,8 +106,13 @@ class CallbellNotifier(BaseNotifier):
         return [OutgoingMessage(to=to, **rendered_parts(parts)) for to in self._recipients()]
 
     def _recipients(self) -> list[str]:
-        numbers = string_list(self.to, "to", example="['+39 333 000 1111']", ordered=True)
-        return [phone_number(number, "to") for number in numbers]
+        """The phone numbers of ``to``, each once however it is written."""
+        from airflow_provider_callbell.upserts.rows import phone_key
+
+        unique: dict[str, str] = {}
+        for number in string_list(self.to, "to", example="['+39 333 000 1111']", ordered=True):
+            unique.setdefault(phone_key(phone_number(number, "to")), number.strip())
+        return list(unique.values())
 
     def _key(self, context: Context, message: OutgoingMessage) -> str:
         from airflow_provider_callbell.api.messages import idempotency_key
@@ -125,12 +131,12 @@ class CallbellNotifier(BaseNotifier):
         hook = CallbellHook(callbell_conn_id=self.callbell_conn_id)
         failures: list[tuple[str, CallbellError]] = []
         with contextlib.closing(hook):
-            messages = self._messages()
-            for message in messages:
+            messages = self._rendered_messages(context)
+            for number, message in enumerate(messages, 1):
                 try:
                     hook.send_message(message, idempotency_key=self._key(context, message))
                 except CallbellError as error:
-                    self._failed(failures, message.to, error)
+                    self._failed(failures, _recipient(number, message), error)
         self._reached_everyone(len(messages), failures)
 
     async def async_notify(self, context: Context) -> None:
@@ -141,20 +147,27 @@ class CallbellNotifier(BaseNotifier):
         hook = CallbellAsyncHook(self.callbell_conn_id)
         failures: list[tuple[str, CallbellError]] = []
         try:
-            messages = self._messages()
-            for message in messages:
+            messages = self._rendered_messages(context)
+            for number, message in enumerate(messages, 1):
                 try:
                     await hook.send_message(message, idempotency_key=self._key(context, message))
                 except CallbellError as error:
-                    self._failed(failures, message.to, error)
+                    self._failed(failures, _recipient(number, message), error)
         finally:
             await hook.aclose()
         self._reached_everyone(len(messages), failures)
 
-    def _failed(self, failures: list[tuple[str, CallbellError]], to: str, error: CallbellError) -> None:
+    def _rendered_messages(self, context: Context) -> list[OutgoingMessage]:
+        """The messages of the rendered arguments; an error names the notifier and its task."""
+        with named_for(self, getattr(context.get("ti"), "task_id", None)):
+            return self._messages()
+
+    def _failed(
+        self, failures: list[tuple[str, CallbellError]], recipient: str, error: CallbellError
+    ) -> None:
         """A recipient not reached: logged now, raised with the others once all were tried."""
-        self.log.warning("The Callbell notification to %s failed: %s", to, error)
-        failures.append((to, error))
+        self.log.warning("The Callbell notification to %s failed: %s", recipient, error)
+        failures.append((recipient, error))
 
     @staticmethod
     def _reached_everyone(recipients: int, failures: Sequence[tuple[str, Exception]]) -> None:
@@ -162,11 +175,17 @@ class CallbellNotifier(BaseNotifier):
         from airflow_provider_callbell.exceptions import CallbellError
 
         if failures:
-            refused = "; ".join(f"{to}: {error}" for to, error in failures)
+            refused = "; ".join(f"{recipient}: {error}" for recipient, error in failures)
             raise CallbellError(
                 f"The Callbell notification reached {recipients - len(failures)} of {recipients} "
                 f"recipients; not {refused}"
             )
+
+
+def _recipient(number: int, message: OutgoingMessage) -> str:
+    """A recipient as logs name one: by place in ``to`` and last two digits, not the phone number."""
+    digits = "".join(char for char in message.to if char.isdigit())
+    return f"recipient {number} (…{digits[-2:]})"
 
 
 send_callbell_notification = CallbellNotifier

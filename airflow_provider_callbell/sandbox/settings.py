@@ -8,7 +8,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from airflow_provider_callbell.connection import MAX_TOKEN_LENGTH, MIN_TOKEN_LENGTH
+from airflow_provider_callbell.connection import MAX_TOKEN_LENGTH, MIN_TOKEN_LENGTH, token_problem
 
 DEFAULT_TOKEN = "sandbox-token"  # noqa: S105 - public, like moto's fake keys
 
@@ -101,15 +101,6 @@ DEFAULT_EVENT_MIX = EventMix(
 )
 
 
-def _usable_token(token: str) -> bool:
-    quoted = token[:1] in ("'", '"', "`") and token[-1:] == token[:1]
-    return (
-        MIN_TOKEN_LENGTH <= len(token) <= MAX_TOKEN_LENGTH
-        and all(33 <= ord(c) < 127 for c in token)
-        and not quoted
-    )
-
-
 @dataclass(frozen=True, kw_only=True)
 class SandboxSettings:
     """How the sandbox behaves; immutable, change it with :meth:`replace`.
@@ -166,7 +157,7 @@ class SandboxSettings:
     def __post_init__(self) -> None:
         _check_int("contacts", self.contacts, minimum=0, maximum=10_000_000)
         _check_int("seed", self.seed, minimum=None)
-        if not isinstance(self.token, str) or not _usable_token(self.token):
+        if not isinstance(self.token, str) or token_problem(self.token) is not None:
             raise ValueError(
                 f"token must be {MIN_TOKEN_LENGTH} to {MAX_TOKEN_LENGTH} printable ASCII characters "
                 "without spaces nor wrapping quotes, as a client can send it (the hooks refuse any other)"

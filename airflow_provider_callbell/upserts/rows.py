@@ -7,15 +7,13 @@ an empty value clears (``""`` for ``note`` or ``assignedUser``, ``[]`` for ``tag
 
 from __future__ import annotations
 
-import decimal
 import json
-import math
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from airflow_provider_callbell.api.contact_writes import MAX_NOTE_LENGTH, tag_list
+from airflow_provider_callbell.api.contact_writes import MAX_NOTE_LENGTH, field_value, tag_list
 from airflow_provider_callbell.arguments import identifier, phone_number
 
 TAGS_MODES = ("set", "add", "remove")
@@ -165,32 +163,10 @@ def _json(value: str, key: str) -> Any:
 def _field_value(name: Any, value: Any, key: str) -> str:
     if not isinstance(name, str) or not name.strip():
         raise RowError(f"has invalid {key}: field names must be non-empty texts")
-    if isinstance(value, str):
-        return value
-    if _finite_number(value):
-        try:
-            return _plain_number(value)
-        except (ValueError, ArithmeticError):  # more digits than Python writes out, or Decimal can
-            raise RowError(f"has a number too long for {key}[{name!r}]: give it as text") from None
-    if isinstance(value, list) and all(isinstance(item, str) for item in value):
-        return json.dumps(value, ensure_ascii=False)
-    raise RowError(f"has an invalid value for {key}[{name!r}]: text, a number or a list of texts")
-
-
-def _finite_number(value: Any) -> bool:
-    if isinstance(value, bool):
-        return False
-    if isinstance(value, decimal.Decimal):
-        return value.is_finite()
-    return isinstance(value, int) or (isinstance(value, float) and math.isfinite(value))
-
-
-def _plain_number(value: int | float | decimal.Decimal) -> str:
-    """A number as Callbell's text fields hold one: ``91``, not ``91.0``; ``0.0000001``, not ``1e-07``."""
-    if isinstance(value, int):
-        return str(value)
-    exact = decimal.Decimal(repr(value) if isinstance(value, float) else value)
-    return "0" if exact.is_zero() else format(exact.normalize(decimal.Context(prec=100)), "f")
+    try:
+        return field_value(value, f"{key}[{name!r}]")
+    except ValueError as error:
+        raise RowError(f"has an invalid value: {error}") from None
 
 
 def _team(value: Any, key: str) -> str:

@@ -34,7 +34,26 @@ NOT_IDS: list[Any] = [
     ["abc"],
     "-abc",
 ]
-NOT_PHONES: list[Any] = [".", "..", "../contacts", "+39/123", "123?x", "", "abc", "+", None, 39123456]
+NOT_PHONES: list[Any] = [
+    ".",
+    "..",
+    "../contacts",
+    "+39/123",
+    "123?x",
+    "",
+    "abc",
+    "+",
+    None,
+    39123456,
+    "0",
+    "+39 1",
+    "1" * 18,
+    "((39) 333 000 1111",
+    "(39 333 000 1111",
+    "+39 333) 000 1111",
+    "(+39 (333)) 000 1111",
+    "+39 333 000 1111+",
+]
 
 
 def _id(value: Any) -> str:
@@ -45,6 +64,14 @@ def _id(value: Any) -> str:
 def test_contact_uuids(sandbox: Any, value: Any) -> None:
     with pytest.raises(ValueError, match=r"^uuid must be a"):
         quick_hook().get_contact(value)
+    assert sandbox.stats.total_requests == 0
+
+
+def test_the_phone_lookups_path_is_no_contact_uuid(sandbox: Any) -> None:
+    hook = quick_hook()
+    for call in (hook.get_contact, hook.delete_contact, lambda uuid: hook.update_contact(uuid, note="x")):
+        with pytest.raises(ValueError, match="uuid must be a contact's uuid, got 'phone'"):
+            call("phone")
     assert sandbox.stats.total_requests == 0
 
 
@@ -84,6 +111,15 @@ def test_an_output_path_is_written_as_it_was_checked(sandbox: Any, tmp_path: Pat
 
     assert result["path"] == f"{tmp_path}/x.jsonl"
     assert [path.name for path in tmp_path.iterdir()] == ["x.jsonl"]
+
+
+def test_a_phone_number_stored_as_a_number_is_told_apart() -> None:
+    """A Parquet int64 or JSON number column: its + and leading zeros are gone."""
+    from airflow_provider_callbell.arguments import phone_number
+
+    for number in (393330001111, 393330001111.0):
+        with pytest.raises(ValueError, match="phone_number must be a phone number as text, not a number"):
+            phone_number(number, "phone_number")
 
 
 def test_phone_numbers_with_brackets_first_are_numbers() -> None:

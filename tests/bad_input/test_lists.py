@@ -38,6 +38,14 @@ NOT_LISTS: list[Any] = [
     '"lead"',
     "<generator object sync_do_map at 0x7f3a9c2e1d40>",
     "('<generator object select_or_reject at 0x7f3a9c2e1d40>',)",
+    "range(0, 3)",
+    "map(str, ['lead'])",
+    "zip(['lead'], ['vip'])",
+    "dict_items([('lead', 1)])",
+    "OrderedDict([('lead', 1)])",
+    "frozenset({1, 2})",
+    "dict_keys(['lead', 'vip']",
+    "set([['lead']])",
 ]
 RENDERED = [
     "['lead', 'vip']",
@@ -47,6 +55,8 @@ RENDERED = [
     ["lead", "vip"],
     ("lead", "vip"),
     "('lead', 'vip')",
+    "dict_keys(['lead', 'vip'])",
+    "deque(['lead', 'vip'])",
 ]
 
 
@@ -104,6 +114,16 @@ def test_lists_given_as_text_read_as_lists(value: Any) -> None:
         "lead",
         "vip",
     ]
+
+
+def test_the_text_of_a_set_is_the_set_where_sets_are_allowed() -> None:
+    """Tags may be a set (``{{ params.tags | set }}`` renders ``{'lead', 'vip'}``); fields, in
+    order, may not."""
+    for text in ("{'lead', 'vip'}", "frozenset({'lead', 'vip'})", "set(['lead', 'vip'])"):
+        filters, _, _ = CallbellListContactsOperator(task_id="export", tags=text)._check()
+        assert sorted(filters.tags) == ["lead", "vip"]
+        with pytest.raises(ValueError, match="fields must be a list of strings"):
+            CallbellListContactsOperator(task_id="export", fields=text)
 
 
 @pytest.mark.parametrize("native", [False, True], ids=["rendered-as-text", "native-objects"])
@@ -189,7 +209,8 @@ def test_a_list_cut_short_is_refused_for_its_stray_quote() -> None:
 
 
 @pytest.mark.parametrize(
-    "to", ["(02) 1234 5678", "02 1234 (5678)", "(02) 1234 (5678)", "(0039) 333 000 1111", "(02)"]
+    "to",
+    ["(02) 1234 5678", "02 1234 (5678)", "(02) 1234 (5678)", "(0039) 333 000 1111", "(0039 333 000 1111)"],
 )
 def test_a_phone_number_in_brackets_is_never_read_as_a_list(to: str) -> None:
     from airflow_provider_callbell.notifications.callbell import CallbellNotifier

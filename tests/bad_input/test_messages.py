@@ -53,6 +53,20 @@ BAD_MEDIA_URLS = [
     "https://[zz::1]/x.png",
     "ftp://cdn.example/x.png",
     "file:///etc/passwd",
+    "https://localhost/x.png",
+    "https://cdn.localhost/x.png",
+    "http://127.0.0.1:8080/x.pdf",
+    "https://[::1]/x.png",
+    "https://10.1.2.3/x.png",
+    "https://192.168.0.7/x.png",
+    "https://169.254.169.254/latest/meta-data",
+    "https://[fe80::1%25eth0]/x.png",
+    "https://printer.local/x.png",
+    "https://intranet/x.png",
+    "https://user:secret@cdn.example/x.png",
+    "https://cdn.example@evil.example/x.png",
+    "https://cdn.example\\@evil.example/x.png",
+    "https://cdn.example\\x.png",
     "cdn.example/x.png",
     "//cdn.example/x.png",
     "javascript:alert(1)",
@@ -87,7 +101,15 @@ def test_media_urls_that_cannot_be_fetched(url: str) -> None:
 
 
 @pytest.mark.parametrize(
-    "url", ["https://cdn.example/a%20b.png?v=2", "http://127.0.0.1:8080/x.pdf", "https://[::1]/x.png"]
+    "url",
+    [
+        "https://cdn.example/a%20b.png?v=2",
+        "http://93.184.215.14:8080/x.pdf",
+        "https://[2606:4700::1111]/x.png",
+        "https://bücher.example/x.png",
+        "https://xn--bcher-kva.example/x.png",
+        "https://cdn.example./x.png",
+    ],
 )
 def test_media_urls_that_can_be_fetched(url: str) -> None:
     assert CallbellSendMessageOperator(task_id="send", to=TO, media_url=url).media_url == url
@@ -103,6 +125,9 @@ def test_media_urls_that_can_be_fetched(url: str) -> None:
         ({**TEMPLATE, "template_values": "a,b"}, "template_values must be a list"),
         ({"metadata": "{'k': 1}"}, r"metadata\['k'\] must be a text"),
         ({"phoneNumber": "+39 333 999 0000"}, "has a to and a phoneNumber that differ"),
+        ({"to": "", "phoneNumber": " "}, "has no recipient"),
+        ({"to": None}, "has no recipient"),
+        ({"channel": {"type": "whatsapp"}}, "channel must be a non-empty string"),
         ({"text": None, "media_url": "https://e.com/x.pdf", "media_type": ""}, "media_type must be one of"),
     ],
     ids=_id,
@@ -175,3 +200,71 @@ def test_a_blank_media_type_is_refused_as_without_media() -> None:
 
 def test_a_row_may_give_its_number_twice_alike() -> None:
     assert message_of({"to": TO, "phoneNumber": "+393330001111", "text": "hi"}, {}).to == TO
+
+
+def test_a_blank_recipient_key_is_no_recipient() -> None:
+    """An export's contact without a number has ``phoneNumber: ""``: it is not a second number."""
+    assert message_of({"to": TO, "phoneNumber": "", "text": "hi"}, {}).to == TO
+    assert message_of({"to": " ", "phoneNumber": TO, "text": "hi"}, {}).to == TO
+
+
+def test_a_rows_content_replaces_the_defaults_other_kind() -> None:
+    media = {"media_url": "https://e.com/x.pdf", "media_type": "document"}
+    sent_media = message_of({"to": TO, **media}, {"text": "hi", **TEMPLATE, "template_values": ["a"]})
+    assert (sent_media.text, sent_media.template_uuid, sent_media.media_url) == (
+        None,
+        None,
+        media["media_url"],
+    )
+    sent_text = message_of({"to": TO, "text": "hi"}, media)
+    assert (sent_text.text, sent_text.media_url, sent_text.media_type) == ("hi", None, None)
+    with pytest.raises(ValueError, match="media_url cannot be combined"):
+        message_of({"to": TO, "text": "hi", "media_url": "https://e.com/x.pdf"}, {})
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({**TEMPLATE, "template_values": ["{{ params.name }}", ""]}, "template_values must be non-blank"),
+        ({**TEMPLATE, "template_values": ["{{ params.name }}", 3]}, "template_values must be texts"),
+        ({"metadata": {"run": "{{ run_id }}", "big": "x" * 501}}, r"metadata\['big'\] must be a text"),
+        ({"metadata": {"run": "{{ run_id }}", "idempotency_key": "k"}}, "other than 'idempotency_key'"),
+    ],
+    ids=_id,
+)
+def test_known_items_beside_templated_ones_are_checked_at_parse_time(
+    kwargs: dict[str, Any], message: str
+) -> None:
+    for make in _makers(kwargs):
+        with pytest.raises(ValueError, match=message):
+            make()
+
+
+def test_templated_items_are_checked_once_rendered_not_as_their_template() -> None:
+    long_template = "{{ params.note }}" + " " * 600
+    kwargs: dict[str, Any] = {
+        **TEMPLATE,
+        "template_values": ["{{ params.a }}", "b"],
+        "metadata": {"note": long_template},
+    }
+    for make in _makers(kwargs):
+        make()
+    operator = CallbellSendMessageOperator(task_id="send", to=TO, text="hi", metadata={"note": long_template})
+    operator.metadata = {"note": "x" * 501}
+    with pytest.raises(ValueError, match=r"metadata\['note'\] must be a text"):
+        operator._check()
+
+
+def test_notifier_errors_name_the_notifier_and_at_run_time_the_task() -> None:
+    with pytest.raises(ValueError, match=r"^CallbellNotifier: to must be a phone number"):
+        CallbellNotifier(to="call me", text="hi")
+    notifier = CallbellNotifier(to="{{ params.on_call }}", text="hi")
+    notifier.to = "call me"
+    context: Any = {"run_id": "manual__1", "ti": type("TI", (), {"task_id": "load"})()}
+    with pytest.raises(ValueError, match=r"^CallbellNotifier 'load': to must be a phone number"):
+        notifier.notify(context)
+
+
+def test_a_notifier_sends_once_to_a_number_written_two_ways() -> None:
+    notifier = CallbellNotifier(to=[TO, "+393330001111", "0039 333 000 2222"], text="hi")
+    assert notifier._recipients() == [TO, "0039 333 000 2222"]

@@ -144,6 +144,26 @@ def test_a_report_path_naming_the_input_file_is_refused_at_parse_time(tmp_path: 
         )
 
 
+@pytest.mark.parametrize("link", ["directory", "file", "hard"])
+def test_a_report_path_reaching_the_input_file_through_a_link_is_refused(tmp_path: Path, link: str) -> None:
+    rows = tmp_path / "data" / "rows.jsonl"
+    rows.parent.mkdir()
+    rows.write_text("{}\n")
+    linked = tmp_path / "linked"
+    if link == "directory":
+        linked.symlink_to(rows.parent)
+        report = linked / "rows.jsonl"
+    elif link == "file":
+        report = tmp_path / "report.jsonl"
+        report.symlink_to(rows)
+    else:
+        report = tmp_path / "report.jsonl"
+        report.hardlink_to(rows)
+    with pytest.raises(ValueError, match=r"report_path .* names the input_path file"):
+        CallbellUpsertContactsOperator(task_id="upsert", input_path=str(rows), report_path=str(report))
+    assert rows.read_text() == "{}\n"
+
+
 @pytest.mark.parametrize(
     "value", [Decimal("sNaN"), Decimal("Infinity"), float("nan"), float("-inf")], ids=_id
 )
@@ -159,7 +179,7 @@ def test_numbers_no_field_can_hold_fail_their_row(account: CallbellSandbox, valu
 
 @pytest.mark.parametrize("value", [10**5000, Decimal("1E+20000000")], ids=["digits", "exponent"])
 def test_a_number_too_long_to_write_fails_its_row(value: Any) -> None:
-    with pytest.raises(RowError, match=r"has a number too long for customFields\['x'\]"):
+    with pytest.raises(RowError, match=r"customFields\['x'\] holds a number too long to write"):
         Row.of(1, {"uuid": "c0ffee", "customFields": {"x": value}}, "uuid")
 
 

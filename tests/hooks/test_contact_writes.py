@@ -64,7 +64,12 @@ def test_delete(sandbox: CallbellSandbox) -> None:
         ({}, "at least one change"),
         ({"tagz": ["x"]}, "contact changes must be among .*tags.* got tagz"),
         ({"tags": "a,,b"}, "tags must be non-blank"),
-        ({"custom_fields": {"score": 87}}, "custom_fields must map field names to text"),
+        ({"custom_fields": {"score": {"a": 1}}}, r"custom_fields\['score'\] must be text, a finite number"),
+        (
+            {"custom_fields": {"score": float("nan")}},
+            r"custom_fields\['score'\] must be text, a finite number",
+        ),
+        ({"custom_fields": {"": "x"}}, "custom_fields must map field names"),
         ({"note": "x" * 1001}, "note must hold at most 1000"),
         ({"assigned_user": "a@b.c", "unassign_user": True}, "contradict"),
         ({"team_uuid": "../auth/me"}, "team_uuid must be a Callbell identifier"),
@@ -80,3 +85,10 @@ def test_bad_changes_are_refused_before_any_request(
         quick_hook().update_contact(uuid, **changes)
 
     assert sandbox.stats.total_requests == 0
+
+
+def test_custom_field_numbers_are_written_as_upsert_rows_write_them(sandbox: CallbellSandbox) -> None:
+    uuid = sandbox.contacts()[0]["uuid"]
+    quick_hook().update_contact(uuid, custom_fields={"score": 91.0, "rate": 1e-07, "tags": ("a", "b")})
+    fields = sandbox.get_contact(uuid)["customFields"]
+    assert (fields["score"], fields["rate"], fields["tags"]) == ("91", "0.0000001", '["a", "b"]')

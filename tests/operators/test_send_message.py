@@ -133,13 +133,16 @@ def test_an_exported_segment_is_a_batch(account: CallbellSandbox, tmp_path: Path
     ("kwargs", "message"),
     [
         ({"text": "x"}, "give one of to .*, messages or input_path"),
-        ({"to": "+39 1", "messages": [], "text": "x"}, "give one of"),
-        ({"to": "+39 1"}, "needs text, template_uuid or media_url"),
+        ({"to": "+39 100 000 0001", "messages": [], "text": "x"}, "give one of"),
+        ({"to": "+39 100 000 0001"}, "needs text, template_uuid or media_url"),
         ({"to": "not a number", "text": "x"}, "to must be a phone number"),
         ({"messages": [], "template_values": ["a"]}, "template_values need template_uuid"),
         ({"messages": [], "text": "x", "metadata": "nope"}, "metadata must be a mapping"),
-        ({"to": "+39 1", "text": "x", "poll_interval": 0}, "poll_interval must be a number from"),
-        ({"to": "+39 1", "text": "x", "wait_for_delivery": "yes"}, "wait_for_delivery must be True or False"),
+        ({"to": "+39 100 000 0001", "text": "x", "poll_interval": 0}, "poll_interval must be a number from"),
+        (
+            {"to": "+39 100 000 0001", "text": "x", "wait_for_delivery": "yes"},
+            "wait_for_delivery must be True or False",
+        ),
         ({"input_path": "/x.xlsx", "text": "x"}, "input_path"),
     ],
 )
@@ -175,3 +178,43 @@ def test_each_row_once_on_a_live_account_that_loses_answers(
     sent = sorted(m["contactUuid"] for m in outbound(account))
     assert sent == sorted(c["uuid"] for c in recipients)
     assert account.stats.faults.get("lost_reply", 0) >= 3
+
+
+MAPPED_DAG = """\
+import datetime
+from airflow.providers.common.compat.sdk import DAG, task
+from airflow_provider_callbell.operators.messages import CallbellSendMessageOperator
+
+with DAG({dag_id!r}, schedule=None, start_date=datetime.datetime(2026, 1, 1)) as dag:
+    @task
+    def row(to):
+        return {{"to": to, "text": "hello " + to[-4:]}}
+
+    CallbellSendMessageOperator(task_id="send", messages=row.expand(to={numbers!r}))
+"""
+
+
+def test_a_batch_of_a_mapped_upstream_tasks_rows(account: CallbellSandbox) -> None:
+    """``messages=row.expand(...)``: Airflow gives the operator the mapped task's lazy sequence
+    of results, not a list."""
+    import os
+    import runpy
+    import uuid
+
+    from airflow.providers.common.compat.version_compat import AIRFLOW_V_3_0_PLUS
+
+    recipients = whatsapp(account, 3)
+    dag_id = f"test_mapped_{uuid.uuid4().hex[:8]}"
+    dag_file = Path(os.environ["AIRFLOW__CORE__DAGS_FOLDER"]) / f"{dag_id}.py"
+    numbers = [c["phoneNumber"] for c in recipients]
+    dag_file.write_text(MAPPED_DAG.format(dag_id=dag_id, numbers=numbers))
+    try:
+        dag = runpy.run_path(str(dag_file))["dag"]
+        when = datetime.datetime(2026, 11, 23, tzinfo=datetime.UTC)
+        run_ = dag.test(**{"logical_date" if AIRFLOW_V_3_0_PLUS else "execution_date": when})
+    finally:
+        dag_file.unlink()
+
+    assert str(run_.state) in ("success", "DagRunState.SUCCESS")
+    sent = {m["contactUuid"]: m["content"]["text"] for m in outbound(account)}
+    assert sent == {c["uuid"]: "hello " + c["phoneNumber"][-4:] for c in recipients}

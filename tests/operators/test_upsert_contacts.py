@@ -139,7 +139,7 @@ def test_failed_rows_fail_the_task_after_the_rest_and_are_reported(
 
 def test_dry_run_writes_nothing(account: CallbellSandbox) -> None:
     before = account.contacts()
-    rows = [{"uuid": before[0]["uuid"], "tags": ["hot"]}, {"phoneNumber": "+39 340 1", "name": "N"}]
+    rows = [{"uuid": before[0]["uuid"], "tags": ["hot"]}, {"phoneNumber": "+39 340 000 0001", "name": "N"}]
 
     result = upsert(contacts=rows[:1], dry_run=True)
     created = upsert(contacts=rows[1:], dry_run=True, match_on="phone", create_missing=True)

@@ -101,20 +101,24 @@ def test_rows_need_what_they_match_on() -> None:
 
 
 def test_creation_needs_a_name_and_sends_every_value() -> None:
-    row = Row.of(1, {"phoneNumber": "+39 333", "name": "Bea", "tags": ["hot"], "assignedUser": ""}, "phone")
+    row = Row.of(
+        1, {"phoneNumber": "+39 333 000 0000", "name": "Bea", "tags": ["hot"], "assignedUser": ""}, "phone"
+    )
 
     assert creation(row, "whatsapp") == {"name": "Bea", "source": "whatsapp", "tags": ["hot"]}
     assert creation(row, "whatsapp", "add") == {"name": "Bea", "source": "whatsapp", "tags": ["hot"]}
     assert creation(row, "whatsapp", "remove") == {"name": "Bea", "source": "whatsapp"}
     with pytest.raises(RowError, match="no name"):
-        creation(Row.of(2, {"phoneNumber": "+39 333"}, "phone"), "whatsapp")
+        creation(Row.of(2, {"phoneNumber": "+39 333 000 0000"}, "phone"), "whatsapp")
 
 
 def test_keys_of_neither_the_api_nor_the_contact_are_refused() -> None:
     with pytest.raises(RowError, match=r"keys a contact does not have: 'score'.*customFields"):
         changes({"score": 87})
     with pytest.raises(RowError, match="'score'"):
-        creation(Row.of(1, {"phoneNumber": "+39 333", "name": "Bea", "score": 87}, "phone"), "whatsapp")
+        creation(
+            Row.of(1, {"phoneNumber": "+39 333 000 0000", "name": "Bea", "score": 87}, "phone"), "whatsapp"
+        )
 
 
 def test_fields_callbell_added_ride_along_as_the_export_wrote_them() -> None:
