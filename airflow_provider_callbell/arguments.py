@@ -11,6 +11,7 @@ import ast
 import builtins
 import contextlib
 import decimal
+import itertools
 import json
 import math
 import numbers
@@ -119,7 +120,10 @@ def _exactly_whole(value: Any, number: float) -> bool:
     if not number.is_integer():
         return False
     if isinstance(value, str | decimal.Decimal):
-        return decimal.Decimal(str(value).strip()) == int(number)
+        try:
+            return decimal.Decimal(str(value).strip()) == int(number)
+        except decimal.DecimalException:  # an exponent beyond what Decimal holds: no count
+            return False
     return not isinstance(value, numbers.Rational) or value.denominator == 1
 
 
@@ -193,14 +197,34 @@ def _matching(value: Any, name: str, pattern: re.Pattern[str], rule: str) -> str
 def identifier(value: Any, name: str) -> str:
     """A Callbell id or name such as a uuid or ``whatsapp``: letters, digits, ``_.:-``."""
     rule = "a Callbell identifier (letters, digits and _ . : -, starting with a letter or digit)"
-    return _matching(value, name, _IDENTIFIER, rule)
+    given = _matching(value, name, _IDENTIFIER, rule)
+    if given in _NOTHING:
+        raise ValueError(f"{name} must be {rule}, got {given!r}, the text a template renders for nothing")
+    return given
+
+
+def contact_uuid(value: Any, name: str) -> str:
+    """A contact's uuid: an :func:`identifier` other than ``phone``, the path of the phone lookup."""
+    given = identifier(value, name)
+    if given.lower() == "phone":
+        raise ValueError(f"{name} must be a contact's uuid, got 'phone': the path of the phone lookup")
+    return given
 
 
 def conn_id(value: Any, name: str) -> str:
     """An Airflow connection id, as given: letters, digits and ``_ # ! ( ) - . : / \\``."""
-    if not isinstance(value, str) or not _CONN_ID.fullmatch(value):
+    return _airflow_key(value, name, "connection id")
+
+
+def variable_key(value: Any, name: str) -> str:
+    """An Airflow Variable's key, by the connection ids' rule: as given, never stripped into another."""
+    return _airflow_key(value, name, "Variable key")
+
+
+def _airflow_key(value: Any, name: str, what: str) -> str:
+    if not isinstance(value, str) or not _CONN_ID.fullmatch(value) or value in _NOTHING:
         raise ValueError(
-            f"{name} must be an Airflow connection id (1 to 250 letters, digits and _ # ! ( ) - . : "
+            f"{name} must be an Airflow {what} (1 to 250 letters, digits and _ # ! ( ) - . : "
             f"/ \\, no spaces), got {_shown(value)}"
         )
     return value
@@ -344,25 +368,42 @@ def _is_phone_number(value: str) -> bool:
 
 def phone_number(value: Any, name: str) -> str:
     """A phone number: 7 to 17 digits with an optional leading ``+``, and spaces, dots, dashes and
-    brackets that close (``(+39) 333 000 1111``, ``0039 333 000 1111``)."""
-    if not isinstance(value, str) and _number(value) is not None:
-        raise ValueError(
-            f"{name} must be a phone number as text, not a number (its + and leading zeros would be "
-            f"lost), got a {type(value).__name__}"
-        )
-    given = text(value, name)
+    brackets that close (``(+39) 333 000 1111``, ``0039 333 000 1111``). Errors never show it."""
+    rule = (
+        f"a phone number as text, such as '+39 123 456 789': {MIN_PHONE_DIGITS} to {MAX_PHONE_DIGITS} "
+        "digits, an optional leading +, spaces, dots, dashes and closed brackets"
+    )
+    if not isinstance(value, str):
+        lost = ", not a number: its + and leading zeros would be lost" if _number(value) is not None else ""
+        raise ValueError(f"{name} must be {rule}; got a {type(value).__name__}{lost}")
+    given = value.strip()
     if not _is_phone_number(given):
-        raise ValueError(
-            f"{name} must be a phone number such as '+39 123 456 789': {MIN_PHONE_DIGITS} to "
-            f"{MAX_PHONE_DIGITS} digits, an optional leading +, spaces, dots, dashes and closed "
-            f"brackets, got {_shown(value)}"
-        )
+        digits = sum(char.isdigit() for char in given)
+        got = f"a text of {len(given)} characters, {digits} of them digits" if given else "''"
+        raise ValueError(f"{name} must be {rule}; got {got}")
     return given
+
+
+def _python_literal(value: str) -> Any:
+    """The Python literal ``value`` writes (a template renders lists, tuples and mappings so),
+    never strings joined because a comma is missing between them (``"['a' 'b']"``)."""
+    import io
+    import tokenize
+
+    parsed = ast.literal_eval(value)
+    try:
+        kinds = [token.type for token in tokenize.generate_tokens(io.StringIO(value).readline)]
+    except (tokenize.TokenError, SyntaxError) as error:
+        raise ValueError(str(error)) from None
+    kinds = [kind for kind in kinds if kind not in (tokenize.NL, tokenize.NEWLINE, tokenize.COMMENT)]
+    if any(first == second == tokenize.STRING for first, second in itertools.pairwise(kinds)):
+        raise ValueError("strings joined where a comma is missing")
+    return parsed
 
 
 def _listed(value: str, name: str) -> Any:
     """A list rendered as text (``"['a', 'b']"``, ``'["a", "b"]'``, ``"('a',)"``), as a list."""
-    for parse in (json.loads, ast.literal_eval):
+    for parse in (json.loads, _python_literal):
         try:
             parsed = parse(value)
         except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
@@ -472,7 +513,7 @@ def rendered(value: Any, name: str, kind: type) -> Any:
     if value is None or isinstance(value, kind):
         return value
     if isinstance(value, str):
-        for parse in (json.loads, ast.literal_eval):
+        for parse in (json.loads, _python_literal):
             try:
                 parsed = parse(value)
             except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):

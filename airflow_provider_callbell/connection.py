@@ -294,7 +294,12 @@ def _check_token_is_in_place(conn: Connection, token: str, conn_id: str) -> None
     """Fail, never quoting it, if the token (or a piece of it) is in a field other than the password."""
     from airflow_provider_callbell.exceptions import CallbellConfigurationError
 
-    fields = {"host": f"{conn.host or ''} {conn.schema or ''}", "extra": conn.extra, "login": conn.login}
+    fields = {
+        "host": f"{conn.host or ''} {conn.schema or ''}",
+        "extra": conn.extra,
+        "login": conn.login,
+        "description": getattr(conn, "description", None),
+    }
     strayed = [name for name, text in fields.items() if text and conceal(text, token) != text]
     if "host" in strayed:
         raise CallbellConfigurationError(
@@ -327,6 +332,12 @@ class ClientConfig:
         token = token_of(conn, conn_id)
         # Before anything else is checked: a message about a field would quote it.
         _check_token_is_in_place(conn, token, conn_id)
+        if conn.login:
+            logger.warning(
+                "The login of the Callbell connection %r is not used: Callbell knows the account by "
+                "the API token in the password",
+                conn_id,
+            )
         extras = extras_of(conn, conn_id)
         values = {name: _setting_of(extras, name, conn_id) for name in SETTINGS} | dict(overrides)
         base_url = base_url_of(conn, conn_id)

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 from airflow_provider_callbell.api.writes import Get, Lookup, Write
-from airflow_provider_callbell.arguments import identifier, phone_number, string_list, text
+from airflow_provider_callbell.arguments import contact_uuid, identifier, phone_number, string_list, text
 from airflow_provider_callbell.exceptions import CallbellInvalidResponseError, CallbellNotFoundError
 
 if TYPE_CHECKING:
@@ -32,10 +32,8 @@ def single_contact(document: Any) -> Contact:
 
 
 def contact_path(uuid: str) -> str:
-    """The path of the contact with ``uuid``, checked: ``phone`` would name the phone lookup."""
-    if isinstance(uuid, str) and uuid.strip().lower() == "phone":
-        raise ValueError("uuid must be a contact's uuid, got 'phone': the path of the phone lookup")
-    return f"contacts/{quote(identifier(uuid, 'uuid'))}"
+    """The path of the contact with ``uuid``, checked."""
+    return f"contacts/{quote(contact_uuid(uuid, 'uuid'))}"
 
 
 def phone_lookup(number: str, channel_uuid: str | None) -> Get:

@@ -6,6 +6,7 @@ answers the same way.
 
 from __future__ import annotations
 
+import contextlib
 import email.utils
 import html
 import json
@@ -112,10 +113,23 @@ def server_message(body: bytes, content_type: str | None, secret: str | None = N
         document = None
     if document is not None:
         found = [document[key] for key in _MESSAGE_KEYS if isinstance(document, dict) and document.get(key)]
-        text = str(found[0]) if found else json.dumps(document, ensure_ascii=False)
+        with contextlib.suppress(RecursionError):  # nested too deeply to unquote: shown as sent
+            text = _plain(found[0] if found else document)
     elif "html" in (content_type or "") or text.lstrip().startswith("<"):
         text = html.unescape(_TAG.sub(" ", text))
     return one_line(text, secret) or "no message"
+
+
+def _plain(value: Any) -> str:
+    """A JSON value as text to read, its strings unquoted and unescaped: ``["a", "b"]`` reads
+    ``a; b``, and a token in it stands as it is, so it is recognised and blanked."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, list):
+        return "; ".join(map(_plain, value))
+    if isinstance(value, dict):
+        return "; ".join(f"{key}: {_plain(item)}" for key, item in value.items())
+    return json.dumps(value)
 
 
 def one_line(text: str, secret: str | None = None) -> str:

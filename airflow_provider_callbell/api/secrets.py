@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from urllib.parse import unquote
 
@@ -14,9 +15,14 @@ _FOLD = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz"
 
 
 def conceal(text: str, secret: str | None) -> str:
-    """``text`` with every piece of ``secret`` blanked, percent-encoded ones too (decoded then)."""
-    decoded = unquote(text)
-    return _conceal(decoded if decoded != text and _conceal(decoded, secret) != decoded else text, secret)
+    """``text`` with every piece of ``secret`` blanked: as it is, percent-encoded (decoded then),
+    and escaped as ``repr()`` and JSON quote it (a backslash doubled, a line break as ``\\n``)."""
+    if not secret:
+        return text
+    for form in dict.fromkeys((repr(secret)[1:-1], json.dumps(secret)[1:-1], secret)):
+        decoded = unquote(text)
+        text = _conceal(decoded if decoded != text and _conceal(decoded, form) != decoded else text, form)
+    return text
 
 
 def _conceal(text: str, secret: str | None) -> str:

@@ -72,16 +72,11 @@ def transport_failure(what: str, error: BaseException, config: ClientConfig) -> 
     """
     if type(error) is TimeoutError:  # aiohttp's total timeout; its other timeouts are ClientErrors
         return deadline_exceeded(what, config.timeout)
-    text = _hidden(without_phone_numbers(f"{what} failed: {type(error).__name__}: {error}"), config.token)
+    text = conceal(without_phone_numbers(f"{what} failed: {type(error).__name__}: {error}"), config.token)
     advice = _advice(error)
     if advice:
         return CallbellConfigurationError(f"{text.rstrip('.')}. {advice}")
     return CallbellTransportError(text)
-
-
-def _hidden(text: str, secret: str) -> str:
-    # Libraries quote header values with repr(): a line break pasted in the token shows as \r\n.
-    return conceal(conceal(text, repr(secret)[1:-1]), secret)
 
 
 def _advice(error: BaseException) -> str | None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import errno
 import fcntl
+import hashlib
 import io
 import logging
 import os
@@ -21,14 +22,20 @@ log = logging.getLogger(__name__)
 
 LOCAL_PROTOCOLS = ("", "file", "local")
 LEFT_BEHIND = "removing the partial file a killed run left: %s"
+#: The longest file name most file systems take.
+MAX_NAME_BYTES = 255
 
 
 def partial_path(target: ObjectStoragePath) -> ObjectStoragePath:
     """The hidden sibling of ``target`` written first; one per target, so a killed run's is reused.
 
-    Downstream globs on the suffix of ``target`` miss it.
+    Downstream globs on the suffix of ``target`` miss it. A name too long for one more prefix and
+    suffix (file systems take 255 bytes) gives way to its digest.
     """
-    return target.parent / f".{target.name}.partial"
+    name = f".{target.name}.partial"
+    if len(name.encode()) > MAX_NAME_BYTES:
+        name = f".{hashlib.sha256(target.name.encode()).hexdigest()}.partial"
+    return target.parent / name
 
 
 def check_target(target: ObjectStoragePath, path: str, name: str) -> None:

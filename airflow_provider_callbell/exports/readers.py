@@ -7,9 +7,10 @@ strings in UTC ending in ``Z``, numbers numbers, nulls ``None``.
 
 * JSON Lines and JSON: objects as they are.
 * CSV: every cell is text, an empty cell ``None``; cells of the documented keys whose kind is
-  not text or a time (``tags``, ``customFields``, ``team``, ...) hold JSON and are decoded (tags
-  may be comma-separated text too, left for the reader's user to split). Other
-  columns (a user's ``score``) stay text: CSV does not say which text is a number.
+  not text or a time (``tags``, ``customFields``, ``team``, ``channel``...) hold JSON and are
+  decoded when they open as JSON does (``[``, ``{``, ``"`` or ``null``); other text in them is
+  left for the row's reader (comma-separated tags, a team uuid, a message row's channel type).
+  Other columns (a user's ``score``) stay text: CSV does not say which text is a number.
 * Parquet: typed values; timestamps (any unit and zone, naive ones taken as UTC) and dates as
   ISO 8601 text, maps as dicts, JSON columns decoded (as are plain text columns of the
   documented JSON keys, which a warehouse may write), and ``_extra``'s keys merged into the row.
@@ -43,9 +44,8 @@ Decoder = msgspec.json.Decoder[Any]
 #: What the JSON text of each kind decodes to: the shapes the typed columns of ``schema.py`` take.
 _ANY_JSON: Decoder = msgspec.json.Decoder()
 #: Tags in a CSV cell may also be comma-separated text, as people write them by hand.
-_TAGS: Decoder = msgspec.json.Decoder(list[Any] | None)
 _JSON_DECODERS: dict[Kind, Decoder] = {
-    Kind.TEXT_LIST: _TAGS,
+    Kind.TEXT_LIST: msgspec.json.Decoder(list[Any] | None),
     Kind.TEXT_MAP: msgspec.json.Decoder(dict[str, Any] | None),
     Kind.OBJECT: _ANY_JSON,
     Kind.EXTRA: msgspec.json.Decoder(dict[str, Any] | None),
@@ -85,6 +85,13 @@ def _decoded(decoder: Decoder, data: str | bytes, path: str, where: str) -> Any:
 def _json_text(decoder: Decoder, text: str | None, path: str, where: str) -> Any:
     """A cell holding JSON text, decoded; an empty cell is ``None``."""
     return _decoded(decoder, text, path, where) if text else None
+
+
+def _json_or_text(decoder: Decoder, text: str | None, path: str, where: str) -> Any:
+    """A text cell of a documented JSON key: its JSON when it opens as JSON does, else its text."""
+    if text and text.lstrip()[:1] not in ("[", "{", '"') and text.strip() != "null":
+        return text
+    return _json_text(decoder, text, path, where)
 
 
 def _lines(file: IO[bytes]) -> Iterator[bytes]:
@@ -170,11 +177,9 @@ def _csv_row(columns: list[tuple[str, Decoder | None]], cells: list[str], path: 
 
 def _csv_cell(decoder: Decoder | None, text: str, path: str, number: int, name: str) -> Any:
     """``None`` for an empty cell, else its text, or in a JSON column the JSON it holds."""
-    if not text:
-        return None
-    if decoder is None or (decoder is _TAGS and not text.lstrip().startswith("[")):
-        return text
-    return _decoded(decoder, text, path, f"line {number}, column {name}")
+    if decoder is None:
+        return text or None
+    return _json_or_text(decoder, text, path, f"line {number}, column {name}")
 
 
 def _parquet_rows(file: IO[bytes], path: str) -> Iterator[Row]:
@@ -219,8 +224,9 @@ def _parquet_values(column: pa.Array, name: str, path: str, first: int) -> list[
     is_text = pa.types.is_string(column.type) or pa.types.is_large_string(column.type)
     if isinstance(column.type, pa.JsonType) or (is_text and kind in _JSON_DECODERS):
         decoder = _JSON_DECODERS.get(kind, _ANY_JSON)
+        read = _json_text if isinstance(column.type, pa.JsonType) else _json_or_text
         return [
-            _json_text(decoder, text, path, f"row {number}, column {name}")
+            read(decoder, text, path, f"row {number}, column {name}")
             for number, text in enumerate(column.to_pylist(), first)
         ]
     return column.to_pylist(maps_as_pydicts="lossy")  # type: ignore[no-any-return]

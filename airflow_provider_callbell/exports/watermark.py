@@ -9,9 +9,13 @@ again instead of whatever is new by then, so it never replaces its earlier outpu
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
+
+#: The longest key an Airflow Variable has.
+MAX_KEY_LENGTH = 250
 
 #: Contacts created this close to a run's start wait for the next run, so a difference of up to
 #: this much between Airflow's clock and Callbell's loses no contact.
@@ -21,8 +25,12 @@ KEPT_RUNS = 100
 
 
 def default_key(dag_id: str, task_id: str) -> str:
-    """The Variable holding the mark of one export task."""
-    return f"callbell_watermark.{dag_id}.{task_id}"
+    """The Variable holding the mark of one export task; past the 250 characters a Variable's key
+    holds, its DAG and task ids are named by their digest."""
+    key = f"callbell_watermark.{dag_id}.{task_id}"
+    if len(key) <= MAX_KEY_LENGTH:
+        return key
+    return f"callbell_watermark.{hashlib.sha256(f'{dag_id}.{task_id}'.encode()).hexdigest()}"
 
 
 @dataclass(frozen=True)

@@ -106,11 +106,15 @@ class CallbellNotifier(BaseNotifier):
         return [OutgoingMessage(to=to, **rendered_parts(parts)) for to in self._recipients()]
 
     def _recipients(self) -> list[str]:
-        """The phone numbers of ``to``, each once however it is written."""
-        from airflow_provider_callbell.upserts.rows import phone_key
+        """The phone numbers of ``to``, each once however it is written; errors never show them."""
+        from airflow_provider_callbell.upserts.rows import phone_key, without_value
 
+        try:
+            numbers = string_list(self.to, "to", example="['+39 333 000 1111']", ordered=True)
+        except ValueError as error:
+            raise ValueError(without_value(error)) from None
         unique: dict[str, str] = {}
-        for number in string_list(self.to, "to", example="['+39 333 000 1111']", ordered=True):
+        for number in numbers:
             unique.setdefault(phone_key(phone_number(number, "to")), number.strip())
         return list(unique.values())
 

@@ -27,7 +27,7 @@ from airflow_provider_callbell.arguments import (
     named_for,
     optional_whole_number,
     rendered,
-    text,
+    variable_key,
     whole_number,
 )
 from airflow_provider_callbell.connection import DEFAULT_CONN_ID
@@ -98,7 +98,8 @@ class CallbellListContactsOperator(BaseOperator):
         ``{{ run_id }}`` in ``output_path`` so that each run writes its own file. Contacts
         created in the minute before a run wait for the next one.
     :param watermark_key: the Variable holding the mark with ``incremental``; by default
-        ``callbell_watermark.<dag_id>.<task_id>``. Delete it to export everything again.
+        ``callbell_watermark.<dag_id>.<task_id>``. Delete it to export everything again. Up to
+        250 letters, digits and ``_ # ! ( ) - . : / \\``. (templated)
     """
 
     template_fields: Sequence[str] = (
@@ -112,6 +113,7 @@ class CallbellListContactsOperator(BaseOperator):
         "output_path",
         "output_format",
         "output_conn_id",
+        "watermark_key",
     )
     ui_color = "#e3f4ec"
 
@@ -157,7 +159,7 @@ class CallbellListContactsOperator(BaseOperator):
             self.max_xcom_contacts = optional_whole_number(max_xcom_contacts, "max_xcom_contacts")
             self.concurrency = whole_number(concurrency, "concurrency", maximum=MAX_CONCURRENCY)
             self.incremental = flag(incremental, "incremental")
-            self.watermark_key = None if watermark_key is None else text(watermark_key, "watermark_key")
+            self.watermark_key = watermark_key
         self._check(resolve=known_now)
 
     def _check(
@@ -179,14 +181,16 @@ class CallbellListContactsOperator(BaseOperator):
                 fields=resolve(self.fields),
                 max_contacts=resolve(self.max_contacts),
             )
-            self._check_incremental()
+            self._check_incremental(resolve)
             return filters, selection, self._output_format(resolve)
 
-    def _check_incremental(self) -> None:
+    def _check_incremental(self, resolve: Callable[[Any], Any]) -> None:
         if not self.incremental:
             if self.watermark_key is not None:
                 raise ValueError("watermark_key needs incremental=True")
             return
+        if resolve(self.watermark_key) is not None:
+            variable_key(self.watermark_key, "watermark_key")
         for argument in ("created_before", "max_contacts"):
             if getattr(self, argument) is not None:
                 raise ValueError(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import time
+from collections import deque
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import timedelta
 from functools import partial
@@ -20,8 +21,8 @@ from airflow_provider_callbell.arguments import (
     flag,
     known_now,
     named_for,
-    number_between,
     rendered,
+    seconds,
     whole_number,
 )
 from airflow_provider_callbell.connection import DEFAULT_CONN_ID
@@ -76,8 +77,9 @@ class CallbellSendMessageOperator(BaseOperator):
     :param concurrency: messages sent at once, under the connection's rate limit.
     :param wait_for_delivery: wait until every sent message is delivered, read or failed, and
         fail when deliveries failed (beyond ``max_failures``).
-    :param poll_interval: seconds between two looks at the statuses while waiting.
-    :param delivery_timeout: seconds to wait for deliveries at most.
+    :param poll_interval: seconds (or a ``timedelta``) between two looks at the statuses while
+        waiting.
+    :param delivery_timeout: seconds (or a ``timedelta``) to wait for deliveries at most.
     :param deferrable: wait for deliveries on the triggerer (default: ``[operators]
         default_deferrable``).
     """
@@ -112,8 +114,8 @@ class CallbellSendMessageOperator(BaseOperator):
         max_failures: int = 0,
         concurrency: int = 4,
         wait_for_delivery: bool = False,
-        poll_interval: float = 10.0,
-        delivery_timeout: float = 3600.0,
+        poll_interval: float | timedelta = 10.0,
+        delivery_timeout: float | timedelta = 3600.0,
         deferrable: bool = conf.getboolean("operators", "default_deferrable", fallback=False),
         **kwargs: Any,
     ) -> None:
@@ -141,10 +143,8 @@ class CallbellSendMessageOperator(BaseOperator):
             self.max_failures = whole_number(max_failures, "max_failures", minimum=0)
             self.concurrency = whole_number(concurrency, "concurrency", maximum=MAX_CONCURRENCY)
             self.wait_for_delivery = flag(wait_for_delivery, "wait_for_delivery")
-            self.poll_interval = number_between(poll_interval, "poll_interval", 0.001, MAX_POLL_INTERVAL)
-            self.delivery_timeout = number_between(
-                delivery_timeout, "delivery_timeout", 0.001, MAX_DELIVERY_TIMEOUT
-            )
+            self.poll_interval = seconds(poll_interval, "poll_interval", 0.001, MAX_POLL_INTERVAL)
+            self.delivery_timeout = seconds(delivery_timeout, "delivery_timeout", 0.001, MAX_DELIVERY_TIMEOUT)
             self.deferrable = flag(deferrable, "deferrable")
         self._check(at_parse_time=True)
 
@@ -225,7 +225,9 @@ class CallbellSendMessageOperator(BaseOperator):
 
         path = file_path(self.input_path, "input_path")
         source = ObjectStoragePath(path, conn_id=self.input_conn_id)
-        return read_rows(source, input_format_of(path, self.input_format))
+        input_format = input_format_of(path, self.input_format)
+        deque(read_rows(source, input_format), maxlen=0)  # a file that cannot be read fails before any send
+        return read_rows(source, input_format)
 
     def _logged(self, sent: Sent) -> dict[str, Any]:
         if sent.error:

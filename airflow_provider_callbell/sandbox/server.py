@@ -15,8 +15,8 @@ import traceback
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import TYPE_CHECKING, Any, ClassVar
-from urllib.parse import unquote
 
+from airflow_provider_callbell.api.secrets import conceal
 from airflow_provider_callbell.sandbox.app import SandboxApp
 from airflow_provider_callbell.sandbox.events import EventSource
 from airflow_provider_callbell.sandbox.messages import MessageBook, sent_json
@@ -46,18 +46,9 @@ logger = logging.getLogger("airflow_provider_callbell.sandbox")
 _POLL_INTERVAL = 0.01  # how long stop() may wait for the accept loop
 _FIXED_SETTINGS = frozenset({"contacts", "seed"})
 _SERVER_VERSION = "callbell-sandbox"
-_MASK = "****"
 # A longer Content-Length is too large anyway; int() would be slow on it, or fail.
 _MAX_LENGTH_DIGITS = 18
 _EVICTION_WAIT = 1.0  # seconds to wait for the thread of a closed idle connection to end
-
-
-def _masked(text: str, token: str) -> str:
-    """``text`` with ``token`` masked, even percent-encoded: clients may put it in a URL."""
-    decoded = unquote(text)
-    if token in decoded:
-        return decoded.replace(token, _MASK)
-    return text.replace(token, _MASK)
 
 
 def _head(response: Response, *, close: bool) -> bytes:
@@ -221,7 +212,7 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _log(self, level: int, message: str, *args: object) -> None:
         if logger.isEnabledFor(level):
-            logger.log(level, "%s", _masked(message % args, self.server.app.settings.token))
+            logger.log(level, "%s", conceal(message % args, self.server.app.settings.token))
 
     def log_message(self, format: str, *args: Any) -> None:
         # Only http.server's own messages arrive here (request lines and

@@ -21,8 +21,8 @@ from airflow_provider_callbell.api.selection import ContactSelection, created_at
 from airflow_provider_callbell.arguments import (
     MAX_POLL_INTERVAL,
     conn_id,
-    number_between,
     optional_whole_number,
+    seconds,
     whole_number,
 )
 from airflow_provider_callbell.connection import DEFAULT_CONN_ID
@@ -107,7 +107,7 @@ class CallbellNewLeadsTrigger(BaseTrigger):
             raise ValueError(f"baseline must be a list of contact uuids, got {type(baseline).__name__}")
         self.baseline = sorted(baseline)
         self.min_leads = whole_number(min_leads, "min_leads")
-        self.poll_interval = number_between(poll_interval, "poll_interval", 0.001, MAX_POLL_INTERVAL)
+        self.poll_interval = seconds(poll_interval, "poll_interval", 0.001, MAX_POLL_INTERVAL)
         self.max_leads = optional_whole_number(max_leads, "max_leads")
         if self.max_leads is not None and self.min_leads > self.max_leads:
             raise ValueError(
@@ -216,7 +216,7 @@ if AIRFLOW_V_3_0_PLUS:
         ) -> None:
             super().__init__()
             self._source = _LeadSource(callbell_conn_id, tags, tags_match, source, team_uuid, fields=fields)
-            self.poll_interval = number_between(poll_interval, "poll_interval", 0.001, MAX_POLL_INTERVAL)
+            self.poll_interval = seconds(poll_interval, "poll_interval", 0.001, MAX_POLL_INTERVAL)
             self.max_leads_per_event = whole_number(max_leads_per_event, "max_leads_per_event")
 
         def serialize(self) -> tuple[str, dict[str, Any]]:

@@ -8,7 +8,7 @@ from typing import Any
 
 from airflow.triggers.base import BaseTrigger, TriggerEvent
 
-from airflow_provider_callbell.arguments import MAX_POLL_INTERVAL, conn_id, identifier, number_between
+from airflow_provider_callbell.arguments import MAX_POLL_INTERVAL, conn_id, identifier, seconds
 from airflow_provider_callbell.connection import DEFAULT_CONN_ID
 from airflow_provider_callbell.exceptions import CallbellError, CallbellTransientError
 from airflow_provider_callbell.hooks.callbell_async import CallbellAsyncHook
@@ -55,7 +55,7 @@ class CallbellMessageDeliveryTrigger(BaseTrigger):
         super().__init__()
         self.uuids = _uuids(uuids)
         self.callbell_conn_id = conn_id(callbell_conn_id, "callbell_conn_id")
-        self.poll_interval = number_between(poll_interval, "poll_interval", 0.001, MAX_POLL_INTERVAL)
+        self.poll_interval = seconds(poll_interval, "poll_interval", 0.001, MAX_POLL_INTERVAL)
         self.context = context
 
     def serialize(self) -> tuple[str, dict[str, Any]]:

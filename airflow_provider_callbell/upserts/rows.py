@@ -7,14 +7,13 @@ an empty value clears (``""`` for ``note`` or ``assignedUser``, ``[]`` for ``tag
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from airflow_provider_callbell.api.contact_writes import MAX_NOTE_LENGTH, field_value, tag_list
-from airflow_provider_callbell.arguments import identifier, phone_number
+from airflow_provider_callbell.arguments import contact_uuid, identifier, phone_number, rendered
 
 TAGS_MODES = ("set", "add", "remove")
 MATCH_ON = ("uuid", "phone")
@@ -68,7 +67,7 @@ class Row:
             raise RowError(f"must be an object of contact keys, got {type(row).__name__}")
         others = frozenset(key for key in row if key not in ROW_KEYS and row[key] is not None)
         given = {key: row[key] for key in CHANGED_KEYS if row.get(key) is not None}
-        uuid = _checked(row, "uuid", identifier)
+        uuid = _checked(row, "uuid", contact_uuid)
         phone = _checked(row, "phoneNumber", phone_number)
         if (uuid if match_on == "uuid" else phone) is None:
             raise RowError(f"has no {'uuid' if match_on == 'uuid' else 'phoneNumber'} to match on")
@@ -146,18 +145,18 @@ def _tags(value: Any, key: str) -> tuple[str, ...]:
 
 def _custom_fields(value: Any, key: str) -> dict[str, str]:
     if isinstance(value, str):
-        value = _json(value, key)
+        value = _mapping(value, key)
     if not isinstance(value, Mapping):
         raise RowError(f"has invalid {key}: an object of field names to values")
     return {name: _field_value(name, item, key) for name, item in value.items() if item is not None}
 
 
-def _json(value: str, key: str) -> Any:
-    """A list or object written as JSON text, as a CSV cell or a rendered template holds it."""
+def _mapping(value: str, key: str) -> Any:
+    """An object written as JSON or Python text, as a CSV cell or a rendered template holds it."""
     try:
-        return json.loads(value)
+        return rendered(value, key, dict)
     except ValueError:
-        raise RowError(f"has invalid {key}: its text is not valid JSON") from None
+        raise RowError(f"has invalid {key}: its text is no object (JSON or Python)") from None
 
 
 def _field_value(name: Any, value: Any, key: str) -> str:

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from airflow_provider_callbell.api.pagination import ContactPage
+from airflow_provider_callbell.arguments import contact_uuid
 from airflow_provider_callbell.batches import BATCH_FATAL, done, in_order, window_for
 from airflow_provider_callbell.exceptions import CallbellClientError, CallbellError, CallbellNotFoundError
 from airflow_provider_callbell.upserts.rows import Contact, Row, RowError, changes_for, creation, phone_key
@@ -198,5 +199,8 @@ class Upsert:
 
 
 def _uuid_of(raw: Any) -> str | None:
-    uuid = raw.get("uuid") if isinstance(raw, Mapping) else None
-    return uuid if isinstance(uuid, str) else None
+    """The uuid a row that failed its checks gives, if it is one: a bad cell may hold a phone number."""
+    try:
+        return contact_uuid(raw.get("uuid"), "uuid") if isinstance(raw, Mapping) else None
+    except ValueError:
+        return None

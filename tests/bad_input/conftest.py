@@ -41,4 +41,6 @@ NOT_WHOLE: list[Any] = [
     "1.0000000000000001",  # a float rounds it to 1
     "999999999.99999999",
     Decimal("2.0000000000000000001"),
+    "0e99999999999999999999",  # an exponent beyond what Decimal holds
+    "5e-99999999999999999999",
 ]

@@ -155,6 +155,17 @@ def test_misspelt_extras_are_named_with_the_known_ones(
     assert "has extras Callbell does not use, ignored: rate, timout; its settings are timeout," in caplog.text
 
 
+def test_a_login_is_named_as_unused(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    use(monkeypatch, login="ada@example.com")
+    caplog.set_level(logging.WARNING, "airflow_provider_callbell")
+
+    CallbellHook().config  # noqa: B018
+
+    assert "The login of the Callbell connection 'callbell_default' is not used" in caplog.text
+
+
 @pytest.mark.parametrize("setting", ["timout", "max_retry", "token"])
 def test_misspelt_hook_settings(setting: str) -> None:
     for hook in (CallbellHook, CallbellAsyncHook):

@@ -8,6 +8,8 @@ from typing import Any, cast
 
 import pytest
 
+from airflow_provider_callbell.api.messages import OutgoingMessage
+from airflow_provider_callbell.notifications.callbell import CallbellNotifier
 from airflow_provider_callbell.operators.contacts import (
     CallbellListContactsOperator,
     CallbellUpsertContactsOperator,
@@ -27,6 +29,8 @@ NOT_IDS: list[Any] = [
     "#x",
     "a b",
     "a\nb",
+    "None",
+    "null",
     "",
     " ",
     None,
@@ -118,7 +122,9 @@ def test_a_phone_number_stored_as_a_number_is_told_apart() -> None:
     from airflow_provider_callbell.arguments import phone_number
 
     for number in (393330001111, 393330001111.0):
-        with pytest.raises(ValueError, match="phone_number must be a phone number as text, not a number"):
+        with pytest.raises(
+            ValueError, match=r"phone_number must be a phone number as text.*got a (int|float), not a number"
+        ):
             phone_number(number, "phone_number")
 
 
@@ -247,3 +253,39 @@ def test_request_paths_stay_under_the_api(sandbox: Any, path: str) -> None:
     with pytest.raises(ValueError, match="path must be"):
         asyncio.run(CallbellAsyncHook().request("GET", path))
     assert sandbox.stats.total_requests == 0
+
+
+PHONE_CALLS: list[Any] = [
+    lambda number: CallbellNotifier(to=number, text="hi"),
+    lambda number: CallbellNotifier(to=[number, "+39 333 000 2222", ""], text="hi"),
+    lambda number: CallbellNotifier(to=f"'{number}', '+39 333 000 2222'", text="hi"),
+    lambda number: CallbellSendMessageOperator(task_id="send", to=number, text="hi"),
+    lambda number: OutgoingMessage(to=number, text="hi"),
+    lambda number: quick_hook().create_contact(number, name="Ada"),
+    lambda number: quick_hook().get_contact_by_phone(number),
+]
+
+
+@pytest.mark.parametrize("number", ["+44 7700 900123 456789", "((44) 7700 900123", "+44 7700-900-123 x12"])
+@pytest.mark.parametrize("call", PHONE_CALLS, ids=range(len(PHONE_CALLS)))
+def test_errors_never_show_a_phone_number(sandbox: Any, call: Any, number: str) -> None:
+    with pytest.raises(ValueError, match="must be") as caught:
+        call(number)
+    for shown in (number, "7700", "+39 333 000 2222"):
+        assert shown not in str(caught.value)
+    assert sandbox.stats.total_requests == 0
+
+
+@pytest.mark.parametrize("key", [" mark", "mark ", "a\nb", "x" * 251, "None", "", 7], ids=_id)
+def test_watermark_keys_are_variable_keys_as_given(key: Any) -> None:
+    with pytest.raises(ValueError, match="watermark_key must be an Airflow Variable key"):
+        CallbellListContactsOperator(task_id="export", incremental=True, watermark_key=key)
+
+
+def test_the_default_watermark_key_of_long_ids_fits_a_variable() -> None:
+    from airflow_provider_callbell.exports.watermark import MAX_KEY_LENGTH, default_key
+
+    assert default_key("scores", "export") == "callbell_watermark.scores.export"
+    long_keys = {default_key("d" * 200, task) for task in ("t" * 100, "u" * 100)}
+    assert len(long_keys) == 2
+    assert all(len(key) <= MAX_KEY_LENGTH for key in long_keys)

@@ -45,6 +45,9 @@ NOT_LISTS: list[Any] = [
     "OrderedDict([('lead', 1)])",
     "frozenset({1, 2})",
     "dict_keys(['lead', 'vip']",
+    "['lead' 'vip']",  # a comma missing: Python would join the two
+    '["lead" "vip"]',
+    "{'lead' 'vip'}",
     "set([['lead']])",
 ]
 RENDERED = [

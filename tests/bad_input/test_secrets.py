@@ -17,6 +17,7 @@ import pytest
 from airflow_provider_callbell.api.responses import decode_response
 from airflow_provider_callbell.api.secrets import conceal
 from airflow_provider_callbell.exceptions import (
+    CallbellAuthError,
     CallbellConfigurationError,
     CallbellError,
     CallbellPaginationLimitError,
@@ -152,8 +153,9 @@ def test_test_connection_shows_who_answered_on_one_short_line_without_the_token(
         {"extra": json.dumps({TOKEN: ""})},
         {"extra": "{" + TOKEN},
         {"login": TOKEN},
+        {"description": f"prod account, token {TOKEN}"},
     ],
-    ids=["timeout", "max_retries", "redis-bad", "redis-id", "name", "not-json", "login"],
+    ids=["timeout", "max_retries", "redis-bad", "redis-id", "name", "not-json", "login", "description"],
 )
 def test_a_token_in_another_field_is_refused_never_quoted(
     monkeypatch: pytest.MonkeyPatch, logs: Callable[[], str], field: dict[str, str]
@@ -297,3 +299,31 @@ def test_the_sandbox_settings_never_show_the_token() -> None:
     assert TOKEN not in repr(SandboxSettings(token=TOKEN))
     with pytest.raises(ValueError, match="wrapping quotes"):
         SandboxSettings(token=f'"{TOKEN}"')
+
+
+ESCAPED_TOKEN = 'ab1\\cd2"ef3\\gh4\\ij5'
+
+
+@pytest.mark.parametrize(
+    "document",
+    [
+        {"error": f"invalid token {ESCAPED_TOKEN}"},
+        {"errors": [f"invalid token {ESCAPED_TOKEN}"]},
+        {"errors": [{"code": 7, "detail": f"bad {ESCAPED_TOKEN}"}]},
+        {"status": "denied", "token": ESCAPED_TOKEN},
+        {"message": {"token": [ESCAPED_TOKEN[:12]]}},
+    ],
+    ids=["error", "errors", "nested", "no-message-key", "prefix"],
+)
+def test_a_token_json_or_python_would_escape_is_hidden_in_every_answer_shape(document: Any) -> None:
+    """Backslashes and quotes come back doubled once JSON or repr() quote the token: the token is
+    known in every form, and answers are shown unquoted."""
+    body = json.dumps(document).encode()
+    with pytest.raises(CallbellAuthError) as caught:
+        decode_response(
+            401, {"Content-Type": "application/json"}, body, what="GET /auth/me", secret=ESCAPED_TOKEN
+        )
+    message = str(caught.value)
+    for form in (ESCAPED_TOKEN, json.dumps(ESCAPED_TOKEN)[1:-1], repr(ESCAPED_TOKEN)[1:-1]):
+        assert not [form[i : i + 6] for i in range(len(form) - 5) if form[i : i + 6] in message]
+    assert "***" in message

@@ -199,3 +199,33 @@ def test_text_a_template_renders_for_nothing_is_never_a_tag(account: CallbellSan
     with pytest.raises(ValueError, match="the text a template renders for nothing"):
         quick_hook().update_contact(contact["uuid"], tags=tags)
     assert account.get_contact(contact["uuid"])["tags"] == contact["tags"]
+
+
+@pytest.mark.parametrize("contacts", [12, 100], ids=["one walk", "a lookup a row"])
+def test_a_uuid_naming_another_endpoint_fails_its_row_alone(
+    sandbox_factory: SandboxFactory, monkeypatch: pytest.MonkeyPatch, tmp_path: Path, contacts: int
+) -> None:
+    account = sandbox_factory(contacts=contacts, seed=5)
+    connect(monkeypatch, account, max_requests_per_second=5000)
+    first, last = account.contacts()[0], account.contacts()[-1]
+    rows = [
+        {"uuid": first["uuid"], "note": "one"},
+        {"uuid": "phone", "note": "x"},
+        {"uuid": "None", "note": "x"},
+        {"uuid": "+39 333 000 1111", "note": "x"},
+        {"uuid": last["uuid"], "note": "two"},
+    ]
+    report = tmp_path / "report.jsonl"
+
+    result = CallbellUpsertContactsOperator(
+        task_id="upsert", contacts=rows, max_failures=3, report_path=str(report)
+    ).execute({})
+
+    assert (result["updated"], result["failed"]) == (2, 3)
+    assert (account.get_contact(first["uuid"])["note"], account.get_contact(last["uuid"])["note"]) == (
+        "one",
+        "two",
+    )
+    lines = [json.loads(line) for line in report.read_text().splitlines()]
+    assert [line["uuid"] for line in lines] == [first["uuid"], None, None, None, last["uuid"]]
+    assert "333 000" not in report.read_text()

@@ -243,8 +243,8 @@ def _direct_parent_is_a_file(tmp_path: Path) -> Path:
     return tmp_path / "exports" / "out.jsonl"
 
 
-def _name_too_long_for_the_partial_only(tmp_path: Path) -> Path:
-    return tmp_path / ("x" * 245 + ".jsonl")
+def _name_too_long(tmp_path: Path) -> Path:
+    return tmp_path / ("x" * 250 + ".jsonl")
 
 
 def _target_is_a_directory(tmp_path: Path) -> Path:
@@ -265,7 +265,7 @@ AS_ROOT = pytest.mark.skipif(os.geteuid() == 0, reason="root ignores permissions
     [
         pytest.param(_parent_is_a_file, errno.ENOTDIR, id="parent-is-a-file"),
         pytest.param(_direct_parent_is_a_file, errno.ENOTDIR, id="direct-parent-is-a-file"),
-        pytest.param(_name_too_long_for_the_partial_only, errno.ENAMETOOLONG, id="name-too-long"),
+        pytest.param(_name_too_long, errno.ENAMETOOLONG, id="name-too-long"),
         pytest.param(_target_is_a_directory, errno.EISDIR, id="rename-onto-a-directory"),
         pytest.param(_read_only_directory, errno.EACCES, id="read-only-directory", marks=AS_ROOT),
     ],
@@ -403,3 +403,13 @@ def test_check_target_accepts_a_file(existing: bool, local: MakeTarget, tmp_path
     target = local(path)
 
     check_target(target, str(target), "output_path")
+
+
+def test_a_target_whose_name_is_as_long_as_names_go_is_written(local: MakeTarget, tmp_path: Path) -> None:
+    """Its partial file cannot add a prefix and a suffix: it is named by a digest."""
+    target = local(tmp_path / ("a" * 249 + ".jsonl"))
+
+    _write(target, b"whole\n")
+
+    assert target.read_bytes() == b"whole\n"
+    assert _siblings(target) == [target.name]

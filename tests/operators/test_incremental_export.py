@@ -94,3 +94,14 @@ def test_a_failed_run_leaves_its_contacts_to_the_next_run(account: CallbellSandb
 
     assert after.state == "success"
     assert len(exported(after)) == len(account.contacts())
+
+
+def test_a_templated_watermark_key_is_rendered(account: CallbellSandbox, tmp_path: Path) -> None:
+    """One mark per account, say: the key is rendered before the mark is read or kept."""
+    from airflow.models import Variable
+
+    first = export(tmp_path, FIRST_DAY, "{{ task.task_id }}-mark-{{ params.get('account', 'eu') }}")
+
+    assert first.state == "success"
+    assert json.loads(Variable.get("under_test-mark-eu"))
+    assert Variable.get("{{ task.task_id }}-mark-{{ params.get('account', 'eu') }}", default_var=None) is None

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime
+import json
 from pathlib import Path
 from typing import Any
 
@@ -218,3 +219,52 @@ def test_a_batch_of_a_mapped_upstream_tasks_rows(account: CallbellSandbox) -> No
     assert str(run_.state) in ("success", "DagRunState.SUCCESS")
     sent = {m["contactUuid"]: m["content"]["text"] for m in outbound(account)}
     assert sent == {c["uuid"]: "hello " + c["phoneNumber"][-4:] for c in recipients}
+
+
+@pytest.mark.parametrize("suffix", ["csv", "parquet"])
+def test_a_batch_file_may_give_each_rows_channel_as_text(
+    account: CallbellSandbox, tmp_path: Path, suffix: str
+) -> None:
+    """``channel`` is an object in an export but a type in a message row: a text cell is the type."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    recipients = whatsapp(account, 2)
+    rows = {"to": [c["phoneNumber"] for c in recipients], "channel": ["whatsapp", None]}
+    path = tmp_path / f"batch.{suffix}"
+    if suffix == "csv":
+        path.write_text(
+            "to,channel\n" + "".join(f"{to},{ch or ''}\n" for to, ch in zip(*rows.values(), strict=True))
+        )
+    else:
+        pq.write_table(pa.table(rows), path)
+
+    result = run(tmp_path, input_path=str(path), text="hi", channel="telegram")
+
+    assert result.returned["sent"] == 2
+    sent = {m["contactUuid"]: m["from"] for m in outbound(account)}
+    assert sent == {recipients[0]["uuid"]: "whatsapp", recipients[1]["uuid"]: "telegram"}
+
+
+def test_a_batch_file_that_cannot_be_read_fails_before_any_send(
+    account: CallbellSandbox, tmp_path: Path
+) -> None:
+    first, second = (json.dumps({"to": c["phoneNumber"]}) for c in whatsapp(account, 2))
+    path = tmp_path / "batch.jsonl"
+    path.write_text(f"{first}\n{second}\n{{bad\n")
+
+    result = run(tmp_path, input_path=str(path), text="hi", max_failures=5)
+
+    assert result.state == "failed"
+    assert outbound(account) == []
+
+
+def test_waits_may_be_given_as_timedeltas() -> None:
+    operator = CallbellSendMessageOperator(
+        task_id="send",
+        to="+39 333 000 1111",
+        text="hi",
+        poll_interval=datetime.timedelta(seconds=30),
+        delivery_timeout=datetime.timedelta(hours=2),
+    )
+    assert (operator.poll_interval, operator.delivery_timeout) == (30.0, 7200.0)

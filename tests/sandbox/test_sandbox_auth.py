@@ -79,14 +79,20 @@ CONTACT = f'{{"name": "{LOGGED_TOKEN}", "identifier": "+39333", "source": "whats
     ("request_line", "rest", "logged"),
     [
         pytest.param(
-            f"GET /v1/contacts?key={LOGGED_TOKEN}", "\r\n", "GET /v1/contacts?key=**** -> 200", id="query"
+            f"GET /v1/contacts?key={LOGGED_TOKEN}", "\r\n", "GET /v1/contacts?key=*** -> 200", id="query"
         ),
-        pytest.param(f"GET /v1/contacts/{LOGGED_TOKEN}", "\r\n", "GET /v1/contacts/**** -> 404", id="path"),
+        pytest.param(f"GET /v1/contacts/{LOGGED_TOKEN}", "\r\n", "GET /v1/contacts/*** -> 404", id="path"),
         pytest.param(
-            f"GET /v1/contacts/{ENCODED_TOKEN}", "\r\n", "GET /v1/contacts/**** -> 404", id="encoded"
+            f"GET /v1/contacts/{ENCODED_TOKEN}", "\r\n", "GET /v1/contacts/*** -> 404", id="encoded"
         ),
         pytest.param(
-            f"GET /v1/{LOGGED_TOKEN} x", "\r\n", "Bad request syntax ('GET /v1/**** x HTTP/1.1')", id="bad"
+            f"GET /v1/{LOGGED_TOKEN} x", "\r\n", "Bad request syntax ('GET /v1/*** x HTTP/1.1')", id="bad"
+        ),
+        pytest.param(
+            f"GET /v1/contacts/{LOGGED_TOKEN.upper()}", "\r\n", "GET /v1/contacts/*** -> 404", id="upper"
+        ),
+        pytest.param(
+            f"GET /v1/contacts?k={LOGGED_TOKEN[:-1]}", "\r\n", "GET /v1/contacts?k=*** -> 200", id="cut short"
         ),
         pytest.param(
             "GET /v1/auth/me", f"X-Key: {LOGGED_TOKEN}\r\n\r\n", "GET /v1/auth/me -> 200", id="header"
