@@ -16,6 +16,7 @@ import json
 import math
 import numbers
 import re
+import unicodedata
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any
 from urllib.parse import SplitResult, unquote, urlsplit
@@ -184,6 +185,23 @@ def text(value: Any, name: str) -> str:
     if not isinstance(value, str) or not value.strip():
         raise ValueError(f"{name} must be a non-empty string, got {_shown(value)}")
     return value.strip()
+
+
+def no_controls(value: str, name: str, *, lines: bool = False) -> str:
+    """``value``, which holds no control character (no line break nor tab either, unless
+    ``lines``): a pasted escape sequence or NUL is never meant. The error names the character,
+    not the text (it may be personal)."""
+    allowed = "\n\r\t" if lines else ""
+    found = next((char for char in value if unicodedata.category(char) == "Cc" and char not in allowed), None)
+    if found is not None:
+        but = " other than line breaks and tabs" if lines else ", line breaks and tabs included"
+        raise ValueError(f"{name} must hold no control characters{but}: it holds U+{ord(found):04X}")
+    return value
+
+
+def free_text(value: Any, name: str, *, lines: bool = False) -> str:
+    """:func:`text` that holds no control characters (see :func:`no_controls`)."""
+    return no_controls(text(value, name), name, lines=lines)
 
 
 def _matching(value: Any, name: str, pattern: re.Pattern[str], rule: str) -> str:

@@ -10,7 +10,14 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 from airflow_provider_callbell.api.writes import Get, Lookup, Write
-from airflow_provider_callbell.arguments import contact_uuid, identifier, phone_number, string_list, text
+from airflow_provider_callbell.arguments import (
+    contact_uuid,
+    free_text,
+    identifier,
+    no_controls,
+    phone_number,
+    string_list,
+)
 from airflow_provider_callbell.exceptions import CallbellInvalidResponseError, CallbellNotFoundError
 
 if TYPE_CHECKING:
@@ -56,7 +63,7 @@ def changes_body(changes: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def _name(value: Any, name: str) -> str:
-    return text(value, name)
+    return free_text(value, name)
 
 
 def tag_list(value: Any, name: str) -> list[str]:
@@ -74,19 +81,21 @@ def tag_list(value: Any, name: str) -> list[str]:
 def _custom_fields(value: Any, name: str) -> dict[str, str]:
     if not isinstance(value, Mapping) or not value:
         raise ValueError(f"{name} must be a non-empty mapping of field names to values, got {value!r}")
-    fields = {}
-    for key, item in value.items():
-        if not isinstance(key, str) or not key.strip():
-            raise ValueError(f"{name} must map field names (non-empty texts) to values, got {key!r}")
-        fields[key] = field_value(item, f"{name}[{key!r}]")
-    return fields
+    return {field_name(key, name): field_value(item, f"{name}[{key!r}]") for key, item in value.items()}
+
+
+def field_name(key: Any, name: str) -> str:
+    """A custom field's name: non-empty text without control characters."""
+    if not isinstance(key, str) or not key.strip():
+        raise ValueError(f"{name} must map field names (non-empty texts) to values, got {key!r}")
+    return no_controls(key, f"{name}'s field names")
 
 
 def field_value(value: Any, name: str) -> str:
     """A custom field's value as Callbell holds it, text: a number written plainly (``91``, not
     ``91.0``; ``0.0000001``, not ``1e-07``), a list of texts as JSON."""
     if isinstance(value, str):
-        return value
+        return no_controls(value, name, lines=True)
     if _finite_number(value):
         try:
             return _plain_number(value)
@@ -123,7 +132,7 @@ def _note(value: Any, name: str) -> str | None:
         raise ValueError(f"{name} must be text or None, got {type(value).__name__}")
     if value is not None and len(value) > MAX_NOTE_LENGTH:
         raise ValueError(f"{name} must hold at most {MAX_NOTE_LENGTH} characters, got {len(value)}")
-    return value
+    return None if value is None else no_controls(value, name, lines=True)
 
 
 _CHECKS = {
@@ -143,7 +152,7 @@ def create_contact(
     """``POST /contacts``; a lost answer is looked for by the contact's phone number."""
     body = {
         "identifier": phone_number(number, "phone_number"),
-        "name": text(name, "name"),
+        "name": free_text(name, "name"),
         "source": identifier(source, "source"),
         **changes_body(changes),
     }

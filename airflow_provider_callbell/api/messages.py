@@ -15,12 +15,13 @@ from airflow_provider_callbell.api.writes import Get, Lookup, Write
 from airflow_provider_callbell.arguments import (
     channel_type,
     choice,
+    free_text,
     identifier,
     known_now,
+    no_controls,
     optional_identifier,
     phone_number,
     rendered,
-    text,
     web_url,
 )
 from airflow_provider_callbell.exceptions import (
@@ -100,7 +101,7 @@ class OutgoingMessage:
         set_(self, "template_values", _values(self.template_values, self.template_uuid))
         set_(self, "metadata", _metadata(self.metadata))
         if self.text is not None:
-            set_(self, "text", text(self.text, "text"))
+            set_(self, "text", free_text(self.text, "text", lines=True))
         self._check_content()
 
     def _check_content(self) -> None:
@@ -188,6 +189,8 @@ def _values(values: Any, template_uuid: str | None) -> tuple[str, ...]:
         raise ValueError("template_values must be texts: render numbers and dates as text first")
     if not all(value.strip() for value in values):
         raise ValueError("template_values must be non-blank texts: a blank one leaves its placeholder empty")
+    for value in values:  # WhatsApp refuses line breaks and tabs in a template's values
+        no_controls(value, "template_values")
     return tuple(values)
 
 
@@ -208,6 +211,8 @@ def _metadata(metadata: Any) -> dict[str, str]:
             raise ValueError(
                 f"metadata[{key!r}] must be a text of at most {MAX_METADATA_VALUE_LENGTH} characters"
             )
+        no_controls(key, "metadata keys")
+        no_controls(value, f"metadata[{key!r}]", lines=True)
     return dict(metadata)
 
 

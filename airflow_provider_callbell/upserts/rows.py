@@ -12,8 +12,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from airflow_provider_callbell.api.contact_writes import MAX_NOTE_LENGTH, field_value, tag_list
-from airflow_provider_callbell.arguments import contact_uuid, identifier, phone_number, rendered
+from airflow_provider_callbell.api.contact_writes import MAX_NOTE_LENGTH, field_name, field_value, tag_list
+from airflow_provider_callbell.arguments import contact_uuid, identifier, no_controls, phone_number, rendered
 
 TAGS_MODES = ("set", "add", "remove")
 MATCH_ON = ("uuid", "phone")
@@ -125,7 +125,7 @@ def _values(given: Mapping[str, Any]) -> dict[str, Any]:
 def _name(value: Any, key: str) -> str:
     if not isinstance(value, str) or not value.strip():
         raise RowError(f"has an invalid {key}: it must be non-empty text")
-    return value.strip()
+    return _without_controls(value.strip(), key)
 
 
 def _optional_text(value: Any, key: str) -> str:
@@ -133,7 +133,15 @@ def _optional_text(value: Any, key: str) -> str:
         raise RowError(f"has an invalid {key}: it must be text")
     if key == "note" and len(value) > MAX_NOTE_LENGTH:
         raise RowError(f"has a note longer than {MAX_NOTE_LENGTH} characters")
-    return value.strip() if key == "assignedUser" else value
+    note = key == "note"
+    return _without_controls(value if note else value.strip(), key, lines=note)
+
+
+def _without_controls(value: str, key: str, *, lines: bool = False) -> str:
+    try:
+        return no_controls(value, key, lines=lines)
+    except ValueError as error:
+        raise RowError(f"has an invalid {key}: {error}") from None
 
 
 def _tags(value: Any, key: str) -> tuple[str, ...]:
@@ -160,10 +168,8 @@ def _mapping(value: str, key: str) -> Any:
 
 
 def _field_value(name: Any, value: Any, key: str) -> str:
-    if not isinstance(name, str) or not name.strip():
-        raise RowError(f"has invalid {key}: field names must be non-empty texts")
     try:
-        return field_value(value, f"{key}[{name!r}]")
+        return field_value(value, f"{key}[{field_name(name, key)!r}]")
     except ValueError as error:
         raise RowError(f"has an invalid value: {error}") from None
 

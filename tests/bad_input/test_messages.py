@@ -268,3 +268,40 @@ def test_notifier_errors_name_the_notifier_and_at_run_time_the_task() -> None:
 def test_a_notifier_sends_once_to_a_number_written_two_ways() -> None:
     notifier = CallbellNotifier(to=[TO, "+393330001111", "0039 333 000 2222"], text="hi")
     assert notifier._recipients() == [TO, "0039 333 000 2222"]
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        (
+            {"text": "Ciao \x1b[31mAda"},
+            r"text must hold no control characters other than line breaks and tabs: it holds U\+001B",
+        ),
+        ({"text": "Ciao\x00"}, "text must hold no control characters other than line breaks"),
+        (
+            {**TEMPLATE, "template_values": ["Ada\nLovelace"]},
+            "template_values must hold no control characters, line",
+        ),
+        ({**TEMPLATE, "template_values": ["Ada\t"]}, "template_values must hold no control characters"),
+        ({"metadata": {"k\x00": "v"}}, "metadata keys must hold no control characters"),
+        ({"metadata": {"k": "v\x07"}}, r"metadata\['k'\] must hold no control characters"),
+    ],
+    ids=_id,
+)
+def test_control_characters_are_refused_where_nothing_means_them(
+    kwargs: dict[str, Any], message: str
+) -> None:
+    makers = [
+        lambda: CallbellSendMessageOperator(task_id="send", to=TO, **{"text": "hi", **kwargs}),
+        lambda: CallbellNotifier(to=TO, **{"text": "hi", **kwargs}),
+        lambda: message_of({"to": TO, "text": "hi", **kwargs}, {}),
+    ]
+    for make in makers:
+        with pytest.raises(ValueError, match=message) as caught:
+            make()
+        assert "Ada" not in str(caught.value)
+
+
+def test_line_breaks_and_tabs_are_text() -> None:
+    message = message_of({"to": TO, "text": "Ciao Ada,\n\tgrazie!", "metadata": {"note": "a\nb"}}, {})
+    assert message.text == "Ciao Ada,\n\tgrazie!"

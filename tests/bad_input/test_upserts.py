@@ -229,3 +229,48 @@ def test_a_uuid_naming_another_endpoint_fails_its_row_alone(
     lines = [json.loads(line) for line in report.read_text().splitlines()]
     assert [line["uuid"] for line in lines] == [first["uuid"], None, None, None, last["uuid"]]
     assert "333 000" not in report.read_text()
+
+
+@pytest.mark.parametrize(
+    ("values", "message"),
+    [
+        ({"name": "Ada\x1b[2J"}, "has an invalid name: name must hold no control characters, line breaks"),
+        ({"name": "Ada\nLovelace"}, "has an invalid name"),
+        ({"assignedUser": "ada@example.com\x00"}, "has an invalid assignedUser"),
+        ({"note": "called\x07"}, "has an invalid note: note must hold no control characters other than"),
+        ({"customFields": {"score\x00": "9"}}, "field names must hold no control characters"),
+        ({"customFields": {"score": "9\x1b"}}, r"customFields\['score'\] must hold no control characters"),
+    ],
+    ids=_id,
+)
+def test_control_characters_fail_the_row(values: dict[str, Any], message: str) -> None:
+    with pytest.raises(RowError, match=message) as caught:
+        Row.of(1, {"uuid": "c0ffee", **values}, "uuid")
+    assert "Ada" not in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    "changes",
+    [
+        {"name": "Ada\x1b[2J"},
+        {"note": "x\x00"},
+        {"custom_fields": {"a\x07": "1"}},
+        {"custom_fields": {"a": "\x00"}},
+    ],
+    ids=_id,
+)
+def test_the_hook_refuses_control_characters_before_any_request(
+    account: CallbellSandbox, changes: dict[str, Any]
+) -> None:
+    uuid = account.contacts()[0]["uuid"]
+    account.reset_stats()
+    with pytest.raises(ValueError, match="must hold no control characters"):
+        quick_hook().update_contact(uuid, **changes)
+    assert account.stats.total_requests == 0
+
+
+def test_a_note_may_hold_lines_and_tabs(account: CallbellSandbox) -> None:
+    uuid = account.contacts()[0]["uuid"]
+    quick_hook().update_contact(uuid, note="called\n\tcall back Monday", custom_fields={"memo": "a\nb"})
+    assert account.get_contact(uuid)["note"] == "called\n\tcall back Monday"
+    assert Row.of(1, {"uuid": "c0ffee", "note": "a\nb"}, "uuid").values["note"] == "a\nb"
