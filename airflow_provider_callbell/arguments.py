@@ -205,20 +205,20 @@ def free_text(value: Any, name: str, *, lines: bool = False) -> str:
 
 
 def _matching(value: Any, name: str, pattern: re.Pattern[str], rule: str) -> str:
-    """:func:`text` that matches ``pattern`` as a whole; else an error stating ``rule``."""
+    """:func:`text` that matches ``pattern`` as a whole, other than the text a template renders for
+    nothing (``None``, ``null``); else an error stating ``rule``."""
     given = text(value, name)
     if not pattern.fullmatch(given):
         raise ValueError(f"{name} must be {rule}, got {_shown(value)}")
+    if given in _NOTHING:
+        raise ValueError(f"{name} must be {rule}, got {given!r}, the text a template renders for nothing")
     return given
 
 
 def identifier(value: Any, name: str) -> str:
     """A Callbell id or name such as a uuid or ``whatsapp``: letters, digits, ``_.:-``."""
     rule = "a Callbell identifier (letters, digits and _ . : -, starting with a letter or digit)"
-    given = _matching(value, name, _IDENTIFIER, rule)
-    if given in _NOTHING:
-        raise ValueError(f"{name} must be {rule}, got {given!r}, the text a template renders for nothing")
-    return given
+    return _matching(value, name, _IDENTIFIER, rule)
 
 
 def contact_uuid(value: Any, name: str) -> str:

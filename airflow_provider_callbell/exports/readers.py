@@ -11,7 +11,8 @@ strings in UTC ending in ``Z``, numbers numbers, nulls ``None``.
   decoded when they open as JSON does (``[``, ``{``, ``"`` or ``null``); other text in them is
   left for the row's reader (comma-separated tags, a team uuid, a message row's channel type).
   Other columns (a user's ``score``) stay text: CSV does not say which text is a number.
-* Parquet: typed values; timestamps (any unit and zone, naive ones taken as UTC) and dates as
+* Parquet: typed values (``float32`` ones as the shortest decimal they hold: ``0.1``, not
+  ``0.10000000149011612``); timestamps (any unit and zone, naive ones taken as UTC) and dates as
   ISO 8601 text, maps as dicts, JSON columns decoded (as are plain text columns of the
   documented JSON keys, which a warehouse may write), and ``_extra``'s keys merged into the row.
 
@@ -221,6 +222,9 @@ def _parquet_values(column: pa.Array, name: str, path: str, first: int) -> list[
         ]
     if pa.types.is_date(column.type):
         return [_date_text(day) for day in column.to_pylist()]
+    if pa.types.is_float32(column.type):
+        # As a float64, the float32 nearest 0.1 is 0.10000000149011612: read the digits written.
+        return [None if text is None else float(text) for text in column.cast(pa.string()).to_pylist()]
     is_text = pa.types.is_string(column.type) or pa.types.is_large_string(column.type)
     if isinstance(column.type, pa.JsonType) or (is_text and kind in _JSON_DECODERS):
         decoder = _JSON_DECODERS.get(kind, _ANY_JSON)

@@ -502,6 +502,8 @@ class CallbellUpsertContactsOperator(BaseOperator):
             counts["unchanged"],
             counts["failed"],
         )
+        if not sum(counts.values()):
+            self.log.warning("The batch holds no rows: nothing was upserted")
         if counts["failed"] > self.max_failures:
             raise AirflowException(
                 f"{counts['failed']} rows failed, more than max_failures={self.max_failures}"

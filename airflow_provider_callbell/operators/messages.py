@@ -198,6 +198,8 @@ class CallbellSendMessageOperator(BaseOperator):
             summary["earlier"],
             summary["failed"],
         )
+        if not results:
+            self.log.warning("The batch holds no rows: nothing was sent")
         self._check_failures(summary, "could not be sent")
         uuids = [row["uuid"] for row in summary["messages"] if row["uuid"]]
         if not self.wait_for_delivery or not uuids:

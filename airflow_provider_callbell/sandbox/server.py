@@ -175,9 +175,10 @@ class _Handler(BaseHTTPRequestHandler):
         """The error to answer when the request body cannot be delimited or is too large."""
         if "chunked" in self.headers.get("Transfer-Encoding", "").lower():
             return error_response(411, "Content-Length required")
-        length = self.headers.get("Content-Length") or "0"
-        if not (length.isascii() and length.isdigit()):
-            return error_response(400, "Invalid Content-Length")
+        lengths = self.headers.get_all("Content-Length") or ["0"]
+        length = lengths[0]
+        if len(set(lengths)) > 1 or not (length.isascii() and length.isdigit()):
+            return error_response(400, "Invalid Content-Length")  # two lengths: which delimits it?
         limit = self.server.max_body
         if len(length) > _MAX_LENGTH_DIGITS or int(length) > limit:
             return error_response(413, f"Request body larger than {limit} bytes")

@@ -291,7 +291,7 @@ def test_a_notifier_sends_once_to_a_number_written_two_ways() -> None:
 def test_control_characters_are_refused_where_nothing_means_them(
     kwargs: dict[str, Any], message: str
 ) -> None:
-    makers = [
+    makers: list[Callable[[], object]] = [
         lambda: CallbellSendMessageOperator(task_id="send", to=TO, **{"text": "hi", **kwargs}),
         lambda: CallbellNotifier(to=TO, **{"text": "hi", **kwargs}),
         lambda: message_of({"to": TO, "text": "hi", **kwargs}, {}),

@@ -274,3 +274,19 @@ def test_a_note_may_hold_lines_and_tabs(account: CallbellSandbox) -> None:
     quick_hook().update_contact(uuid, note="called\n\tcall back Monday", custom_fields={"memo": "a\nb"})
     assert account.get_contact(uuid)["note"] == "called\n\tcall back Monday"
     assert Row.of(1, {"uuid": "c0ffee", "note": "a\nb"}, "uuid").values["note"] == "a\nb"
+
+
+def test_an_empty_batch_is_named_in_the_log(
+    account: CallbellSandbox,
+    tmp_path: Path,
+    caplog: pytest.LogCaptureFixture,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    rows = tmp_path / "rows.csv"
+    rows.write_text("uuid,note\r\n")
+
+    result = CallbellUpsertContactsOperator(task_id="upsert", input_path=str(rows)).execute({})
+
+    assert sum(result[outcome] for outcome in ("created", "updated", "unchanged", "failed")) == 0
+    output = capsys.readouterr()
+    assert "The batch holds no rows: nothing was upserted" in caplog.text + output.out + output.err

@@ -200,6 +200,18 @@ def test_a_warehouses_parquet_file_reads_as_json_values(tmp_path: Path) -> None:
     ]
 
 
+def test_float32_values_read_as_the_digits_written(tmp_path: Path) -> None:
+    from airflow_provider_callbell.upserts.rows import Row
+
+    table = pa.table({"uuid": ["c1", "c2", "c3"], "score": pa.array([0.1, 3.3333333, None], pa.float32())})
+
+    rows = list(read_rows(_parquet_file(tmp_path, "scores.parquet", table), "parquet"))
+
+    assert [row["score"] for row in rows] == [0.1, 3.3333333, None]
+    written = Row.of(1, {"uuid": "c1", "customFields": {"score": rows[0]["score"]}}, "uuid").values
+    assert written["customFields"] == {"score": "0.1"}
+
+
 def test_a_plain_local_path_reads_too(tmp_path: Path) -> None:
     source = ObjectStoragePath(str(tmp_path / "leads.jsonl"))
     source.write_bytes(b'{"phoneNumber": "+34600000001"}\n')

@@ -268,3 +268,16 @@ def test_waits_may_be_given_as_timedeltas() -> None:
         delivery_timeout=datetime.timedelta(hours=2),
     )
     assert (operator.poll_interval, operator.delivery_timeout) == (30.0, 7200.0)
+
+
+def test_an_empty_batch_sends_nothing_and_says_so(
+    account: CallbellSandbox,
+    tmp_path: Path,
+    caplog: pytest.LogCaptureFixture,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    result = run(tmp_path, messages=[], text="hi")
+
+    assert (result.state, result.returned["sent"], outbound(account)) == ("success", 0, [])
+    output = capsys.readouterr()
+    assert "The batch holds no rows: nothing was sent" in caplog.text + output.out + output.err

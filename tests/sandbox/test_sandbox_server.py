@@ -148,12 +148,18 @@ def test_teams(make_sandbox: MakeSandbox) -> None:
     assert {"uuid", "name", "default", "members", "createdAt"} == set(teams[0])
 
 
-def test_invalid_content_length_closes_the_connection(make_sandbox: MakeSandbox) -> None:
+@pytest.mark.parametrize(
+    "lengths",
+    [b"Content-Length: nope\r\n", b"Content-Length: 2\r\nContent-Length: 40\r\n"],
+    ids=["text", "two"],
+)
+def test_invalid_content_length_closes_the_connection(make_sandbox: MakeSandbox, lengths: bytes) -> None:
     sandbox = make_sandbox(contacts=3)
     connection = socket.create_connection(("127.0.0.1", sandbox.port))
     connection.sendall(
         b"POST /v1/contacts HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer sandbox-token\r\n"
-        b"Content-Length: nope\r\n\r\n"
+        + lengths
+        + b"\r\n{}"
     )
     connection.settimeout(2)
 
