@@ -181,8 +181,10 @@ def choice(value: Any, name: str, allowed: Iterable[str]) -> str:
 
 
 def text(value: Any, name: str) -> str:
-    """A non-blank string, stripped."""
-    if not isinstance(value, str) or not value.strip():
+    """A non-blank string, stripped; the error shows no value but a blank one (it may be personal)."""
+    if not isinstance(value, str):
+        raise ValueError(f"{name} must be a non-empty string, got a {type(value).__name__}")
+    if not value.strip():
         raise ValueError(f"{name} must be a non-empty string, got {_shown(value)}")
     return value.strip()
 
@@ -296,7 +298,7 @@ def _private_host_problem(host: str) -> str | None:
     """Why Callbell's servers, which fetch the media, could not reach ``host``; ``None`` if they may."""
     import ipaddress
 
-    host = host.rstrip(".").lower()
+    host = _ascii_host(host).rstrip(".").lower()  # IDNA maps other full stops (U+3002) to "."
     try:
         address = ipaddress.ip_address(host)
     except ValueError:
@@ -441,7 +443,7 @@ def _looks_listed(value: str) -> bool:
     such as ``(02) 1234 5678`` or ``Promo (2024)``."""
     if len(value) < 2 or _BRACKETS.get(value[0]) != value[-1]:
         return False
-    return not _is_phone_number(value)
+    return not all(_is_phone_number(part.strip()) for part in value.split(","))
 
 
 def _items_of(given: str, name: str) -> Any:

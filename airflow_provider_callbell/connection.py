@@ -15,6 +15,7 @@ from urllib.parse import SplitResult, urlsplit
 
 from airflow_provider_callbell import __version__
 from airflow_provider_callbell.api.secrets import conceal
+from airflow_provider_callbell.arguments import conn_id as conn_id_rule
 from airflow_provider_callbell.arguments import host_problem, number_between, whole_number
 
 if TYPE_CHECKING:
@@ -115,8 +116,7 @@ REDIS_CONN_FIELD = {
         "max_requests_per_second, kept in that Redis. Empty: each hook has its own limit."
     ),
 }
-#: What the extra may hold, as Airflow's connection ids.
-_CONN_ID = re.compile(r"[A-Za-z0-9_.-]{1,250}")
+#: What the extra may hold.
 EXTRAS = (*SETTINGS, REDIS_CONN_EXTRA)
 
 
@@ -280,14 +280,33 @@ def redis_conn_id_of(extras: Mapping[str, Any], conn_id: str) -> str | None:
     value = extras.get(REDIS_CONN_EXTRA)
     if value is None or (isinstance(value, str) and not value.strip()):
         return None
-    if not isinstance(value, str) or not _CONN_ID.fullmatch(value.strip()):
+    try:
+        return conn_id_rule(value, REDIS_CONN_EXTRA)
+    except ValueError as error:
         from airflow_provider_callbell.exceptions import CallbellConfigurationError
 
         raise CallbellConfigurationError(
-            f"The Callbell connection {conn_id!r} has a wrong extra: {REDIS_CONN_EXTRA} must be the id "
-            f"of an Airflow redis connection (letters, digits, _ . -), got {value!r}"
-        )
-    return value.strip()
+            f"The Callbell connection {conn_id!r} has a wrong extra: {error}"
+        ) from None
+
+
+def _decoded(extra: str | None) -> str:
+    """The text of the extra's JSON names and values, as decoding gives them: ``\\u002B`` is ``+``."""
+    try:
+        document = json.loads(extra or "")
+    except (ValueError, RecursionError):
+        return ""
+    texts: list[str] = []
+    stack = [document]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, dict):
+            stack.extend([*item.keys(), *item.values()])
+        elif isinstance(item, list):
+            stack.extend(item)
+        else:
+            texts.append(str(item))
+    return " ".join(texts)
 
 
 def _check_token_is_in_place(conn: Connection, token: str, conn_id: str) -> None:
@@ -296,7 +315,7 @@ def _check_token_is_in_place(conn: Connection, token: str, conn_id: str) -> None
 
     fields = {
         "host": f"{conn.host or ''} {conn.schema or ''}",
-        "extra": conn.extra,
+        "extra": f"{conn.extra or ''} {_decoded(conn.extra)}",
         "login": conn.login,
         "description": getattr(conn, "description", None),
     }

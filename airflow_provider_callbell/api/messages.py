@@ -232,6 +232,9 @@ def sent_message(document: Any) -> dict[str, Any]:
 def send_message(message: OutgoingMessage, key: str, *, now: datetime | None = None) -> Write[dict[str, Any]]:
     """``POST /messages/send``; a lost answer is looked for among the recipient's messages by ``key``."""
     since = (now or datetime.now(UTC)) - CLOCK_SKEW
+    key = free_text(key, IDEMPOTENCY_KEY)
+    if len(key) > MAX_METADATA_VALUE_LENGTH:
+        raise ValueError(f"{IDEMPOTENCY_KEY} must hold at most {MAX_METADATA_VALUE_LENGTH} characters")
 
     def find() -> Lookup[dict[str, Any]]:
         return (yield from _message_with_key(message, key, since))

@@ -81,15 +81,17 @@ class CappedBody:
         return b"".join(self._chunks)
 
 
+_SECONDS = re.compile(r"[0-9]{1,9}(\.[0-9]{1,9})?")
+
+
 def parse_retry_after(value: str | None, *, now: float | None = None) -> float | None:
-    """Seconds to wait from a ``Retry-After`` header given in seconds or as an HTTP date."""
+    """Seconds to wait from a ``Retry-After`` header given in seconds (digits, a fraction
+    tolerated) or as an HTTP date; anything else (``-1``, ``nan``) is no advice: ``None``."""
     if not value or not value.strip():
         return None
     value = value.strip()
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        pass
+    if _SECONDS.fullmatch(value):
+        return float(value)
     try:
         moment = email.utils.parsedate_to_datetime(value)
     except (TypeError, ValueError):

@@ -17,9 +17,11 @@ from collections.abc import Callable, Generator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
+from airflow_provider_callbell.arguments import api_path, choice
 from airflow_provider_callbell.exceptions import CallbellRateLimitError, CallbellTransientError
 
 T = TypeVar("T")
+WRITE_METHODS = ("POST", "PUT", "PATCH", "DELETE")
 
 
 @dataclass(frozen=True)
@@ -28,6 +30,9 @@ class Get:
 
     path: str
     params: Mapping[str, str] | None = None
+
+    def __post_init__(self) -> None:
+        api_path(self.path, "path")
 
 
 #: Yields the requests it needs, is sent their answers; returns what it found, or None.
@@ -38,7 +43,7 @@ Lookup = Generator[Get, Any, T | None]
 class Write(Generic[T]):
     """One write, what its answer means, and how to find it applied when the answer was lost.
 
-    :param method: ``POST``, ``PATCH`` or ``DELETE``.
+    :param method: ``POST``, ``PUT``, ``PATCH`` or ``DELETE``.
     :param path: the path under the base URL.
     :param body: the JSON body, if any.
     :param parse: the result, from the decoded answer.
@@ -52,6 +57,11 @@ class Write(Generic[T]):
     parse: Callable[[Any], T]
     find: Callable[[], Lookup[T]] | None = None
     unsure: bool = field(default=False, init=False)
+
+    def __post_init__(self) -> None:
+        """The method and path checked as :meth:`CallbellHook.request` checks them, before any request."""
+        choice(self.method, "method", WRITE_METHODS)
+        api_path(self.path, "path")
 
     @property
     def what(self) -> str:

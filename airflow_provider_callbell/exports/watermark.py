@@ -10,6 +10,7 @@ again instead of whatever is new by then, so it never replaces its earlier outpu
 from __future__ import annotations
 
 import hashlib
+import json
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -116,7 +117,19 @@ class VariableWatermark:
     def load(self) -> Watermark:
         from airflow.providers.common.compat.sdk import Variable
 
-        return Watermark.parse(Variable.get(self.key, None, deserialize_json=True), self.key)
+        # Read as text: Airflow 3 turns a value that is not JSON into the default, which would
+        # mean "no mark" and have the next save overwrite what someone stored.
+        text = Variable.get(self.key, None)
+        if text is None:
+            return Watermark()
+        try:
+            value = json.loads(text)
+        except ValueError:
+            raise ValueError(
+                f"Variable {self.key!r} does not hold a Callbell export watermark (it is not JSON): delete "
+                'it to export everything again, or set it to {"created_before": "<ISO 8601 moment>"}'
+            ) from None
+        return Watermark.parse(value, self.key)
 
     def save(self, mark: Watermark) -> None:
         from airflow.providers.common.compat.sdk import Variable

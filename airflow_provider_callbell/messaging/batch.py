@@ -27,7 +27,7 @@ def message_of(row: Any, defaults: Mapping[str, Any]) -> OutgoingMessage:
     """The message of one row; a ``ValueError`` naming the key (never a personal value) if it has none."""
     if not isinstance(row, Mapping):
         raise ValueError(f"must be an object with a recipient ('to'), got {type(row).__name__}")
-    unknown = sorted(key for key in row if key not in ALLOWED_KEYS and row[key] is not None)
+    unknown = sorted((key for key in row if key not in ALLOWED_KEYS and row[key] is not None), key=str)
     if unknown:
         raise ValueError(
             f"has keys a message row does not have: {', '.join(map(repr, unknown))}; it may hold "

@@ -68,7 +68,8 @@ class Row:
         others = frozenset(key for key in row if key not in ROW_KEYS and row[key] is not None)
         given = {key: row[key] for key in CHANGED_KEYS if row.get(key) is not None}
         uuid = _checked(row, "uuid", contact_uuid)
-        phone = _checked(row, "phoneNumber", phone_number)
+        blank = isinstance(row.get("phoneNumber"), str) and not row["phoneNumber"].strip()
+        phone = None if blank else _checked(row, "phoneNumber", phone_number)  # an export's, without one
         if (uuid if match_on == "uuid" else phone) is None:
             raise RowError(f"has no {'uuid' if match_on == 'uuid' else 'phoneNumber'} to match on")
         source = _checked(row, "source", identifier)
@@ -77,7 +78,7 @@ class Row:
     def check_keys(self, current: Contact) -> None:
         """Refuse keys neither writable nor the contact's own (fields Callbell added, carried by
         an export): a ``score`` column meant as a custom field must not vanish silently."""
-        unknown = sorted(self.others - current.keys())
+        unknown = sorted(self.others - current.keys(), key=str)
         if unknown:
             raise RowError(
                 f"has keys a contact does not have: {', '.join(map(repr, unknown))}; a row may hold "

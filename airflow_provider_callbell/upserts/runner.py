@@ -17,6 +17,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from airflow_provider_callbell.api.contact_writes import patch_contact
 from airflow_provider_callbell.api.pagination import ContactPage
 from airflow_provider_callbell.arguments import contact_uuid
 from airflow_provider_callbell.batches import BATCH_FATAL, done, in_order, window_for
@@ -172,7 +173,7 @@ class Upsert:
         if not body:
             return Outcome(row.number, "unchanged", uuid)
         if not self.settings.dry_run:
-            self.hook.update_contact(uuid, **body)
+            self.hook.write(patch_contact(uuid, body))
         return Outcome(row.number, "updated", uuid, tuple(body))
 
     def _create(self, row: Row) -> Outcome:

@@ -22,7 +22,20 @@ from airflow_provider_callbell.exceptions import (
 
 @pytest.mark.parametrize(
     ("value", "seconds"),
-    [("3", 3.0), ("0.5", 0.5), (" 12 ", 12.0), ("-4", 0.0), ("", None), (None, None), ("soon", None)],
+    [
+        ("3", 3.0),
+        ("0.5", 0.5),
+        (" 12 ", 12.0),
+        ("-4", None),
+        ("", None),
+        (None, None),
+        ("soon", None),
+        ("nan", None),
+        ("-inf", None),
+        ("1_0", None),
+        ("0x10", None),
+        ("1e3", None),
+    ],
 )
 def test_retry_after_in_seconds(value: str | None, seconds: float | None) -> None:
     assert parse_retry_after(value) == seconds

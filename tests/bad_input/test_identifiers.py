@@ -289,3 +289,36 @@ def test_the_default_watermark_key_of_long_ids_fits_a_variable() -> None:
     long_keys = {default_key("d" * 200, task) for task in ("t" * 100, "u" * 100)}
     assert len(long_keys) == 2
     assert all(len(key) <= MAX_KEY_LENGTH for key in long_keys)
+
+
+def test_a_write_names_a_path_under_the_api_and_a_write_method(sandbox: Any) -> None:
+    from airflow_provider_callbell.api.writes import Write
+
+    first, second = (contact["uuid"] for contact in sandbox.contacts()[:2])
+    for method, path in [
+        ("DELETE", f"contacts/{first}/../{second}"),
+        ("PATCH", f"/contacts/{first}"),
+        ("get", "auth/me"),
+    ]:
+        with pytest.raises(ValueError, match=r"(path|method) must be"):
+            quick_hook().write(Write(method, path, None, lambda answer: answer))
+    assert sandbox.stats.total_requests == 0
+    assert sandbox.get_contact(second)["uuid"] == second
+
+
+@pytest.mark.parametrize("key", [42, "   ", "a\x1b[31mb", "k" * 501], ids=_id)
+def test_idempotency_keys_are_checked_before_the_send(sandbox: Any, key: Any) -> None:
+    with pytest.raises(ValueError, match="idempotency_key must"):
+        quick_hook().send_message(OutgoingMessage(to="+39 333 000 1111", text="hi"), idempotency_key=key)
+    assert sandbox.stats.total_requests == 0
+
+
+def test_a_media_host_with_another_full_stop_is_read_as_idna_reads_it() -> None:
+    with pytest.raises(ValueError, match="is not a public host name"):
+        OutgoingMessage(to="+39 333 000 1111", media_url="https://files.corp\u3002internal/a.png")
+
+
+def test_non_strings_are_named_by_type_not_shown() -> None:
+    with pytest.raises(ValueError, match="name must be a non-empty string, got a list") as caught:
+        quick_hook().update_contact("c0ffee", name=["+39 333 000 1111"])
+    assert "333" not in str(caught.value)

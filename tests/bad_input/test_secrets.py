@@ -327,3 +327,28 @@ def test_a_token_json_or_python_would_escape_is_hidden_in_every_answer_shape(doc
     for form in (ESCAPED_TOKEN, json.dumps(ESCAPED_TOKEN)[1:-1], repr(ESCAPED_TOKEN)[1:-1]):
         assert not [form[i : i + 6] for i in range(len(form) - 5) if form[i : i + 6] in message]
     assert "***" in message
+
+
+def test_a_token_escaped_in_the_extras_json_text_is_refused_never_quoted(
+    monkeypatch: pytest.MonkeyPatch, logs: Callable[[], str]
+) -> None:
+    escaped = "".join(f"\\u{ord(char):04x}" for char in TOKEN)
+    for extra in (
+        json.dumps({"timeout": "TOKEN"}).replace("TOKEN", escaped),
+        json.dumps({"TOKEN": 1}).replace("TOKEN", escaped),
+        json.dumps({"rate_limit_redis_conn_id": "TOKEN"}).replace("TOKEN", escaped),
+    ):
+        connection = {
+            "conn_type": "callbell",
+            "host": "http://127.0.0.1:9/v1",
+            "password": TOKEN,
+            "extra": extra,
+        }
+        monkeypatch.setenv("AIRFLOW_CONN_CALLBELL_DEFAULT", json.dumps(connection))
+        with pytest.raises(
+            CallbellConfigurationError, match=r"The extra of the Callbell connection .* holds its API"
+        ):
+            CallbellHook().config  # noqa: B018
+        ok, message = CallbellHook().test_connection()
+        assert not ok
+        assert pieces_in(f"{message}\n{logs()}") == []

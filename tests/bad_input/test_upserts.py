@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 from airflow.providers.common.compat.sdk import AirflowException
 
+from airflow_provider_callbell.messaging.batch import message_of
 from airflow_provider_callbell.operators.contacts import CallbellUpsertContactsOperator
 from airflow_provider_callbell.sandbox import CallbellSandbox
 from airflow_provider_callbell.upserts.rows import Row, RowError, changes_for
@@ -290,3 +291,45 @@ def test_an_empty_batch_is_named_in_the_log(
     assert sum(result[outcome] for outcome in ("created", "updated", "unchanged", "failed")) == 0
     output = capsys.readouterr()
     assert "The batch holds no rows: nothing was upserted" in caplog.text + output.out + output.err
+
+
+@pytest.mark.parametrize("tags_mode", ["add", "remove"])
+def test_tags_an_agent_wrote_oddly_are_kept_not_checked(account: CallbellSandbox, tags_mode: str) -> None:
+    """Callbell holds the contact's tags: ``'80s`` is an agent's, not the row's to refuse."""
+    contact, other = account.contacts()[:2]
+    account.update_contact(contact["uuid"], tags=["'80s", "vip"])
+    rows = [
+        {"uuid": contact["uuid"], "tags": ["hot" if tags_mode == "add" else "vip"]},
+        {"uuid": other["uuid"], "note": "n"},
+    ]
+
+    result = CallbellUpsertContactsOperator(task_id="upsert", contacts=rows, tags_mode=tags_mode).execute({})
+
+    assert (result["updated"], result["failed"]) == (2, 0)
+    expected = ["'80s", "vip", "hot"] if tags_mode == "add" else ["'80s"]
+    assert account.get_contact(contact["uuid"])["tags"] == expected
+
+
+def test_rows_with_keys_of_other_types_fail_alone(account: CallbellSandbox) -> None:
+    first, second = account.contacts()[:2]
+    rows = [
+        {"uuid": first["uuid"], "name": "X", 1: "y", "score": 3},
+        {"uuid": second["uuid"], "note": "kept"},
+    ]
+
+    result = CallbellUpsertContactsOperator(task_id="upsert", contacts=rows, max_failures=1).execute({})
+
+    assert (result["failed"], result["updated"]) == (1, 1)
+    with pytest.raises(ValueError, match="has keys a message row does not have: 1, 'score'"):
+        message_of({"to": "+39 333 000 1111", "text": "hi", 1: "x", "score": "y"}, {})
+
+
+def test_an_exported_contact_without_a_phone_number_upserts_by_uuid(account: CallbellSandbox) -> None:
+    contact = account.contacts()[0]
+    account.update_contact(contact["uuid"], phoneNumber="")
+
+    result = CallbellUpsertContactsOperator(
+        task_id="upsert", contacts=[account.get_contact(contact["uuid"])]
+    ).execute({})
+
+    assert (result["unchanged"], result["failed"]) == (1, 0)

@@ -24,7 +24,7 @@ def connect(monkeypatch: pytest.MonkeyPatch, **extra: Any) -> None:
 
 
 @pytest.mark.parametrize(
-    "value", [3, True, ["budget"], {"id": "budget"}, "budget redis", "budget/redis", "x" * 251]
+    "value", [3, True, ["budget"], {"id": "budget"}, "budget redis", " budget", "None", "x" * 251]
 )
 def test_a_redis_conn_id_that_is_no_connection_id_is_refused(
     monkeypatch: pytest.MonkeyPatch, value: Any
@@ -32,7 +32,7 @@ def test_a_redis_conn_id_that_is_no_connection_id_is_refused(
     connect(monkeypatch, rate_limit_redis_conn_id=value)
 
     with pytest.raises(
-        CallbellConfigurationError, match="rate_limit_redis_conn_id must be the id of an Airflow redis"
+        CallbellConfigurationError, match="rate_limit_redis_conn_id must be an Airflow connection id"
     ):
         CallbellHook().config  # noqa: B018
 
@@ -49,7 +49,7 @@ def test_the_redis_conn_id_is_a_known_extra(
     monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
     monkeypatch.setenv("AIRFLOW_CONN_BUDGET_REDIS", json.dumps({"conn_type": "redis", "host": "127.0.0.1"}))
-    connect(monkeypatch, rate_limit_redis_conn_id=" budget_redis ", max_requests_per_second=250)
+    connect(monkeypatch, rate_limit_redis_conn_id="budget_redis", max_requests_per_second=250)
     caplog.set_level(logging.WARNING)
 
     budget = CallbellHook().budget

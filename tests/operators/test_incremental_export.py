@@ -105,3 +105,18 @@ def test_a_templated_watermark_key_is_rendered(account: CallbellSandbox, tmp_pat
     assert first.state == "success"
     assert json.loads(Variable.get("under_test-mark-eu"))
     assert Variable.get("{{ task.task_id }}-mark-{{ params.get('account', 'eu') }}", default_var=None) is None
+
+
+@pytest.mark.parametrize("stored", ["2026-11-01T00:00:00Z", "{'created_before': '2026-11-01T00:00:00Z'}"])
+def test_a_mark_that_is_not_json_fails_and_is_kept(
+    account: CallbellSandbox, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, stored: str
+) -> None:
+    """Airflow 3 reads a Variable that is not JSON as absent: that would export everything and
+    overwrite what someone stored."""
+    monkeypatch.setenv("AIRFLOW_VAR_HAND_WRITTEN_MARK", stored)
+
+    result = export(tmp_path, FIRST_DAY, "hand_written_mark")
+
+    assert result.state == "failed"
+    assert not (tmp_path / "contacts").exists()
+    assert account.stats.total_requests == 0
