@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from airflow_provider_callbell.api.messages import MESSAGE_PARTS, OutgoingMessage, rendered_parts
-from airflow_provider_callbell.upserts.rows import ROW_KEYS, phone_key, without_value
+from airflow_provider_callbell.upserts.rows import ROW_KEYS, number_of, phone_key, without_value
 
 MESSAGE_KEYS = MESSAGE_PARTS
 RECIPIENT_KEYS = ("to", "phoneNumber")
@@ -33,7 +33,7 @@ def message_of(row: Any, defaults: Mapping[str, Any]) -> OutgoingMessage:
             f"has keys a message row does not have: {', '.join(map(repr, unknown))}; it may hold "
             f"{', '.join((*RECIPIENT_KEYS, *MESSAGE_KEYS))} (and the keys of an exported contact)"
         )
-    to, other = (_recipient(row, key) for key in RECIPIENT_KEYS)
+    to, other = (number_of(row, key) for key in RECIPIENT_KEYS)
     if to is None and other is None:
         raise ValueError("has no recipient: give its phone number as 'to' (or 'phoneNumber')")
     if to is not None and other is not None and phone_key(str(to)) != phone_key(str(other)):
@@ -46,12 +46,6 @@ def message_of(row: Any, defaults: Mapping[str, Any]) -> OutgoingMessage:
         return OutgoingMessage(to=other if to is None else to, **{**kept, **rendered_parts(given)})
     except ValueError as error:
         raise ValueError(without_value(error)) from None
-
-
-def _recipient(row: Mapping[str, Any], key: str) -> Any:
-    """The row's ``key``, ``None`` when blank (an export's contact without a phone number)."""
-    value = row.get(key)
-    return None if isinstance(value, str) and not value.strip() else value
 
 
 def _replaced(default: str, given: Mapping[str, Any]) -> bool:

@@ -188,8 +188,9 @@ class CallbellNotifier(BaseNotifier):
 
 def _recipient(number: int, message: OutgoingMessage) -> str:
     """A recipient as logs name one: by place in ``to`` and last two digits, not the phone number."""
-    digits = "".join(char for char in message.to if char.isdigit())
-    return f"recipient {number} (…{digits[-2:]})"
+    from airflow_provider_callbell.upserts.rows import phone_key
+
+    return f"recipient {number} (…{phone_key(message.to)[-2:]})"
 
 
 send_callbell_notification = CallbellNotifier

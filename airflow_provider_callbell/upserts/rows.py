@@ -68,8 +68,7 @@ class Row:
         others = frozenset(key for key in row if key not in ROW_KEYS and row[key] is not None)
         given = {key: row[key] for key in CHANGED_KEYS if row.get(key) is not None}
         uuid = _checked(row, "uuid", contact_uuid)
-        blank = isinstance(row.get("phoneNumber"), str) and not row["phoneNumber"].strip()
-        phone = None if blank else _checked(row, "phoneNumber", phone_number)  # an export's, without one
+        phone = None if number_of(row, "phoneNumber") is None else _checked(row, "phoneNumber", phone_number)
         if (uuid if match_on == "uuid" else phone) is None:
             raise RowError(f"has no {'uuid' if match_on == 'uuid' else 'phoneNumber'} to match on")
         source = _checked(row, "source", identifier)
@@ -94,6 +93,12 @@ class Row:
 def phone_key(number: str) -> str:
     """A phone number's digits: formatting never tells two numbers apart."""
     return "".join(char for char in number if char.isdigit())
+
+
+def number_of(row: Mapping[str, Any], key: str) -> Any:
+    """The row's ``key``, ``None`` when blank text: an export's contact without a phone number."""
+    value = row.get(key)
+    return None if isinstance(value, str) and not value.strip() else value
 
 
 def _checked(row: Mapping[str, Any], key: str, check: Any) -> Any:
