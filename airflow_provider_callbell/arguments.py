@@ -62,6 +62,13 @@ _OBJECTS = frozenset(
 )
 #: How the text a template renders for a list, a tuple or a set begins, and how it then ends.
 _BRACKETS = {"[": "]", "(": ")", "{": "}"}
+#: Characters that show the text after them reversed: pasted, a name or a message reads other
+#: than it is written. (Embeddings and isolates, which right-to-left text uses, are fine.)
+_BIDI_OVERRIDES = frozenset("\u202d\u202e")
+#: Line breaks other than the control characters ``\n`` and ``\r``.
+_SEPARATORS = frozenset({"Zl", "Zp"})
+#: Letters and symbols that show as nothing, as spaces and format characters (``\u200b``) do.
+_BLANK_LOOKING = frozenset("\u115f\u1160\u3164\uffa0\u2800")
 
 
 def is_template(value: Any) -> bool:
@@ -180,24 +187,46 @@ def choice(value: Any, name: str, allowed: Iterable[str]) -> str:
     return str(value)
 
 
+def _blank_looking(char: str) -> bool:
+    return char.isspace() or unicodedata.category(char) == "Cf" or char in _BLANK_LOOKING
+
+
+def visible(value: str) -> bool:
+    """Whether ``value`` shows something: not only spaces and characters that show as nothing
+    (``\\u200b``, ``\\ufeff``)."""
+    return not all(map(_blank_looking, value))
+
+
 def text(value: Any, name: str) -> str:
-    """A non-blank string, stripped; the error shows no value but a blank one (it may be personal)."""
+    """A string with something visible in it, stripped; the error shows no value but a blank one
+    (it may be personal)."""
     if not isinstance(value, str):
         raise ValueError(f"{name} must be a non-empty string, got a {type(value).__name__}")
     if not value.strip():
         raise ValueError(f"{name} must be a non-empty string, got {_shown(value)}")
+    if not visible(value):
+        raise ValueError(
+            f"{name} must be a non-empty string, not only characters that show nothing; got {_shown(value)}"
+        )
     return value.strip()
+
+
+def _control(char: str, lines: bool) -> bool:
+    category = unicodedata.category(char)
+    if lines and (char in "\n\r\t" or category in _SEPARATORS):
+        return False
+    return category == "Cc" or category in _SEPARATORS or char in _BIDI_OVERRIDES
 
 
 def no_controls(value: str, name: str, *, lines: bool = False) -> str:
     """``value``, which holds no control character (no line break nor tab either, unless
-    ``lines``): a pasted escape sequence or NUL is never meant. The error names the character,
-    not the text (it may be personal)."""
-    allowed = "\n\r\t" if lines else ""
-    found = next((char for char in value if unicodedata.category(char) == "Cc" and char not in allowed), None)
+    ``lines``) nor a right-to-left override: a pasted escape sequence, NUL or override is never
+    meant. The error names the character, not the text (it may be personal)."""
+    found = next((char for char in value if _control(char, lines)), None)
     if found is not None:
         but = " other than line breaks and tabs" if lines else ", line breaks and tabs included"
-        raise ValueError(f"{name} must hold no control characters{but}: it holds U+{ord(found):04X}")
+        what = unicodedata.name(found, "a control character").lower()
+        raise ValueError(f"{name} must hold no control characters{but}: it holds U+{ord(found):04X} ({what})")
     return value
 
 

@@ -17,6 +17,7 @@ from airflow_provider_callbell.arguments import (
     no_controls,
     phone_number,
     string_list,
+    visible,
 )
 from airflow_provider_callbell.exceptions import CallbellInvalidResponseError, CallbellNotFoundError
 
@@ -88,7 +89,7 @@ def _custom_fields(value: Any, name: str) -> dict[str, str]:
 
 def field_name(key: Any, name: str) -> str:
     """A custom field's name: non-empty text without control characters."""
-    if not isinstance(key, str) or not key.strip():
+    if not isinstance(key, str) or not visible(key):
         raise ValueError(f"{name} must map field names (non-empty texts) to values, got {key!r}")
     return no_controls(key, f"{name}'s field names")
 

@@ -22,6 +22,7 @@ from airflow_provider_callbell.arguments import (
     optional_identifier,
     phone_number,
     rendered,
+    visible,
     web_url,
 )
 from airflow_provider_callbell.exceptions import (
@@ -187,7 +188,7 @@ def _values(values: Any, template_uuid: str | None) -> tuple[str, ...]:
         raise ValueError("template_values need template_uuid")
     if not all(isinstance(value, str) for value in values):
         raise ValueError("template_values must be texts: render numbers and dates as text first")
-    if not all(value.strip() for value in values):
+    if not all(map(visible, values)):
         raise ValueError("template_values must be non-blank texts: a blank one leaves its placeholder empty")
     for value in values:  # WhatsApp refuses line breaks and tabs in a template's values
         no_controls(value, "template_values")

@@ -13,7 +13,14 @@ from dataclasses import dataclass
 from typing import Any
 
 from airflow_provider_callbell.api.contact_writes import MAX_NOTE_LENGTH, field_name, field_value, tag_list
-from airflow_provider_callbell.arguments import contact_uuid, identifier, no_controls, phone_number, rendered
+from airflow_provider_callbell.arguments import (
+    contact_uuid,
+    identifier,
+    no_controls,
+    phone_number,
+    rendered,
+    visible,
+)
 
 TAGS_MODES = ("set", "add", "remove")
 MATCH_ON = ("uuid", "phone")
@@ -129,8 +136,8 @@ def _values(given: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def _name(value: Any, key: str) -> str:
-    if not isinstance(value, str) or not value.strip():
-        raise RowError(f"has an invalid {key}: it must be non-empty text")
+    if not isinstance(value, str) or not visible(value):
+        raise RowError(f"has an invalid {key}: it must be non-empty text that shows something")
     return _without_controls(value.strip(), key)
 
 

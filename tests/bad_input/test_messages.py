@@ -285,6 +285,13 @@ def test_a_notifier_sends_once_to_a_number_written_two_ways() -> None:
         ({**TEMPLATE, "template_values": ["Ada\t"]}, "template_values must hold no control characters"),
         ({"metadata": {"k\x00": "v"}}, "metadata keys must hold no control characters"),
         ({"metadata": {"k": "v\x07"}}, r"metadata\['k'\] must hold no control characters"),
+        ({"text": "Ada pays \u202e0001\u202c EUR"}, r"U\+202E \(right-to-left override\)"),
+        ({**TEMPLATE, "template_values": ["Ada\u2028Lovelace"]}, r"U\+2028 \(line separator\)"),
+        ({"text": "\u200b"}, "text must be a non-empty string, not only characters that show nothing"),
+        (
+            {**TEMPLATE, "template_values": ["Ada", "\u3164"]},
+            "template_values must be non-blank texts",
+        ),
     ],
     ids=_id,
 )
@@ -305,3 +312,12 @@ def test_control_characters_are_refused_where_nothing_means_them(
 def test_line_breaks_and_tabs_are_text() -> None:
     message = message_of({"to": TO, "text": "Ciao Ada,\n\tgrazie!", "metadata": {"note": "a\nb"}}, {})
     assert message.text == "Ciao Ada,\n\tgrazie!"
+
+
+def test_right_to_left_text_and_emoji_sequences_are_text() -> None:
+    family = "\U0001f468\u200d\U0001f469\u200d\U0001f467"
+    text = f"\u2067\u0645\u0631\u062d\u0628\u0627\u2069 Ada {family}\u2028grazie"
+    message = message_of(
+        {"to": TO, "text": text, **TEMPLATE, "template_values": ["\u200f\u0623\u062f\u0627"]}, {}
+    )
+    assert (message.text, message.template_values) == (text, ("\u200f\u0623\u062f\u0627",))

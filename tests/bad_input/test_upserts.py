@@ -241,6 +241,13 @@ def test_a_uuid_naming_another_endpoint_fails_its_row_alone(
         ({"note": "called\x07"}, "has an invalid note: note must hold no control characters other than"),
         ({"customFields": {"score\x00": "9"}}, "field names must hold no control characters"),
         ({"customFields": {"score": "9\x1b"}}, r"customFields\['score'\] must hold no control characters"),
+        ({"name": "Ada \u202enosaerd"}, r"has an invalid name: .*U\+202E \(right-to-left override\)"),
+        ({"name": "Ada\u2029Lovelace"}, r"has an invalid name: .*U\+2029 \(paragraph separator\)"),
+        ({"customFields": {"\u200b": "9"}}, "customFields must map field names"),
+        (
+            {"name": "\u200b\ufeff"},
+            "has an invalid name: it must be non-empty text that shows something",
+        ),
     ],
     ids=_id,
 )
