@@ -71,6 +71,17 @@ _SEPARATORS = frozenset({"Zl", "Zp"})
 _BLANK_LOOKING = frozenset("\u115f\u1160\u3164\uffa0\u2800")
 
 
+def unique_names(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """A JSON object whose names are not repeated (``json.loads``' ``object_pairs_hook``): which of
+    two values counts is not said."""
+    seen: set[str] = set()
+    for name, _ in pairs:
+        if name in seen:
+            raise ValueError(f"names {name!r} more than once: which of its values counts is not said")
+        seen.add(name)
+    return dict(pairs)
+
+
 def is_template(value: Any) -> bool:
     """Whether ``value`` (or an item of it, or a value of a mapping: Airflow renders those, not
     keys) is a Jinja template, known only once rendered."""

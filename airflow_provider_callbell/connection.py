@@ -16,7 +16,7 @@ from urllib.parse import SplitResult, urlsplit
 from airflow_provider_callbell import __version__
 from airflow_provider_callbell.api.secrets import conceal
 from airflow_provider_callbell.arguments import conn_id as conn_id_rule
-from airflow_provider_callbell.arguments import host_problem, number_between, whole_number
+from airflow_provider_callbell.arguments import host_problem, number_between, unique_names, whole_number
 
 if TYPE_CHECKING:
     from airflow.providers.common.compat.sdk import Connection
@@ -134,7 +134,9 @@ def extras_of(conn: Connection, conn_id: str) -> dict[str, Any]:
 
     try:
         extras = (
-            json.loads(conn.extra, object_pairs_hook=_unique) if conn.extra and conn.extra.strip() else {}
+            json.loads(conn.extra, object_pairs_hook=unique_names)
+            if conn.extra and conn.extra.strip()
+            else {}
         )
     except ValueError:
         extras = None
@@ -152,13 +154,6 @@ def extras_of(conn: Connection, conn_id: str) -> dict[str, Any]:
             ", ".join(EXTRAS),
         )
     return extras
-
-
-def _unique(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    """A JSON object whose names are not repeated: which of two values counts is not said."""
-    if len({name for name, _ in pairs}) < len(pairs):
-        raise ValueError("a name is repeated")
-    return dict(pairs)
 
 
 def base_url_of(conn: Connection, conn_id: str) -> str:

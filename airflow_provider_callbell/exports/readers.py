@@ -25,6 +25,7 @@ and the column or key, never a value: rows hold personal data.
 from __future__ import annotations
 
 import csv
+import json
 import re
 from collections.abc import Callable, Iterator
 from datetime import UTC, date, datetime
@@ -32,6 +33,7 @@ from typing import IO, TYPE_CHECKING, Any
 
 import msgspec
 
+from airflow_provider_callbell.arguments import unique_names
 from airflow_provider_callbell.exports.formats import PARQUET_ROW_GROUP, format_of
 from airflow_provider_callbell.exports.schema import EXTRA, Kind, column_of
 
@@ -76,11 +78,18 @@ def read_rows(source: ObjectStoragePath, input_format: str) -> Iterator[Row]:
 
 
 def _decoded(decoder: Decoder, data: str | bytes, path: str, where: str) -> Any:
-    """``data`` decoded; malformed JSON, or JSON of the wrong shape, fails naming ``path`` and ``where``."""
+    """``data`` decoded; malformed JSON, JSON of the wrong shape or an object naming a key twice
+    fails naming ``path`` and ``where``."""
     try:
-        return decoder.decode(data)
+        decoded = decoder.decode(data)
     except msgspec.DecodeError as error:  # msgspec names types and offsets, not values
         raise ValueError(f"{path}: {where}: {error}") from None
+    if "{" in data if isinstance(data, str) else b"{" in data:  # msgspec keeps a repeated key's last value
+        try:
+            json.loads(data, object_pairs_hook=unique_names)
+        except ValueError as error:
+            raise ValueError(f"{path}: {where}: an object {error}") from None
+    return decoded
 
 
 def _json_text(decoder: Decoder, text: str | None, path: str, where: str) -> Any:
@@ -115,7 +124,7 @@ def _json_rows(file: IO[bytes], path: str) -> Iterator[Row]:
     except msgspec.DecodeError as error:
         raise ValueError(f"{path}: {_where_in(data, error)}: {error}") from None
     for number, item in enumerate(items, 1):
-        yield _decoded(_OBJECT, item, path, f"row {number}")
+        yield _decoded(_OBJECT, bytes(item), path, f"row {number}")
 
 
 def _where_in(data: bytes, error: msgspec.DecodeError) -> str:
@@ -159,10 +168,15 @@ def _csv_records(lines: Iterator[str], path: str) -> Iterator[tuple[int, list[st
 
 def _csv_columns(number: int, header: list[str], path: str) -> list[tuple[str, Decoder | None]]:
     """Each column's name and the decoder of its JSON cells, ``None`` for a column of text."""
-    repeated = sorted({name for name in header if header.count(name) > 1})
-    if repeated:
-        raise ValueError(f"{path}: line {number}: the header row names {', '.join(repeated)} more than once")
+    if _repeated(header):
+        raise ValueError(
+            f"{path}: line {number}: the header row names {', '.join(_repeated(header))} more than once"
+        )
     return [(name, _JSON_DECODERS.get(column_of(name).kind)) for name in header]
+
+
+def _repeated(names: list[str]) -> list[str]:
+    return sorted({name for name in names if names.count(name) > 1})
 
 
 def _csv_row(columns: list[tuple[str, Decoder | None]], cells: list[str], path: str, number: int) -> Row:
@@ -188,6 +202,8 @@ def _parquet_rows(file: IO[bytes], path: str) -> Iterator[Row]:
     number = 0
     for batch in _parquet_batches(file, path):
         names = batch.schema.names
+        if _repeated(names):
+            raise ValueError(f"{path}: names the columns {', '.join(_repeated(names))} more than once")
         columns = [
             _parquet_values(batch.column(index), name, path, number + 1) for index, name in enumerate(names)
         ]
@@ -233,7 +249,13 @@ def _parquet_values(column: pa.Array, name: str, path: str, first: int) -> list[
             read(decoder, text, path, f"row {number}, column {name}")
             for number, text in enumerate(column.to_pylist(), first)
         ]
-    return column.to_pylist(maps_as_pydicts="lossy")  # type: ignore[no-any-return]
+    try:
+        return column.to_pylist(maps_as_pydicts="strict")  # type: ignore[no-any-return]
+    except KeyError:
+        raise ValueError(
+            f"{path}: rows {first} to {first + len(column) - 1}, column {name}: a map names a key more "
+            "than once: which of its values counts is not said"
+        ) from None
 
 
 def _utc_text(moment: datetime | None) -> str | None:

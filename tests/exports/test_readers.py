@@ -285,6 +285,21 @@ UNREADABLE = [
         f"phoneNumber,name,phoneNumber\r\n{SECRET},Ana,x\r\n",
         "line 1: the header row names phoneNumber more than once",
     ),
+    (
+        "rows.jsonl",
+        f'{FIRST}\n{{"phoneNumber": "+34600000001", "phoneNumber": "{SECRET}"}}\n',
+        "line 2: an object names 'phoneNumber' more than once",
+    ),
+    (
+        "rows.json",
+        f'[{FIRST}, {{"to": "{SECRET}", "metadata": {{"k": "a", "k": "b"}}}}]',
+        "row 2: an object names 'k' more than once",
+    ),
+    (
+        "rows.csv",
+        f'phoneNumber,customFields\r\n{SECRET},"{{""score"": ""1"", ""score"": ""2""}}"\r\n',
+        "line 2, column customFields: an object names 'score' more than once",
+    ),
     ("rows.csv", "", "no header row"),
     ("rows.csv", "\r\n\r\n", "no header row"),
     (
@@ -338,6 +353,19 @@ def test_a_parquet_extra_column_must_hold_other_keys(tmp_path: Path, extra: str,
         list(read_rows(source, "parquet"))
 
     assert SECRET not in str(caught.value)
+
+
+def test_parquet_columns_and_map_keys_named_twice_are_refused(tmp_path: Path) -> None:
+    twice = pa.table([pa.array(["+34600000001"]), pa.array([SECRET])], names=["to", "to"])
+    fields = pa.array([[("score", "1"), ("score", SECRET)]], pa.map_(pa.string(), pa.string()))
+    cases = [
+        (twice, "names the columns to more than once"),
+        (pa.table({"to": [SECRET], "customFields": fields}), "rows 1 to 1, column customFields: a map names"),
+    ]
+    for table, problem in cases:
+        with pytest.raises(ValueError, match=problem) as caught:
+            list(read_rows(_parquet_file(tmp_path, "leads.parquet", table), "parquet"))
+        assert SECRET not in str(caught.value)
 
 
 def test_parquet_input_without_pyarrow_says_what_to_install(
