@@ -35,12 +35,15 @@ MIN_PHONE_DIGITS, MAX_PHONE_DIGITS = 7, 17
 
 _IDENTIFIER = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.:-]*")
 _PHONE = re.compile(r"\(?\+?[0-9(][0-9 ().-]*")
+#: ``00``, the international prefix of most countries, before a country code (never ``0``).
+_DIALLED_ABROAD = re.compile(r"^(\(?)00[ .-]?(?=[1-9])")
 #: A channel type as Callbell names it in ``from``: ``whatsapp``, ``instagram``, ``web_chat``...
 _CHANNEL_TYPE = re.compile(r"[a-z][a-z0-9_]*")
 #: What Airflow allows in a connection id.
 _CONN_ID = re.compile(r"[\w#!()\-.:/\\]{1,250}")
 _API_PATH = re.compile(r"[\w.~%:@!$&'()*+,;=-]+(/[\w.~%:@!$&'()*+,;=-]+)*")
 _BRACKETED = re.compile(r"\[[0-9A-Fa-f:.]+\](:[0-9]*)?")
+_MAX_LABEL, _MAX_HOST = 63, 253
 _HOST = re.compile(r"[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?)*\.?")
 _NUMBER = re.compile(r"[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]+)?")
 _OBJECT_TEXT = re.compile(r"<.* at 0x[0-9a-fA-F]+>")
@@ -300,22 +303,35 @@ def channel_type(value: Any, name: str) -> str:
 
 
 def host_problem(parts: SplitResult) -> str | None:
-    """What is wrong with the host of a URL split by ``urlsplit``, or ``None``: a host name, an
-    IPv4 address (four numbers up to 255) or an IPv6 one in brackets."""
+    """What is wrong with the host and port of a URL split by ``urlsplit`` (whose port is valid),
+    or ``None``: a host name as DNS allows, an IPv4 address (four numbers up to 255) or an IPv6 one
+    in brackets; any port but 0."""
+    if parts.port == 0:
+        return "port 0 is no port"
+    return _ipv6_problem(parts) if "[" in parts.netloc else _host_problem(parts.hostname or "")
+
+
+def _ipv6_problem(parts: SplitResult) -> str | None:
     import ipaddress
 
-    host = parts.hostname or ""
-    if "[" in parts.netloc:
-        if "%" in host:
-            return f"{parts.netloc!r} names a zone (%...): only an IPv6 address without one is supported"
-        try:
-            ipaddress.IPv6Address(host)
-        except ValueError:
-            return f"{parts.netloc!r} is not an IPv6 address in brackets"
-        bracketed = parts.netloc.rpartition("@")[2]
-        return None if _BRACKETED.fullmatch(bracketed) else f"{bracketed!r} holds text after its IPv6 address"
+    if "%" in (parts.hostname or ""):
+        return f"{parts.netloc!r} names a zone (%...): only an IPv6 address without one is supported"
+    try:
+        ipaddress.IPv6Address(parts.hostname)
+    except ValueError:
+        return f"{parts.netloc!r} is not an IPv6 address in brackets"
+    bracketed = parts.netloc.rpartition("@")[2]
+    return None if _BRACKETED.fullmatch(bracketed) else f"{bracketed!r} holds text after its IPv6 address"
+
+
+def _host_problem(host: str) -> str | None:
+    import ipaddress
+
     if not _HOST.fullmatch(_ascii_host(host)):
         return f"{host!r} is not a host name"
+    labels = _ascii_host(host).rstrip(".").split(".")
+    if len(".".join(labels)) > _MAX_HOST or max(map(len, labels)) > _MAX_LABEL:
+        return f"{_shown(host)} is not a host name: DNS allows at most 63 characters between dots, 253 in all"
     if host.rstrip(".").rpartition(".")[2].isdigit():
         try:
             ipaddress.IPv4Address(host.rstrip("."))
@@ -426,9 +442,16 @@ def _is_phone_number(value: str) -> bool:
     )
 
 
+def international(number: str) -> str:
+    """``number`` with a leading ``00``, the international prefix, written ``+``: ``0039 333``
+    is ``+39 333``, to Callbell and in every comparison."""
+    return _DIALLED_ABROAD.sub(r"\1+", number)
+
+
 def phone_number(value: Any, name: str) -> str:
     """A phone number: 7 to 17 digits with an optional leading ``+``, and spaces, dots, dashes and
-    brackets that close (``(+39) 333 000 1111``, ``0039 333 000 1111``). Errors never show it."""
+    brackets that close (``(+39) 333 000 1111``; ``0039 333 000 1111``, read as ``+39 333 000
+    1111``). Errors never show it."""
     rule = (
         f"a phone number as text, such as '+39 123 456 789': {MIN_PHONE_DIGITS} to {MAX_PHONE_DIGITS} "
         "digits, an optional leading +, spaces, dots, dashes and closed brackets"
@@ -436,7 +459,7 @@ def phone_number(value: Any, name: str) -> str:
     if not isinstance(value, str):
         lost = ", not a number: its + and leading zeros would be lost" if _number(value) is not None else ""
         raise ValueError(f"{name} must be {rule}; got a {type(value).__name__}{lost}")
-    given = value.strip()
+    given = international(value.strip())
     if not _is_phone_number(given):
         digits = sum(char.isdigit() for char in given)
         got = f"a text of {len(given)} characters, {digits} of them digits" if given else "''"

@@ -201,7 +201,7 @@ def _url_problem(url: str) -> str | None:
         )
     try:
         parts = urlsplit(url)
-        port = parts.port
+        parts.port  # noqa: B018 - an invalid port raises here
     except ValueError as error:
         return str(error)
     if parts.scheme.lower() not in ("http", "https"):
@@ -210,17 +210,21 @@ def _url_problem(url: str) -> str | None:
         return "it holds a user name or password; put the API token in the password field"
     if not parts.hostname:
         return "it names no host"
-    return _parts_problem(parts, port)
+    return _parts_problem(parts)
 
 
-def _parts_problem(parts: SplitResult, port: int | None) -> str | None:
+def _parts_problem(parts: SplitResult) -> str | None:
     problems = {
-        "port 0 is no port": port == 0,
         "it holds a query or a fragment": bool(parts.query or parts.fragment),
         "its path holds other characters than letters, digits and / . _ ~ -": not _PATH.fullmatch(parts.path),
         "its path holds . or .. segments": bool({".", ".."} & set(parts.path.split("/"))),
     }
     return host_problem(parts) or next((problem for problem, found in problems.items() if found), None)
+
+
+def _is_callbell(base_url: str) -> bool:
+    """Whether the URL points at Callbell's API, however its host is spelt (``API.callbell.eu.``)."""
+    return (urlsplit(base_url).hostname or "").rstrip(".") == urlsplit(DEFAULT_BASE_URL).hostname
 
 
 def token_problem(token: str) -> str | None:
@@ -355,7 +359,7 @@ class ClientConfig:
         extras = extras_of(conn, conn_id)
         values = {name: _setting_of(extras, name, conn_id) for name in SETTINGS} | dict(overrides)
         base_url = base_url_of(conn, conn_id)
-        if values["max_requests_per_second"] > CALLBELL_RATE_LIMIT and base_url.startswith(DEFAULT_BASE_URL):
+        if values["max_requests_per_second"] > CALLBELL_RATE_LIMIT and _is_callbell(base_url):
             logger.warning(
                 "max_requests_per_second=%g is above Callbell's limit of %d requests a second per "
                 "account: expect 429 answers and retries",

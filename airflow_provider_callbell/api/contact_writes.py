@@ -9,6 +9,7 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
+from airflow_provider_callbell.api.pagination import checked_uuid
 from airflow_provider_callbell.api.writes import Get, Lookup, Write
 from airflow_provider_callbell.arguments import (
     contact_uuid,
@@ -36,6 +37,7 @@ def single_contact(document: Any) -> Contact:
         contact = contact[0]
     if not isinstance(contact, dict):
         raise CallbellInvalidResponseError("Callbell answered without the 'contact' object it documents")
+    checked_uuid(contact, "answered with a contact")
     return contact
 
 

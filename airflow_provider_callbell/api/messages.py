@@ -223,11 +223,23 @@ def status_path(uuid: str) -> str:
 
 
 def sent_message(document: Any) -> dict[str, Any]:
-    """``{"uuid", "status", ...}`` of a ``{"message": {...}}`` answer."""
+    """``{"uuid", "status", ...}`` of a ``{"message": {...}}`` answer: its uuid a Callbell
+    identifier, its status (if any) text in lower case (``FAILED`` is ``failed``)."""
     message = document.get("message") if isinstance(document, Mapping) else None
-    if not isinstance(message, dict) or not isinstance(message.get("uuid"), str):
+    if not isinstance(message, dict):
         raise CallbellInvalidResponseError("Callbell answered without the 'message' object it documents")
-    return message
+    try:
+        identifier(message.get("uuid"), "uuid")
+    except ValueError:
+        raise CallbellInvalidResponseError(
+            "Callbell answered with a message without a uuid that is a Callbell identifier"
+        ) from None
+    status = message.get("status")
+    if status is not None and not isinstance(status, str):
+        raise CallbellInvalidResponseError(
+            f"Callbell gave a message status that is not text: a {type(status).__name__}"
+        )
+    return {**message, "status": status and status.strip().lower()}
 
 
 def send_message(message: OutgoingMessage, key: str, *, now: datetime | None = None) -> Write[dict[str, Any]]:
@@ -247,15 +259,13 @@ def _message_with_key(message: OutgoingMessage, key: str, since: datetime) -> Lo
     try:
         contact = single_contact((yield phone_lookup(message.to, message.channel_uuid)))
         for page in count(1):
-            document = yield Get(
-                f"contacts/{quote(str(contact.get('uuid')), safe='')}/messages", {"page": str(page)}
-            )
+            document = yield Get(f"contacts/{quote(contact['uuid'], safe='')}/messages", {"page": str(page)})
             recent = [item for item in _messages(document) if _created(item) >= since]
             for item in recent:
                 if not isinstance(item.get("metadata"), Mapping):
                     raise _uncertain(key, "Callbell lists its messages without their metadata")
                 if item["metadata"].get(IDEMPOTENCY_KEY) == key:
-                    return {"uuid": item.get("uuid"), "status": item.get("status")}
+                    return sent_message({"message": {"uuid": item.get("uuid"), "status": item.get("status")}})
             if len(recent) < len(_messages(document)) or not recent:
                 return None
             if page == MAX_LOOKUP_PAGES:

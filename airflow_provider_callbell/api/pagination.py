@@ -6,6 +6,7 @@ from collections.abc import Generator, Iterator, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from airflow_provider_callbell.arguments import contact_uuid
 from airflow_provider_callbell.exceptions import CallbellInvalidResponseError
 
 if TYPE_CHECKING:
@@ -61,12 +62,18 @@ def _check_contact(contact: Any, position: int) -> None:
             f"Callbell listed a contact that is not a JSON object (item {position} of the page: "
             f"{type(contact).__name__})"
         )
-    uuid = contact.get("uuid")
-    if not isinstance(uuid, str) or not uuid:
+    checked_uuid(contact, f"listed a contact (item {position} of the page)")
+
+
+def checked_uuid(contact: Contact, what: str) -> str:
+    """The contact's uuid, a Callbell identifier: without one, contacts cannot be told apart,
+    and a write to another could reach the wrong path (``../x``)."""
+    try:
+        return contact_uuid(contact.get("uuid"), "uuid")
+    except ValueError:
         raise CallbellInvalidResponseError(
-            f"Callbell listed a contact without a uuid (item {position} of the page): without one "
-            "the walk cannot tell contacts apart"
-        )
+            f"Callbell {what} without a uuid that is a Callbell identifier (letters, digits and _ . : -)"
+        ) from None
 
 
 class ContactStream(Iterator[Contact]):

@@ -46,11 +46,19 @@ _SPACE = re.compile(r"\s+")
 
 
 _PHONE_PATH = re.compile(r"contacts/phone/[^\s?#'\"/)]+")
+#: What a server may quote of a phone number: 7 or more digits, spaced and bracketed as people
+#: write them, standing alone (not in an id, a time or a path).
+_PHONE_RUN = re.compile(r"(?<![\w.:/-])(\+|\(\+?)?[0-9][0-9 ().-]{5,}[0-9](?![\w:/-]|\.[0-9])")
 
 
 def without_phone_numbers(text: str) -> str:
     """``text`` with the number of any phone lookup URL it quotes left out (a library's error)."""
     return _PHONE_PATH.sub("contacts/phone/…", text)
+
+
+def _phone_hidden(found: re.Match[str]) -> str:
+    digits = re.sub("[^0-9]", "", found[0])
+    return f"…{digits[-2:]}" if len(digits) >= 7 else found[0]
 
 
 def request_name(method: str, path: str) -> str:
@@ -135,9 +143,11 @@ def _plain(value: Any) -> str:
 
 
 def one_line(text: str, secret: str | None = None) -> str:
-    """Server text fit to show: printable, on one line, at most 200 characters, no piece of ``secret``."""
+    """Server text fit to show: printable, on one line, at most 200 characters, no piece of
+    ``secret`` and no phone number (shown as its last two digits, ``…11``: personal data)."""
     # Concealed over enough text that no piece of the secret straddles the cut.
     text = _SPACE.sub(" ", "".join(char if char.isprintable() else " " for char in text))
+    text = _PHONE_RUN.sub(_phone_hidden, text)
     text = conceal(text.strip()[: _MAX_MESSAGE_CHARS + 3 * len(secret or "")], secret)
     return text[: _MAX_MESSAGE_CHARS - 1] + "…" if len(text) > _MAX_MESSAGE_CHARS else text
 

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import base64
+import html
 import json
 import re
+from collections.abc import Iterator
 from urllib.parse import unquote
 
 #: Runs of the token at least this long are blanked (the whole token when it is shorter).
@@ -14,15 +17,44 @@ MASK = "***"
 _FOLD = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz")
 
 
+#: How many times text is percent-decoded in search of the secret: a URL quoted in a URL.
+_UNQUOTES = 3
+
+
 def conceal(text: str, secret: str | None) -> str:
-    """``text`` with every piece of ``secret`` blanked: as it is, percent-encoded (decoded then),
-    and escaped as ``repr()`` and JSON quote it (a backslash doubled, a line break as ``\\n``)."""
+    """``text`` with every piece of ``secret`` blanked: as it is, percent-encoded (once or more,
+    decoded then), as HTML entities (unescaped then), in base64 (as a ``Basic`` header carries
+    it), and escaped as ``repr()`` and JSON quote it (a backslash doubled, a line break as ``\\n``)."""
     if not secret:
         return text
-    for form in dict.fromkeys((repr(secret)[1:-1], json.dumps(secret)[1:-1], secret)):
-        decoded = unquote(text)
-        text = _conceal(decoded if decoded != text and _conceal(decoded, form) != decoded else text, form)
+    for form in _forms(secret):
+        text = _conceal(next((read for read in _readings(text) if _conceal(read, form) != read), text), form)
     return text
+
+
+def _forms(secret: str) -> dict[str, None]:
+    return dict.fromkeys((repr(secret)[1:-1], json.dumps(secret)[1:-1], secret, *_base64_forms(secret)))
+
+
+def _base64_forms(secret: str) -> Iterator[str]:
+    """The characters base64 writes for ``secret`` whatever bytes stand before and after it: at
+    each of the three alignments, less the characters the bytes around it also decide."""
+    for alphabet in (base64.b64encode, base64.urlsafe_b64encode):
+        for offset in range(3):
+            encoded = alphabet(b"\0" * offset + secret.encode()).decode().rstrip("=")
+            middle = encoded[4 if offset else 0 : -1]
+            if len(middle) >= MIN_HIDDEN:
+                yield middle
+
+
+def _readings(text: str) -> Iterator[str]:
+    """``text`` decoded each way a server may have encoded what it quotes, the plainest last."""
+    decoded = [text]
+    for _ in range(_UNQUOTES):
+        decoded.append(unquote(decoded[-1]))
+    for reading in dict.fromkeys(reversed([*decoded, *map(html.unescape, decoded)])):
+        if reading != text:
+            yield reading
 
 
 def _conceal(text: str, secret: str | None) -> str:

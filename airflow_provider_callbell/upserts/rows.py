@@ -16,6 +16,7 @@ from airflow_provider_callbell.api.contact_writes import MAX_NOTE_LENGTH, field_
 from airflow_provider_callbell.arguments import (
     contact_uuid,
     identifier,
+    international,
     no_controls,
     phone_number,
     rendered,
@@ -98,8 +99,8 @@ class Row:
 
 
 def phone_key(number: str) -> str:
-    """A phone number's digits: formatting never tells two numbers apart."""
-    return "".join(char for char in number if char.isdigit())
+    """A phone number's digits: formatting never tells two numbers apart (nor ``00`` from ``+``)."""
+    return "".join(char for char in international(number.strip()) if char.isdigit())
 
 
 def number_of(row: Mapping[str, Any], key: str) -> Any:

@@ -21,7 +21,12 @@ from airflow_provider_callbell.api.contact_writes import patch_contact
 from airflow_provider_callbell.api.pagination import ContactPage
 from airflow_provider_callbell.arguments import contact_uuid
 from airflow_provider_callbell.batches import BATCH_FATAL, done, in_order, window_for
-from airflow_provider_callbell.exceptions import CallbellClientError, CallbellError, CallbellNotFoundError
+from airflow_provider_callbell.exceptions import (
+    CallbellClientError,
+    CallbellError,
+    CallbellInvalidResponseError,
+    CallbellNotFoundError,
+)
 from airflow_provider_callbell.upserts.rows import Contact, Row, RowError, changes_for, creation, phone_key
 
 if TYPE_CHECKING:
@@ -77,6 +82,8 @@ class Upsert:
     rows: Callable[[], Iterable[Any]]
     counts: dict[str, int] = field(default_factory=lambda: dict.fromkeys(OUTCOMES, 0))
     _known: dict[str, Contact] | None = None
+    #: Keys more than one contact of the walk holds (a number on two channels): looked up.
+    _shared: set[str] = field(default_factory=set)
 
     def run(self) -> Iterator[Outcome]:
         """Every row's outcome, in row order; counted in :attr:`counts`."""
@@ -109,6 +116,8 @@ class Upsert:
         for contact in self.hook.iter_contacts(concurrency=self.settings.concurrency):
             key = self._key_of(contact)
             if key in keys and self._on_channel(contact):
+                if key in known:
+                    self._shared.add(key)
                 known[key] = contact
         return known
 
@@ -152,23 +161,40 @@ class Upsert:
         return self._update(row, current)
 
     def _current(self, row: Row) -> Contact | None:
-        if self._known is not None:
+        if self._known is not None and row.key not in self._shared:
             return self._known.get(row.key)
         return self._fetch(row)
 
     def _fetch(self, row: Row) -> Contact | None:
+        """The row's contact as Callbell finds it (by phone, on the main WhatsApp channel unless
+        ``channel_uuid``), which must be the contact the row names."""
         try:
             if row.uuid is not None and self.settings.match_on == "uuid":
-                return self.hook.get_contact(row.uuid)
-            return self.hook.get_contact_by_phone(str(row.phone), channel_uuid=self.settings.channel_uuid)
+                found = self.hook.get_contact(row.uuid)
+            else:
+                found = self.hook.get_contact_by_phone(
+                    str(row.phone), channel_uuid=self.settings.channel_uuid
+                )
         except CallbellNotFoundError:
             return None
+        if self._key_of(found) != row.key:
+            what = "uuid" if self.settings.match_on == "uuid" else "phone number"
+            raise CallbellInvalidResponseError(
+                f"Callbell answered the lookup of row {row.number}'s contact with a contact of another "
+                f"{what}: nothing was written to it"
+            )
+        return found
 
     def _update(self, row: Row, current: Contact) -> Outcome:
-        uuid = str(current.get("uuid"))
+        uuid = current["uuid"]
         body = changes_for(row, current, self.settings.tags_mode)
         if "tags" in body and self._known is not None and self.settings.tags_mode != "set":
             current = self.hook.get_contact(uuid)
+            if current["uuid"] != uuid:
+                raise CallbellInvalidResponseError(
+                    f"Callbell answered the reading of row {row.number}'s contact with another contact: "
+                    "nothing was written to it"
+                )
             body = changes_for(row, current, self.settings.tags_mode)
         if not body:
             return Outcome(row.number, "unchanged", uuid)
@@ -189,7 +215,7 @@ class Upsert:
             if error.status != _CONFLICT:
                 raise
             return self._update(row, self._taken(row))
-        return Outcome(row.number, "created", str(contact.get("uuid")), tuple(fields))
+        return Outcome(row.number, "created", contact["uuid"], tuple(fields))
 
     def _taken(self, row: Row) -> Contact:
         """The contact created since the walk passed, which holds the row's number."""

@@ -1,4 +1,5 @@
-"""Finding a message by its idempotency key, fed answers no sandbox gives (Callbell's unknowns)."""
+"""Finding a message by its idempotency key, and reading a sent message, fed answers no sandbox
+gives (Callbell's unknowns)."""
 
 from __future__ import annotations
 
@@ -7,9 +8,14 @@ from typing import Any
 
 import pytest
 
-from airflow_provider_callbell.api.messages import OutgoingMessage, send_message
+from airflow_provider_callbell.api.messages import OutgoingMessage, send_message, sent_message
 from airflow_provider_callbell.api.writes import Get
-from airflow_provider_callbell.exceptions import CallbellNotFoundError, CallbellWriteUncertainError
+from airflow_provider_callbell.exceptions import (
+    CallbellInvalidResponseError,
+    CallbellNotFoundError,
+    CallbellWriteUncertainError,
+)
+from airflow_provider_callbell.messaging.delivery import DeliveryWatch
 
 NOW = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
 MESSAGE = OutgoingMessage(to="+39 333 000 1111", text="Ciao")
@@ -69,3 +75,32 @@ def test_unreadable_times_are_looked_at() -> None:
     ours = {"uuid": "ours", "createdAt": "yesterday-ish", "metadata": {"idempotency_key": "key-1"}}
 
     assert look(CONTACT, {"messages": [ours]})[0] == {"uuid": "ours", "status": None}
+
+
+@pytest.mark.parametrize(
+    ("message", "problem"),
+    [
+        ({"uuid": "None", "status": "enqueued"}, "without a uuid that is a Callbell identifier"),
+        ({"uuid": "../../contacts/x"}, "without a uuid that is a Callbell identifier"),
+        ({"uuid": "a b"}, "without a uuid that is a Callbell identifier"),
+        ({"uuid": "m1", "status": ["delivered"]}, "a message status that is not text: a list"),
+    ],
+)
+def test_a_sent_message_answer_without_a_usable_uuid_or_status_is_invalid(
+    message: dict[str, Any], problem: str
+) -> None:
+    with pytest.raises(CallbellInvalidResponseError, match=problem):
+        sent_message({"message": message})
+
+
+def test_a_status_in_capitals_is_the_status() -> None:
+    watch = DeliveryWatch.of(["m1", "m2"])
+    for uuid, status in [("m1", " FAILED"), ("m2", "Delivered")]:
+        watch.update(uuid, sent_message({"message": {"uuid": uuid, "status": status}})["status"])
+    assert (watch.done, watch.failed) == (True, ["m1"])
+
+
+def test_a_message_found_by_its_key_has_its_uuid_checked() -> None:
+    ours = {"uuid": "x/y", "status": "sent", "createdAt": at(0), "metadata": {"idempotency_key": "key-1"}}
+    with pytest.raises(CallbellInvalidResponseError, match="without a uuid"):
+        look(CONTACT, {"messages": [ours]})

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import email.utils
+import json
 
 import pytest
 
@@ -62,6 +63,20 @@ def test_retry_after_as_an_http_date() -> None:
 )
 def test_server_message(body: bytes, content_type: str | None, message: str) -> None:
     assert server_message(body, content_type) == message
+
+
+@pytest.mark.parametrize(
+    ("said", "shown"),
+    [
+        ("Invalid recipient +39 333 000 1111 for channel", "Invalid recipient …11 for channel"),
+        ("number (0039) 333-000-2222.", "number …22."),
+        ("numbers 3330001111, +44 20 7946 0958", "numbers …11, …58"),
+        ("created 2020-11-13T21:08:53Z, 300 requests, id 0a1b2c3d4e5f6789", None),
+        ("version 1.2.3.4 at 12:30:45 on /v1/contacts/1234567", None),
+    ],
+)
+def test_phone_numbers_a_server_quotes_show_their_last_digits_only(said: str, shown: str | None) -> None:
+    assert server_message(json.dumps({"error": said}).encode(), "application/json") == (shown or said)
 
 
 def test_long_messages_are_cut() -> None:

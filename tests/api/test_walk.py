@@ -92,9 +92,15 @@ def test_items_that_are_not_objects_are_invalid(item: object) -> None:
         ContactPage.parse({"contacts": [{"uuid": "a"}, item]})
 
 
-@pytest.mark.parametrize("contact", [{"name": "x"}, {"uuid": ""}, {"uuid": 7}, {"uuid": None}])
+@pytest.mark.parametrize(
+    "contact",
+    [{"name": "x"}, {"uuid": ""}, {"uuid": 7}, {"uuid": None}, {"uuid": "../auth"}, {"uuid": "None"}],
+)
 def test_contacts_without_uuid_are_invalid(contact: dict[str, Any]) -> None:
-    with pytest.raises(CallbellInvalidResponseError, match=r"without a uuid \(item 1 of the page\)"):
+    with pytest.raises(
+        CallbellInvalidResponseError,
+        match=r"listed a contact \(item 1 of the page\) without a uuid that is a Callbell identifier",
+    ):
         ContactPage.parse({"contacts": [contact]})
 
 

@@ -33,6 +33,8 @@ def use(monkeypatch: pytest.MonkeyPatch, **connection: Any) -> None:
         ("admin:hunter2-pw@api.callbell.eu", "neither a host name nor a whole URL"),
         ("http:/api.callbell.eu/v1", "neither a host name nor a whole URL"),
         ("https://api.callbell.eu:0/v1", "port 0 is no port"),
+        (f"https://{'a' * 64}.eu/v1", "at most 63 characters between dots, 253 in all"),
+        (f"https://{('a' * 60 + '.') * 5}eu/v1", "at most 63 characters between"),
         ("https://api%40evil.example/v1", "is not a host name"),
         ("https://bücher.example/v1", "non-ASCII"),
         ("https://api.callbell.eu/v1/../auth", r"\. or \.\. segments"),
@@ -223,3 +225,23 @@ def test_a_configuration_error_reaches_the_sensor_as_an_error_event(monkeypatch:
 
 async def _first_event(trigger: CallbellNewLeadsTrigger) -> TriggerEvent:
     return await anext(trigger.run())
+
+
+@pytest.mark.parametrize(
+    ("host", "warned"),
+    [
+        ("https://api.callbell.eu/v1", True),
+        ("HTTPS://API.callbell.eu/v1", True),
+        ("https://api.callbell.eu:443/v1", True),
+        ("api.callbell.eu.", True),
+        ("http://127.0.0.1:8765/v1", False),
+        ("https://api.callbell.eu.example/v1", False),
+    ],
+)
+def test_a_rate_above_callbells_limit_is_warned_about_however_its_host_is_spelt(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture, host: str, warned: bool
+) -> None:
+    use(monkeypatch, host=host, extra={"max_requests_per_second": 1000})
+    with caplog.at_level(logging.WARNING):
+        CallbellHook().config  # noqa: B018 - read when first used
+    assert ("above Callbell's limit of 300" in caplog.text) is warned

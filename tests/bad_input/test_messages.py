@@ -70,6 +70,8 @@ BAD_MEDIA_URLS = [
     "cdn.example/x.png",
     "//cdn.example/x.png",
     "javascript:alert(1)",
+    "https://cdn.example:0/x.png",
+    f"https://{'a' * 64}.example/x.png",
 ]
 
 
@@ -266,8 +268,22 @@ def test_notifier_errors_name_the_notifier_and_at_run_time_the_task() -> None:
 
 
 def test_a_notifier_sends_once_to_a_number_written_two_ways() -> None:
-    notifier = CallbellNotifier(to=[TO, "+393330001111", "0039 333 000 2222"], text="hi")
+    notifier = CallbellNotifier(to=[TO, "+393330001111", "0039 333 000 1111", "0039 333 000 2222"], text="hi")
     assert notifier._recipients() == [TO, "0039 333 000 2222"]
+
+
+@pytest.mark.parametrize(
+    ("given", "sent"),
+    [
+        ("0039 333 000 1111", "+39 333 000 1111"),
+        ("(0039) 333 000 1111", "(+39) 333 000 1111"),
+        ("00-39 333 000 1111", "+39 333 000 1111"),
+        ("0333 000 1111", "0333 000 1111"),
+        ("000 333 000 1111", "000 333 000 1111"),
+    ],
+)
+def test_a_leading_00_is_sent_as_the_plus_it_means(given: str, sent: str) -> None:
+    assert message_of({"to": given, "text": "hi"}, {}).body("key")["to"] == sent
 
 
 @pytest.mark.parametrize(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import json
 import logging
@@ -250,6 +251,31 @@ def test_escaped_echoes_are_decoded_then_hidden(body: bytes, content_type: str) 
 
     assert pieces_in(str(caught.value)) == []
     assert len(str(caught.value)) < 300
+
+
+PERCENT = "".join(f"%{byte:02X}" for byte in TOKEN.encode())
+ENTITIES = "".join(f"&#{ord(char)};" for char in TOKEN)
+
+
+@pytest.mark.parametrize(
+    ("body", "encoded"),
+    [
+        (json.dumps({"error": f"bad {ENTITIES}"}), ENTITIES),
+        (json.dumps({"error": f"denied {quote(PERCENT)}"}), quote(PERCENT)),
+        (json.dumps({"error": f"denied {quote(quote(PERCENT))}"}), quote(quote(PERCENT))),
+        (f"got Basic {base64.b64encode(f'user:{TOKEN}'.encode()).decode()}", f"user:{TOKEN}"),
+        (f"got {base64.urlsafe_b64encode(f'ab{TOKEN}'.encode()).decode()}", f"ab{TOKEN}"),
+    ],
+    ids=["entities-in-json", "percent-twice", "percent-thrice", "base64", "base64-urlsafe-shifted"],
+)
+def test_a_token_encoded_more_ways_is_hidden(body: str, encoded: str) -> None:
+    if "&#" not in encoded and "%" not in encoded:  # base64: what stands for the token itself
+        encoded = base64.b64encode(encoded.encode()).decode()[12:-8]
+    with pytest.raises(CallbellError) as caught:
+        decode_response(400, {}, body.encode(), what="GET /contacts", secret=TOKEN)
+
+    assert "***" in str(caught.value)
+    assert encoded[8:40] not in str(caught.value).replace("-", "+").replace("_", "/")
 
 
 def test_urllib3_warnings_quoting_what_the_server_sent_hide_the_token(
