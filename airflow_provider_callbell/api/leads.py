@@ -66,5 +66,4 @@ class LeadWatch:
 
 
 def _created_since(contact: Contact, since: datetime) -> bool:
-    created = created_at(contact)
-    return created is not None and created >= since
+    return created_at(contact) >= since

@@ -43,10 +43,15 @@ class ContactPage:
         meta = meta if isinstance(meta, Mapping) else {}
         pages = meta.get("pages")
         cursor = meta.get("next")
+        if cursor is not None and not isinstance(cursor, str):
+            raise CallbellInvalidResponseError(
+                "Callbell answered GET /contacts with a meta.next that is neither a cursor (text) nor "
+                f"null or empty (the end of the list): a {type(cursor).__name__}"
+            )
         return cls(
             contacts=contacts,
             pages=pages if isinstance(pages, int) and not isinstance(pages, bool) else None,
-            next_cursor=cursor if isinstance(cursor, str) and cursor else None,
+            next_cursor=cursor or None,
             has_cursor="next" in meta,
         )
 

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any, Literal, cast
 
 from airflow_provider_callbell.api.filters import TagsArg, parse_tags
 from airflow_provider_callbell.arguments import choice, optional_whole_number, string_list
+from airflow_provider_callbell.exceptions import CallbellInvalidResponseError
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Iterator
@@ -58,16 +59,36 @@ def parse_fields(fields: str | Iterable[str] | None) -> tuple[str, ...] | None:
     return None if fields is None else string_list(fields, "fields", example="['uuid', 'name']", ordered=True)
 
 
-def created_at(contact: Contact) -> datetime | None:
-    """When the contact was created, from its ``createdAt``; ``None`` when absent or unreadable."""
+def created_at(contact: Contact) -> datetime:
+    """When the contact was created, from its ``createdAt`` (ISO 8601; UTC unless it says).
+
+    :raises CallbellInvalidResponseError: when it is absent or unreadable: whether the contact
+        falls in a window, or is new, cannot be told, and guessing would drop or invent one.
+    """
     stamp = contact.get("createdAt")
-    if not isinstance(stamp, str):
-        return None
     try:
-        moment = datetime.fromisoformat(stamp)
-    except ValueError:
-        return None
+        moment = datetime.fromisoformat(stamp)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        raise _unreadable(contact, "without a createdAt time in ISO 8601") from None
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def tags_of(contact: Contact) -> set[str]:
+    """The contact's tags, in lower case.
+
+    :raises CallbellInvalidResponseError: when they are not a list of texts (a text would be
+        read as its letters, a mapping as its keys).
+    """
+    tags = contact.get("tags")
+    if tags is None:
+        return set()
+    if not isinstance(tags, list) or not all(isinstance(tag, str) for tag in tags):
+        raise _unreadable(contact, f"with tags that are not a list of texts (a {type(tags).__name__})")
+    return {tag.lower() for tag in tags}
+
+
+def _unreadable(contact: Contact, what: str) -> CallbellInvalidResponseError:
+    return CallbellInvalidResponseError(f"Callbell listed the contact {contact.get('uuid')} {what}")
 
 
 @dataclass(frozen=True)
@@ -120,15 +141,13 @@ class ContactSelection:
     def matches(self, contact: Contact) -> bool:
         """Whether the contact passes the tag filter and the creation window."""
         if self.tags:
-            carried = {tag.lower() for tag in contact.get("tags") or () if isinstance(tag, str)}
+            carried = tags_of(contact)
             wanted = set(self.tags)
             if not (wanted <= carried if self.tags_match == "all" else wanted & carried):
                 return False
         if self.created_after is None and self.created_before is None:
             return True
         created = created_at(contact)
-        if created is None:
-            return False
         return (self.created_after is None or created >= self.created_after) and (
             self.created_before is None or created < self.created_before
         )

@@ -169,8 +169,7 @@ def _moment(value: Any, name: str) -> str:
 
 
 def _created_after(contact: Contact, moment: datetime) -> bool:
-    created = created_at(contact)
-    return created is not None and created > moment
+    return created_at(contact) > moment
 
 
 if AIRFLOW_V_3_0_PLUS:

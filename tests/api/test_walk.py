@@ -104,6 +104,18 @@ def test_contacts_without_uuid_are_invalid(contact: dict[str, Any]) -> None:
         ContactPage.parse({"contacts": [contact]})
 
 
+@pytest.mark.parametrize("cursor", [12345, True, ["c"], {"a": 1}], ids=repr)
+def test_a_cursor_that_is_not_text_is_invalid_not_the_end(cursor: Any) -> None:
+    page = {"contacts": [{"uuid": "c1"}], "meta": {"pages": 3, "next": cursor}}
+    with pytest.raises(CallbellInvalidResponseError, match=r"meta\.next that is neither a cursor"):
+        ContactPage.parse(page)
+
+
+def test_a_null_cursor_is_the_end() -> None:
+    page = ContactPage.parse({"contacts": [{"uuid": "c1"}], "meta": {"next": None}})
+    assert (page.next_cursor, page.has_cursor) == (None, True)
+
+
 def test_filters_travel_with_every_request() -> None:
     sent: list[dict[str, str]] = []
     inner = static_list(30, 10)
