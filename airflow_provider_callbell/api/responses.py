@@ -201,10 +201,13 @@ def decode_response(
         raise _error_for(status, body, headers, what, secret)
     try:
         return msgspec.json.decode(body)
-    except (msgspec.DecodeError, RecursionError):
-        pass  # raised below, out of the handler: the library's error is no context of ours
+    except msgspec.DecodeError as error:  # msgspec names offsets and types, never values
+        reason = str(error)
+    except RecursionError:
+        reason = "nested too deeply to read"
+    # Raised out of the handler: the library's error is no context of ours.
     raise CallbellInvalidResponseError(
-        f"Callbell answered HTTP {status} to {what} with a body that is not valid JSON, or "
-        f"nested too deeply to read ({len(body)} bytes)",
+        f"Callbell answered HTTP {status} to {what} with a body that cannot be read as JSON "
+        f"({reason}; {len(body)} bytes)",
         status=status,
     )

@@ -33,7 +33,14 @@ def parse_moment(value: Any, argument: str) -> datetime | None:
         value = _iso_moment(value, argument)
     if not isinstance(value, datetime):
         raise ValueError(f"{argument} must be a datetime, an ISO 8601 string or None, got {value!r}")
-    return value if value.tzinfo else value.replace(tzinfo=UTC)
+    moment = value if value.tzinfo else value.replace(tzinfo=UTC)
+    try:
+        moment.astimezone(UTC)
+    except OverflowError:
+        raise ValueError(
+            f"{argument} must be a moment from year 1 to 9999 in UTC, got {moment.isoformat()!r}"
+        ) from None
+    return moment
 
 
 def _iso_moment(value: str, argument: str) -> datetime:

@@ -128,8 +128,18 @@ def _claim(target: ObjectStoragePath, partial: ObjectStoragePath) -> io.FileIO:
     """``partial`` opened, locked and emptied; a second writer of ``target`` fails here, at once."""
     path = partial.path
     left = os.path.lexists(path)
-    file = io.FileIO(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o666), "wb")
+    # Non-blocking, so a FIFO in the way fails here rather than waiting for a reader for ever.
+    flags = os.O_WRONLY | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC | os.O_NONBLOCK
     try:
+        file = io.FileIO(os.open(path, flags, 0o666), "wb")
+    except OSError as error:
+        if error.errno not in (errno.EISDIR, errno.ENXIO):
+            raise
+        raise _in_the_way(target, partial) from None
+    try:
+        if not stat.S_ISREG(os.fstat(file.fileno()).st_mode):
+            raise _in_the_way(target, partial)
+        os.set_blocking(file.fileno(), True)
         _lock(file, path, target)
         if left:
             log.warning(LEFT_BEHIND, partial)
@@ -138,6 +148,15 @@ def _claim(target: ObjectStoragePath, partial: ObjectStoragePath) -> io.FileIO:
         file.close()
         raise
     return file
+
+
+def _in_the_way(target: ObjectStoragePath, partial: ObjectStoragePath) -> OSError:
+    return OSError(
+        errno.EEXIST,
+        f"could not write {target}: {partial}, where its partial file is written, is a directory, a "
+        "FIFO or another file that is not a regular file: remove it",
+        str(target),
+    )
 
 
 def _lock(file: io.FileIO, path: str, target: ObjectStoragePath) -> None:

@@ -120,7 +120,12 @@ def _token(path: str | None) -> str:
         raise ValueError(
             f"--token-file {path!r} holds more than a token ({_MAX_TOKEN_FILE_BYTES} bytes at most)"
         )
-    return data.decode("utf-8").strip()
+    try:
+        return data.decode("utf-8").strip()
+    except UnicodeDecodeError:
+        raise ValueError(
+            f"--token-file {path!r} is not UTF-8 text: it holds no token a client could send"
+        ) from None
 
 
 def _settings(args: argparse.Namespace) -> SandboxSettings:

@@ -113,5 +113,19 @@ def test_rate_limit_error_carries_retry_after() -> None:
 
 def test_success_body_must_be_json() -> None:
     assert decode_response(200, {}, b'{"contacts": []}', what="GET /contacts") == {"contacts": []}
-    with pytest.raises(CallbellInvalidResponseError, match="not valid JSON"):
+    with pytest.raises(CallbellInvalidResponseError, match="cannot be read as JSON"):
         decode_response(200, {}, b'{"contacts": [', what="GET /contacts")
+
+
+@pytest.mark.parametrize(
+    ("body", "reason"),
+    [
+        (b'{"contacts": [{"uuid": "a", "score": ' + b"9" * 5000 + b"}]}", "Integer value out of range"),
+        (b"[" * 5000 + b"]" * 5000, "nested too deeply to read"),
+        (b'{"contacts": [', "Input data was truncated"),
+    ],
+    ids=["huge-number", "deep", "truncated"],
+)
+def test_an_unreadable_body_says_why(body: bytes, reason: str) -> None:
+    with pytest.raises(CallbellInvalidResponseError, match=f"cannot be read as JSON \\({reason}"):
+        decode_response(200, {}, body, what="GET /contacts")

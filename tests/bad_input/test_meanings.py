@@ -33,6 +33,8 @@ NOT_MOMENTS: list[Any] = [
     1.5,
     True,
     [],
+    "0001-01-01T00:00:00+01:00",  # before year 1 in UTC
+    "9999-12-31T23:59:59-05:00",  # after year 9999 in UTC
 ]
 
 

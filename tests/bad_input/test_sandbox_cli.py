@@ -41,7 +41,7 @@ def test_bad_values(capsys: pytest.CaptureFixture[str], arguments: list[str], me
         (None, "holds more than a token"),
         (b"abc\r\ndefghijkl", "token must be 8 to 1024 printable ASCII characters"),
         (b"short", "token must be 8 to 1024"),
-        (b"\xff\xfe-not-utf8", "utf-8"),
+        (b"\xff\xfe-not-utf8", "is not UTF-8 text: it holds no token a client could send"),
     ],
     ids=["endless", "line-break", "short", "not-utf8"],
 )

@@ -285,6 +285,22 @@ def test_file_errors_name_the_target_not_the_partial_file(
     assert sorted(tmp_path.rglob("*")) == before
 
 
+@pytest.mark.parametrize("kind", ["fifo", "directory"])
+def test_a_partial_file_that_is_no_file_is_named_and_left(
+    kind: str, local: MakeTarget, tmp_path: Path
+) -> None:
+    target = local(tmp_path / "leads.jsonl")
+    in_the_way = Path(partial_path(target).path)
+    os.mkfifo(in_the_way) if kind == "fifo" else in_the_way.mkdir()
+
+    with pytest.raises(
+        OSError, match=f"{re.escape(str(in_the_way))}, where its partial file is written, is a"
+    ):
+        _write(target, b"today\n")  # a FIFO used to block here for ever, waiting for a reader
+
+    assert sorted(path.name for path in tmp_path.iterdir()) == [in_the_way.name]
+
+
 FULL_DISK = """
 import resource, signal, sys
 from airflow.providers.common.compat.sdk import ObjectStoragePath

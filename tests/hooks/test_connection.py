@@ -257,7 +257,7 @@ def test_a_non_json_success_body_is_retried_then_reported(monkeypatch: pytest.Mo
     hook = quick_hook(max_retries=2)
     hook.get_conn().mount("https://", Html())
 
-    with pytest.raises(CallbellInvalidResponseError, match="not valid JSON"):
+    with pytest.raises(CallbellInvalidResponseError, match="cannot be read as JSON"):
         hook.get_contact("abc")
     assert len(calls) == 3
 
