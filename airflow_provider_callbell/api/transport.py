@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import heapq
 import logging
+import os
 import socket
 import ssl
 import threading
 import time
 import traceback
 from contextlib import suppress
+from dataclasses import dataclass
 from functools import cache
 from typing import TYPE_CHECKING, Any, cast
 
@@ -60,6 +62,33 @@ def deadline_exceeded(what: str, seconds: float) -> CallbellTransportError:
         f"{what} took longer than the {seconds:g} s deadline of one request "
         "(the `timeout` setting of the Callbell connection)"
     )
+
+
+@dataclass(frozen=True)
+class Environment:
+    """What the environment says of reaching ``base_url``, as requests reads it: proxies
+    (``HTTPS_PROXY``, ``NO_PROXY``...) and a CA bundle (``REQUESTS_CA_BUNDLE``, ``CURL_CA_BUNDLE``).
+    Read once a hook, for both hooks alike."""
+
+    proxies: dict[str, str]
+    ca_bundle: str | None
+
+    @classmethod
+    def of(cls, base_url: str) -> Environment:
+        bundle = os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE")
+        return cls(requests.utils.get_environ_proxies(base_url), bundle or None)
+
+    def proxy_for(self, base_url: str) -> str | None:
+        """The proxy of ``base_url``'s scheme, if any."""
+        return self.proxies.get(base_url.partition(":")[0].lower()) or self.proxies.get("all")
+
+    def ssl_context(self) -> ssl.SSLContext | None:
+        """A context trusting the CA bundle, or ``None`` for the default one."""
+        if self.ca_bundle is None:
+            return None
+        if os.path.isdir(self.ca_bundle):
+            return ssl.create_default_context(capath=self.ca_bundle)
+        return ssl.create_default_context(cafile=self.ca_bundle)
 
 
 def transport_failure(what: str, error: BaseException, config: ClientConfig) -> CallbellError:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import os
 import threading
 import time
 from collections.abc import Callable, Generator, Mapping
@@ -31,6 +30,7 @@ from airflow_provider_callbell.api.responses import (
 from airflow_provider_callbell.api.transport import (
     Deadline,
     DeadlineAdapter,
+    Environment,
     conceal_in_urllib3_logs,
     transport_failure,
 )
@@ -189,9 +189,10 @@ class CallbellHook(BaseHook):
         conceal_in_urllib3_logs(self.config.token)
         # Proxies and CA bundle come from the environment once, not at every request: with
         # Airflow's environment that lookup costs about as much as decoding a page.
+        environment = Environment.of(self.base_url)
         session.trust_env = False
-        session.proxies = requests.utils.get_environ_proxies(self.base_url)
-        session.verify = os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE") or True
+        session.proxies = environment.proxies
+        session.verify = environment.ca_bundle or True
         self._mount(session)
         return session
 

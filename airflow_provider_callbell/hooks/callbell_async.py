@@ -15,7 +15,7 @@ from airflow_provider_callbell.api.budget import RequestBudget, async_request_bu
 from airflow_provider_callbell.api.filters import ContactFilters, TagsArg
 from airflow_provider_callbell.api.pagination import Contact, ContactPage
 from airflow_provider_callbell.api.responses import CHUNK_BYTES, CappedBody, decode_response, request_name
-from airflow_provider_callbell.api.transport import transport_failure
+from airflow_provider_callbell.api.transport import Environment, transport_failure
 from airflow_provider_callbell.api.walk import ContactWalk, PageRequest
 from airflow_provider_callbell.arguments import api_path, conn_id
 from airflow_provider_callbell.connection import CONN_TYPE, DEFAULT_CONN_ID, ClientConfig, checked_settings
@@ -53,6 +53,7 @@ class CallbellAsyncHook(BaseHook):
         self._overrides = checked_settings(settings)
         self._config: ClientConfig | None = None
         self._session: aiohttp.ClientSession | None = None
+        self._environment = Environment({}, None)
         self._budget: RequestBudget | None = None
 
     async def config(self) -> ClientConfig:
@@ -128,11 +129,15 @@ class CallbellAsyncHook(BaseHook):
             self._budget = await async_request_budget(config)
         await self._budget.acquire_async()
         if self._session is None:
-            timeout = aiohttp.ClientTimeout(total=config.timeout, sock_connect=config.connect_timeout)
-            self._session = aiohttp.ClientSession(headers=config.headers, timeout=timeout)
+            self._session = self._new_session(config)
         try:
             async with self._session.request(
-                method, f"{config.base_url}/{path}", params=params, json=json, allow_redirects=False
+                method,
+                f"{config.base_url}/{path}",
+                params=params,
+                json=json,
+                allow_redirects=False,
+                proxy=self._environment.proxy_for(config.base_url),
             ) as response:
                 body = CappedBody(what)
                 async for chunk in response.content.iter_chunked(CHUNK_BYTES):
@@ -144,6 +149,16 @@ class CallbellAsyncHook(BaseHook):
                 response.status, response.headers, body.read(), what=what, secret=config.token
             )
         raise failure
+
+    def _new_session(self, config: ClientConfig) -> aiohttp.ClientSession:
+        """The session, with the proxies and CA bundle of the environment, as the sync hook's."""
+        import aiohttp
+
+        self._environment = Environment.of(config.base_url)
+        context = self._environment.ssl_context()
+        timeout = aiohttp.ClientTimeout(total=config.timeout, sock_connect=config.connect_timeout)
+        connector = aiohttp.TCPConnector(ssl=context) if context else None
+        return aiohttp.ClientSession(headers=config.headers, timeout=timeout, connector=connector)
 
     async def _contact_page(self, params: Mapping[str, str]) -> ContactPage:
         config = await self.config()

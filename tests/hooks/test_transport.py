@@ -500,3 +500,23 @@ def test_an_answer_nested_too_deeply_is_an_invalid_answer(
 
     assert type(error) is CallbellInvalidResponseError
     assert "nested too deeply" in str(error)
+
+
+@pytest.mark.parametrize("kind", ["sync", "async"])
+def test_both_hooks_go_through_the_proxy_the_environment_names(
+    kind: str, serve: Callable[..., Server], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    asked: list[str] = []
+
+    def proxy(client: socket.socket, target: str) -> bool:
+        asked.append(target)
+        return ok(client, target)
+
+    server = serve(proxy)
+    for name in ("NO_PROXY", "no_proxy", "HTTPS_PROXY", "https_proxy", "ALL_PROXY", "all_proxy"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("HTTP_PROXY", server.url().removesuffix("/v1"))
+    use(monkeypatch, "http://api.callbell-proxytest.example/v1")
+
+    assert send(kind, "contacts", []) == {"ok": True}
+    assert asked == ["http://api.callbell-proxytest.example/v1/contacts"]
