@@ -4,7 +4,8 @@
 data interval start (since the sensor began watching on runs without one, such as manual runs
 on Airflow 3), or tagged after the sensor began. ``sync_to_crm`` writes those leads under
 ``CALLBELL_EXPORT_DIR`` (default: ``callbell`` in the temporary directory), one file per run.
-The sensor looks every ``CALLBELL_POLL_INTERVAL`` seconds (default 60).
+The sensor looks every ``CALLBELL_POLL_INTERVAL`` seconds (default 60) and is retried twice,
+after ``CALLBELL_RETRY_DELAY`` seconds (default 60).
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from __future__ import annotations
 import json
 import os
 import tempfile
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +24,7 @@ from airflow_provider_callbell.sensors.contacts import CallbellNewLeadsSensor
 
 EXPORT_DIR = Path(os.environ.get("CALLBELL_EXPORT_DIR") or Path(tempfile.gettempdir()) / "callbell")
 POLL_INTERVAL = float(os.environ.get("CALLBELL_POLL_INTERVAL", "60"))
+RETRY_DELAY = timedelta(seconds=float(os.environ.get("CALLBELL_RETRY_DELAY") or 60))
 
 
 @dag(
@@ -41,6 +44,10 @@ def callbell_new_leads() -> None:
         poke_interval=POLL_INTERVAL,
         timeout=60 * 60,
         soft_fail=True,
+        # a retry watches on from where the first try began (the watch survives retries); it also
+        # recovers a poke the scheduler fails in a race of its own (apache/airflow#71172)
+        retries=2,
+        retry_delay=RETRY_DELAY,
     )
 
     @task

@@ -159,6 +159,10 @@ class Deployment:
     def output(self, component: str) -> str:
         return (self.root / "processes" / f"{component}.log").read_text(errors="replace")
 
+    def said_of(self, component: str, run_id: str) -> list[str]:
+        """The lines of a component's output that name the run."""
+        return [line for line in self.output(component).splitlines() if run_id in line]
+
     def all_logs(self) -> str:
         """Every process output and every task log the deployment wrote."""
         files = [*(self.root / "processes").glob("*.log"), *Path(self.env["AIRFLOW_HOME"], "logs").rglob("*")]
@@ -237,7 +241,13 @@ class Deployment:
         """The task's log as the UI shows it, one line per record."""
         path = f"/dags/{dag_id}/dagRuns/{run_id}/taskInstances/{task_id}/logs/{try_number}"
         json_please = {"Accept": "application/json"}
-        content = self.request("GET", path, params={"full_content": "true"}, headers=json_please)["content"]
+        response = self.http.get(
+            f"{self.api}{path}", params={"full_content": "true"}, headers=json_please, timeout=30
+        )
+        if response.status_code == 404:
+            return f"{task_id} of {run_id}: no log for try {try_number} ({response.text[:200]})"
+        response.raise_for_status()
+        content = response.json()["content"]
         if isinstance(content, str):
             return content
         return "\n".join(

@@ -187,6 +187,14 @@ def test_the_deferrable_sensor_waits_in_the_triggerer(
 TASKS = ("wait_for_new_leads", "sync_to_crm")
 
 
+def why_not(deployment: Deployment, dag_id: str, run_id: str) -> str:
+    """The run's task logs and what the scheduler said about the run."""
+    logs = [deployment.task_log(dag_id, run_id, task) for task in TASKS]
+    return "\n".join(
+        [*logs, "scheduler:", *(line[:600] for line in deployment.said_of("scheduler", run_id)[-20:])]
+    )
+
+
 def test_the_reschedule_sensor_example_on_a_ui_run_and_a_scheduled_run(
     deployment: Deployment, callbell: CallbellSandbox
 ) -> None:
@@ -200,7 +208,7 @@ def test_the_reschedule_sensor_example_on_a_ui_run_and_a_scheduled_run(
 
     for run_id in [ui_run, *scheduled]:
         state = deployment.wait_run(dag_id, run_id)
-        assert state == "success", "\n".join(deployment.task_log(dag_id, run_id, task) for task in TASKS)
+        assert state == "success", why_not(deployment, dag_id, run_id)
         assert by_uuid(deployment.xcom(dag_id, run_id, task_id)) == projected(leads, CRM_FIELDS)
         assert by_uuid(crm_file(deployment, run_id)) == projected(leads, CRM_FIELDS)
     assert scheduled, "unpausing the hourly example creates its latest scheduled run"

@@ -303,7 +303,7 @@ def hot_run(deployment: Deployment, callbell: CallbellSandbox, failed_run: Faile
 
 def why(deployment: Deployment, run_id: str, found: Round) -> str:
     """The message task's last log, and what the scheduler said of the run's task instances."""
-    scheduler = [line for line in deployment.output("scheduler").splitlines() if run_id in line]
+    scheduler = deployment.said_of("scheduler", run_id)
     return "\n".join([found.logs[-1][-4000:], "scheduler:", *(line[:600] for line in scheduler[-40:])])
 
 
