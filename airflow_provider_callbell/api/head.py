@@ -6,13 +6,14 @@ is missed by the walk, whatever the server's cursor does. So the walk looks at t
 ``interval`` seconds, and when it is done, until a look finds nothing new, and takes the
 contacts it finds there.
 
-A look reads pages from the top until it reaches contacts that did not move since the
-previous look: ``run`` contacts that the previous look saw, in the order it saw them, with
-only contacts it did not see between them (new ones, or in a filtered list, contacts tagged
-where they stand). Everything that moved in between sits above them, so it was read. The
-one thing a look cannot tell from uuids alone is a page or more of contacts that all moved
-since the previous look in exactly their former order: looking every ``interval`` seconds
-makes that need more than a page of moves in that time.
+A look reads pages from the top (page 1, then by cursor where the server has them; see
+:class:`ContactWalk`) until it reaches contacts that did not move since the previous look:
+``run`` contacts that the previous look saw, in the order it saw them, with only contacts it
+did not see between them (new ones, or in a filtered list, contacts tagged where they stand).
+Everything that moved in between sits above them, so it was read. The one thing a look
+cannot tell from uuids alone is a page or more of contacts that all moved since the previous
+look in exactly their former order: looking every ``interval`` seconds makes that need more
+than a page of moves in that time.
 """
 
 from __future__ import annotations

@@ -14,8 +14,8 @@ How it reads a list that moves (most recent conversation first; see the README):
   cover every contact that stayed in place, whatever shifts page numbers in between.
 - **The top.** A contact that moves to the top (a message) before its lane reaches it, or a
   new contact, is at the top of the list; :class:`HeadWatch` looks there while the lanes run
-  and when they are done. What it finds that was not handed out yet goes out at once, and
-  the lanes skip it if they meet it later.
+  and when they are done, reading page 1 and on by cursor. What it finds that was not handed
+  out yet goes out at once, and the lanes skip it if they meet it later.
 - **Servers without cursors** are read one page number after the other, repeats dropped;
   there a deletion above the page being read can still hide a contact.
 """
@@ -104,6 +104,7 @@ class ContactWalk:
         self._by_cursor = False
         self._seen = SeenContacts()
         self._head = HeadWatch(head_interval)
+        self._head_cursor: str | None = None
         self._warned = False
         self._found_at_top: list[Contact] = []
         self._released = 0
@@ -160,7 +161,7 @@ class ContactWalk:
     def _next_request(self) -> PageRequest | None:
         head_page = self._head.next_page(self._clock(), final=not self._lanes_running)
         if head_page is not None:
-            return PageRequest(HEAD, {**self._query, "page": str(head_page)}, head_page)
+            return self._head_request(head_page)
         for lane in self._lanes:
             if self._ready(lane):
                 lane.busy = True
@@ -168,6 +169,13 @@ class ContactWalk:
                     return PageRequest(lane.index, {**self._query, "after": lane.cursor or ""})
                 return PageRequest(lane.index, {**self._query, "page": str(lane.next_page)}, lane.next_page)
         return None
+
+    def _head_request(self, page: int) -> PageRequest:
+        """A look reads page 1, then on by cursor where the server has them: a contact deleted
+        above between two page numbers would shift one past the look, unseen by every later look."""
+        if page > 1 and self._by_cursor:
+            return PageRequest(HEAD, {**self._query, "after": self._head_cursor or ""})
+        return PageRequest(HEAD, {**self._query, "page": str(page)}, page)
 
     def _ready(self, lane: _Lane) -> bool:
         if lane.busy or lane.done or len(lane.held) >= MAX_HELD_CONTACTS:
@@ -271,8 +279,11 @@ class ContactWalk:
         for contact in found:
             self._seen.add(contact["uuid"], HEAD, alone=False)
         self._found_at_top += found
-        last = (self._page_size is not None and len(page.contacts) < self._page_size) or (
-            self._pages is not None and (request.page or 0) >= self._pages
+        self._head_cursor = page.next_cursor
+        last = (
+            (self._by_cursor and page.next_cursor is None)
+            or (self._page_size is not None and len(page.contacts) < self._page_size)
+            or (self._pages is not None and (request.page or 0) >= self._pages)
         )
         self._head.accept(page.uuids, found=len(found), last_page=last, now=self._clock())
         self._warn_if_overflowed()
@@ -282,7 +293,7 @@ class ContactWalk:
             self._warned = True
             self._log.warning(
                 "The contact list changed faster than this walk could follow: a look at the top of the "
-                "list read as deep as Callbell allows (page numbers up to %d at most) without reaching "
+                "list read as deep as Callbell allows (%d pages at most) without reaching "
                 "contacts that had not moved since the look before. Contacts that moved may be missing.",
                 MAX_LOOK_PAGES,
             )

@@ -205,3 +205,42 @@ def test_page_numbers_refused_without_a_cursor_say_how_to_narrow() -> None:
 
     with pytest.raises(CallbellPaginationLimitError, match=r"refused page 2.*no cursor.*filters"):
         run(server)
+
+
+class MovingList:
+    """A keyset list, most recent first, that moves between the requests as a script says."""
+
+    def __init__(self, count: int, size: int, script: Mapping[int, Callable[[MovingList], None]]) -> None:
+        self.seqs = {f"c{n:02d}": count - n for n in range(count)}
+        self.size, self.script, self.requests = size, script, 0
+
+    def move_to_top(self, *uuids: str) -> None:
+        for uuid in uuids:
+            self.seqs[uuid] = max(self.seqs.values()) + 1
+
+    def __call__(self, params: Mapping[str, str]) -> dict[str, Any]:
+        self.requests += 1
+        if (step := self.script.get(self.requests)) is not None:
+            step(self)
+        order = sorted(self.seqs, key=self.seqs.__getitem__, reverse=True)
+        if "after" in params:
+            order = [uuid for uuid in order if self.seqs[uuid] < int(params["after"])]
+        else:
+            order = order[(int(params["page"]) - 1) * self.size :]
+        chunk = order[: self.size]
+        following = str(self.seqs[chunk[-1]]) if len(order) > self.size else None
+        return {"contacts": [{"uuid": uuid} for uuid in chunk], "meta": {"next": following}}
+
+
+def test_a_contact_deleted_above_while_a_look_reads_on_hides_no_moved_contact() -> None:
+    """The walk reads c00-c14 while c29..c15 move to the top; its last look reads them, and c15
+    is deleted between its second and third page: read by page number, the third page would
+    begin at c26, and c25 would sit, unread, below contacts every later look has seen."""
+    script = {2: lambda moving: moving.move_to_top(*(f"c{n}" for n in range(29, 14, -1)))}
+    script[6] = lambda moving: moving.seqs.pop("c15")
+    moving = MovingList(30, 5, script)
+
+    walked = run(moving)
+
+    assert sorted(walked) == [f"c{n:02d}" for n in range(30)]  # c15 too: the look read it before
+    assert moving.requests > 6, "the script ran to its deletion"
