@@ -46,6 +46,9 @@ _BRACKETED = re.compile(r"\[[0-9A-Fa-f:.]+\](:[0-9]*)?")
 _MAX_LABEL, _MAX_HOST = 63, 253
 _HOST = re.compile(r"[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?)*\.?")
 _NUMBER = re.compile(r"[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]+)?")
+_EMOJI_JOINS = re.compile(
+    r"(?<=[^\s\u200c\u200d])[\u200c\u200d](?=[^\s\u200c\u200d])|[\U000e0020-\U000e007e]+\U000e007f"
+)
 _OBJECT_TEXT = re.compile(r"<.* at 0x[0-9a-fA-F]+>")
 #: The text a template renders for None or an empty set: never a tag, a field or a number.
 _NOTHING = frozenset({"None", "null", "set()", "frozenset()"})
@@ -530,10 +533,13 @@ def _items_of(given: str, name: str) -> Any:
 def _not_a_name(item: str) -> bool:
     """Control characters, a quote at either end, or the text of a Python object
     (``<... at 0x...>``): what a template rendering the wrong thing gives (``'lead'``, or
-    ``['lead'`` of a list cut short), never a tag or a key."""
+    ``['lead'`` of a list cut short), never a tag or a key. The joiners and tag characters
+    that compose an emoji (woman technologist, the flag of Scotland) are part of a name; alone
+    or at an edge they are not."""
     item = item.strip()
     quoted = item[:1] in ("'", '"') or item[-1:] in ("'", '"')
-    return not item.isprintable() or quoted or item in _NOTHING or bool(_OBJECT_TEXT.fullmatch(item))
+    printable = _EMOJI_JOINS.sub("", item).isprintable()
+    return not printable or quoted or item in _NOTHING or bool(_OBJECT_TEXT.fullmatch(item))
 
 
 def string_list(value: Any, name: str, *, example: str, ordered: bool = False) -> tuple[str, ...]:

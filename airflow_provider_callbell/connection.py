@@ -58,12 +58,20 @@ class Setting:
     minimum: float
     maximum: float
     whole: bool = False
+    #: What a fraction above 1 would mean, when the setting only has whole values there.
+    whole_above_one: str = ""
 
     def check(self, name: str, value: Any) -> float:
         """The value as a number, or ``ValueError`` naming the setting and what it accepts."""
         if self.whole:
             return whole_number(value, name, minimum=int(self.minimum), maximum=int(self.maximum))
-        return number_between(value, name, self.minimum, self.maximum)
+        number = number_between(value, name, self.minimum, self.maximum)
+        if self.whole_above_one and number > 1 and not number.is_integer():
+            raise ValueError(
+                f"{name} must be whole from 1 to {self.maximum:g}, or a fraction below 1, got {number:g}: "
+                f"{self.whole_above_one}"
+            )
+        return number
 
 
 SETTINGS = {
@@ -103,6 +111,7 @@ SETTINGS = {
         200.0,
         minimum=0.01,
         maximum=10_000,
+        whole_above_one="at most that many requests start in any one second (0.5: one every 2 s)",
     ),
 }
 

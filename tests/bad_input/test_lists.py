@@ -34,6 +34,10 @@ NOT_LISTS: list[Any] = [
     ["lead\nvip"],
     "le\x00ad",
     ["\u200b"],
+    ["a\u200bb"],
+    ["lead\u200d"],  # a joiner with nothing to join: invisible, never typed
+    ["\u200dlead"],
+    ["lead\U000e0067\U000e0062"],  # tag characters that end no emoji flag
     "'lead', 'vip'",
     '"lead"',
     "<generator object sync_do_map at 0x7f3a9c2e1d40>",
@@ -235,3 +239,19 @@ def test_phone_numbers_rendered_as_a_list_still_read_as_the_list() -> None:
         ]
     with pytest.raises(ValueError, match="to looks like a list rendered as text but is not one"):
         CallbellNotifier(to="[+39 333 000 2222]", text="Done")
+
+
+#: Emoji composed with joiners, variation selectors and tag characters: names as agents type them.
+EMOJI_NAMES = [
+    "\U0001f469\u200d\U0001f4bb",
+    "\u2764\ufe0f\u200d\U0001f525 vip",
+    "\U0001f3f4\U000e0067\U000e0062\U000e0073\U000e0063\U000e0074\U000e007f",
+]
+
+
+@pytest.mark.parametrize("tag", EMOJI_NAMES)
+def test_a_tag_of_composed_emoji_is_a_name_and_finds_its_contacts(sandbox: Any, tag: str) -> None:
+    tagged = sandbox.add_contact(name="Emoji", tags=[tag])
+
+    assert operator_tags([tag, "vip"]) == (tag, "vip")
+    assert [contact["uuid"] for contact in quick_hook().iter_contacts(tags=tag)] == [tagged["uuid"]]

@@ -139,3 +139,34 @@ def test_a_fraction_a_float_rounds_to_a_whole_number_is_no_whole_number() -> Non
     with pytest.raises(ValueError, match="max_contacts must be a whole number"):
         whole_number(Fraction(50000000000000001, 10**16), "max_contacts")
     assert whole_number(Fraction(10, 2), "max_contacts") == 5
+
+
+@pytest.mark.parametrize("value", [1.5, 200.5, "2.5", 9999.99])
+def test_a_rate_above_one_is_whole_as_requests_are(monkeypatch: pytest.MonkeyPatch, value: Any) -> None:
+    """At most 1.5 requests in any second would be 1: the fraction is refused, not dropped."""
+    for hook in (CallbellHook, CallbellAsyncHook):
+        with pytest.raises(
+            ValueError, match=r"^max_requests_per_second must be whole from 1 to 10000, or a fraction"
+        ):
+            hook(max_requests_per_second=value)
+    monkeypatch.setenv(
+        "AIRFLOW_CONN_CALLBELL_DEFAULT",
+        json.dumps(
+            {"conn_type": "callbell", "password": "a-token-1234", "extra": {"max_requests_per_second": value}}
+        ),
+    )
+    with pytest.raises(
+        CallbellConfigurationError, match="wrong extra: max_requests_per_second must be whole"
+    ):
+        CallbellHook().config  # noqa: B018
+
+
+@pytest.mark.parametrize(("value", "read"), [(0.5, 0.5), ("0.25", 0.25), (200.0, 200), ("300", 300)])
+def test_fractions_below_one_and_whole_rates_are_read(
+    monkeypatch: pytest.MonkeyPatch, value: Any, read: float
+) -> None:
+    monkeypatch.setenv(
+        "AIRFLOW_CONN_CALLBELL_DEFAULT", json.dumps({"conn_type": "callbell", "password": "a-token-1234"})
+    )
+
+    assert CallbellHook(max_requests_per_second=value).config.max_requests_per_second == read
