@@ -148,7 +148,12 @@ class _Spool:
     def fill(self, contacts: Iterable[Contact]) -> None:
         encode = msgspec.json.Encoder().encode
         for contact in contacts:
-            self._file.write(encode(contact) + b"\n")
+            try:
+                self._file.write(encode(contact) + b"\n")
+            except OSError as error:
+                folder = tempfile.gettempdir()
+                reason = f"could not park the rows in {folder} while learning the columns: {error.strerror}"
+                raise OSError(error.errno, reason, folder) from error
             self.keys.add(contact)
 
     def rows(self) -> Iterable[Contact]:

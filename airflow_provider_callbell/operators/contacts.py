@@ -237,6 +237,14 @@ class CallbellListContactsOperator(BaseOperator):
             window.created_before,
             store.key,
         )
+        if window.created_after is not None and window.created_after >= window.created_before:
+            self.log.warning(
+                "This run exports nothing: its window starts at %s, not before its end (a minute ago at "
+                "the latest). A mark in the future in Variable %r, or a created_after in the future, does "
+                "that; delete the Variable or set an earlier mark if it is wrong",
+                window.created_after,
+                store.key,
+            )
         bounded = replace(selection, created_after=window.created_after, created_before=window.created_before)
         result = self._export(filters, bounded, output_format)
         mark = store.load()

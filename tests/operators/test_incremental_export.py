@@ -7,6 +7,7 @@ That a cleared run writes its own window again is checked in a real deployment
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -120,3 +121,20 @@ def test_a_mark_that_is_not_json_fails_and_is_kept(
     assert result.state == "failed"
     assert not (tmp_path / "contacts").exists()
     assert account.stats.total_requests == 0
+
+
+def test_a_mark_in_the_future_exports_nothing_and_says_so(
+    account: CallbellSandbox, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, logs: Callable[[], str]
+) -> None:
+    """A hand-set mark, or a worker whose clock ran ahead: the contacts of now wait for it."""
+    ahead = (datetime.now(UTC) + timedelta(days=2)).isoformat()
+    monkeypatch.setenv("AIRFLOW_VAR_AHEAD_MARK", json.dumps({"created_before": ahead}))
+    account.add_contact(name="Created now")
+
+    result = export(tmp_path, FIRST_DAY, "ahead_mark")
+
+    assert result.state == "success"
+    assert exported(result) == []
+    said = logs()
+    assert "This run exports nothing: its window starts at" in said
+    assert "Variable 'ahead_mark'" in said
