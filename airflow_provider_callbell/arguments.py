@@ -413,8 +413,10 @@ def api_path(value: Any, name: str) -> str:
     """A path under the API's base URL such as ``contacts/abc``: no ``.`` or ``..`` segment to
     reach another endpoint, no query or fragment (give ``params``), no spaces."""
     given = text(value, name)
-    # "%2e%2e" and "..;" are ".." to servers that decode, or drop parameters, before normalising
-    segments = {unquote(segment).partition(";")[0] for segment in given.split("/")}
+    # "%2e%2e", "%2F..%2F" and "..;" are ".." to servers that decode (once or more), or drop
+    # parameters, before normalising
+    decoded = unquote(unquote(unquote(given)))
+    segments = {segment.partition(";")[0] for segment in re.split(r"[/\\]", decoded)}
     if {".", "..", ""} & segments or not _API_PATH.fullmatch(given):
         raise ValueError(
             f"{name} must be a path under the API such as 'contacts' or 'auth/me', without a leading "

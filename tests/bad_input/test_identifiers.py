@@ -241,6 +241,8 @@ def test_connection_ids_are_airflow_connection_ids(value: Any) -> None:
     [
         *("../auth/me", "contacts/../auth/me", "/contacts", "contacts/", "contacts?page=2", "a b", "", "./x"),
         *("contacts/%2e%2e/auth", "contacts/%2E./x", "contacts/..;/x"),
+        # an encoded slash or backslash, once or twice: ".." to a server that decodes first
+        *("contacts%2F..%2Fauth%2Fme", "contacts%252F..%252Fauth", "contacts%5C..%5Cauth", "a%2F%2Fb"),
     ],
 )
 def test_request_paths_stay_under_the_api(sandbox: Any, path: str) -> None:
