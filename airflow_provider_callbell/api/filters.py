@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from airflow_provider_callbell.arguments import flag, optional_identifier, string_list
+from airflow_provider_callbell.arguments import channel_type, flag, optional_identifier, string_list
 
 TagsArg = str | Iterable[str] | None
 
@@ -23,7 +23,8 @@ def parse_tags(tags: TagsArg, *, argument: str = "tags") -> tuple[str, ...]:
 class ContactFilters:
     """The server-side filters of ``GET /contacts``.
 
-    :param source: integration type, e.g. ``whatsapp``, ``instagram``, ``facebook``, ``telegram``.
+    :param source: integration type, e.g. ``whatsapp``, ``instagram``, ``facebook``, ``telegram``,
+        in lowercase as Callbell names them (``WhatsApp`` is refused, not matched or not).
     :param tags: contacts carrying these tags (Callbell matches them case-insensitively).
     :param team_uuid: only contacts of this team inbox.
     :param include_field_types: add ``customFieldsMetadata`` to each contact.
@@ -45,7 +46,7 @@ class ContactFilters:
     ) -> ContactFilters:
         """Validate user input; raise ``ValueError`` naming the bad argument."""
         return cls(
-            source=optional_identifier(source, "source"),
+            source=None if source is None else channel_type(source, "source"),
             tags=parse_tags(tags),
             team_uuid=optional_identifier(team_uuid, "team_uuid"),
             include_field_types=flag(include_field_types, "include_field_types"),

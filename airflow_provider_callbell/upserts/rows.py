@@ -14,6 +14,7 @@ from typing import Any
 
 from airflow_provider_callbell.api.contact_writes import MAX_NOTE_LENGTH, field_name, field_value, tag_list
 from airflow_provider_callbell.arguments import (
+    channel_type,
     contact_uuid,
     identifier,
     international,
@@ -79,7 +80,7 @@ class Row:
         phone = None if number_of(row, "phoneNumber") is None else _checked(row, "phoneNumber", phone_number)
         if (uuid if match_on == "uuid" else phone) is None:
             raise RowError(f"has no {'uuid' if match_on == 'uuid' else 'phoneNumber'} to match on")
-        source = _checked(row, "source", identifier)
+        source = _checked(row, "source", channel_type)
         return cls(number, uuid, phone, source, _values(given), others, match_on)
 
     def check_keys(self, current: Contact) -> None:

@@ -107,6 +107,21 @@ def test_filter_ids(sandbox: Any, argument: str, value: Any) -> None:
     assert sandbox.stats.total_requests == 0
 
 
+@pytest.mark.parametrize("value", ["WhatsApp", "TELEGRAM", "web-chat", "whats app"])
+def test_a_source_is_a_channel_type_as_callbell_spells_it(sandbox: Any, value: Any) -> None:
+    """Lowercase, as Callbell names integration types: no guessing whether its filter folds case."""
+    calls: list[Callable[[], object]] = [
+        lambda: quick_hook().iter_contacts(source=value),
+        lambda: CallbellListContactsOperator(task_id="export", source=value),
+        lambda: CallbellNewLeadsSensor(task_id="wait", source=value),
+    ]
+    for call in calls:
+        with pytest.raises(ValueError, match="source must be a channel type in lowercase letters"):
+            call()
+    assert sandbox.stats.total_requests == 0
+    assert {contact["source"] for contact in quick_hook().iter_contacts(source="telegram")} == {"telegram"}
+
+
 def test_an_output_path_is_written_as_it_was_checked(sandbox: Any, tmp_path: Path) -> None:
     """Surrounding white space (a no-break space too) is dropped before the check and the write."""
     result = CallbellListContactsOperator(task_id="export", output_path=f"\xa0{tmp_path}/x.jsonl ").execute(

@@ -47,6 +47,15 @@ def test_bad_tags_fail_the_row_without_quoting_them(tags: Any) -> None:
     assert "zq" not in str(caught.value)
 
 
+@pytest.mark.parametrize("source", ["WhatsApp", "web-chat", "tele gram"])
+def test_a_source_in_a_row_is_a_channel_type_as_callbell_spells_it(source: str) -> None:
+    row = {"phoneNumber": "+39 333 000 1111", "source": source, "name": "Zq"}
+
+    with pytest.raises(RowError, match=r"^has an invalid source: source must be a channel type in lowercase"):
+        Row.of(1, row, "phone")
+    assert Row.of(1, {**row, "source": "web_chat"}, "phone")
+
+
 @pytest.mark.parametrize(
     ("tags", "read"),
     [

@@ -24,5 +24,5 @@ def test_rows_that_cannot_be_parked_name_the_temporary_folder(
     with pytest.raises(
         OSError, match=f"could not park the rows in {where} while learning the columns: "
     ) as caught:
-        formats.WRITERS["csv"]([{"uuid": "a1", "name": "Ada"}], io.BytesIO())
+        formats.WRITERS["csv"]([{"uuid": "a1", "name": "Ada"}], io.BytesIO(), None)
     assert caught.value.filename == str(gone)
