@@ -11,10 +11,11 @@ strings in UTC ending in ``Z``, numbers numbers, nulls ``None``.
   decoded when they open as JSON does (``[``, ``{``, ``"`` or ``null``); other text in them is
   left for the row's reader (comma-separated tags, a team uuid, a message row's channel type).
   Other columns (a user's ``score``) stay text: CSV does not say which text is a number.
-* Parquet: typed values (``float32`` ones as the shortest decimal they hold: ``0.1``, not
-  ``0.10000000149011612``); timestamps (any unit and zone, naive ones taken as UTC) and dates as
-  ISO 8601 text, maps as dicts, JSON columns decoded (as are plain text columns of the
-  documented JSON keys, which a warehouse may write), and ``_extra``'s keys merged into the row.
+* Parquet: typed values (``float32`` ones, in lists, maps and structs too, as the shortest
+  decimal they hold: ``0.1``, not ``0.10000000149011612``); timestamps (any unit and zone,
+  naive ones taken as UTC) and dates as ISO 8601 text, maps as dicts, JSON columns decoded (as
+  are plain text columns of the documented JSON keys, which a warehouse may write), and
+  ``_extra``'s keys merged into the row.
 
 The file is read a row at a time (a batch at a time for Parquet), except a JSON array: with no
 streaming JSON parser installed, its bytes are read whole, though its rows are still decoded one
@@ -27,6 +28,7 @@ from __future__ import annotations
 import csv
 import json
 import re
+import struct
 from collections.abc import Callable, Iterator
 from datetime import UTC, date, datetime
 from typing import IO, TYPE_CHECKING, Any
@@ -238,9 +240,6 @@ def _parquet_values(column: pa.Array, name: str, path: str, first: int) -> list[
         ]
     if pa.types.is_date(column.type):
         return [_date_text(day) for day in column.to_pylist()]
-    if pa.types.is_float32(column.type):
-        # As a float64, the float32 nearest 0.1 is 0.10000000149011612: read the digits written.
-        return [None if text is None else float(text) for text in column.cast(pa.string()).to_pylist()]
     is_text = pa.types.is_string(column.type) or pa.types.is_large_string(column.type)
     if isinstance(column.type, pa.JsonType) or (is_text and kind in _JSON_DECODERS):
         decoder = _JSON_DECODERS.get(kind, _ANY_JSON)
@@ -250,12 +249,52 @@ def _parquet_values(column: pa.Array, name: str, path: str, first: int) -> list[
             for number, text in enumerate(column.to_pylist(), first)
         ]
     try:
-        return column.to_pylist(maps_as_pydicts="strict")  # type: ignore[no-any-return]
+        values: list[Any] = column.to_pylist(maps_as_pydicts="strict")
     except KeyError:
         raise ValueError(
             f"{path}: rows {first} to {first + len(column) - 1}, column {name}: a map names a key more "
             "than once: which of its values counts is not said"
         ) from None
+    if _holds_float32(column.type):
+        return [_written_digits(value, column.type) for value in values]
+    return values
+
+
+def _holds_float32(kind: pa.DataType) -> bool:
+    import pyarrow as pa
+
+    if pa.types.is_float32(kind):
+        return True
+    return any(_holds_float32(kind.field(index).type) for index in range(kind.num_fields))
+
+
+def _written_digits(value: Any, kind: pa.DataType) -> Any:
+    """``value`` with its float32 numbers, at any depth, as the shortest decimal each holds: as a
+    float64, the float32 nearest 0.1 is 0.10000000149011612."""
+    import pyarrow as pa
+
+    if value is None:
+        return None
+    if pa.types.is_float32(kind):
+        return _shortest_float32(value)
+    if pa.types.is_map(kind):
+        return {
+            _written_digits(key, kind.key_type): _written_digits(item, kind.item_type)
+            for key, item in value.items()
+        }
+    if pa.types.is_struct(kind):
+        return {field.name: _written_digits(value[field.name], field.type) for field in kind}
+    if isinstance(value, list):
+        return [_written_digits(item, kind.value_type) for item in value]
+    return value
+
+
+def _shortest_float32(number: float) -> float:
+    for digits in range(1, 10):
+        shortest = float(f"{number:.{digits}g}")
+        if struct.unpack("f", struct.pack("f", shortest))[0] == number:
+            return shortest
+    return number  # nan and the infinities
 
 
 def _utc_text(moment: datetime | None) -> str | None:

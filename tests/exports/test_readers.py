@@ -212,6 +212,26 @@ def test_float32_values_read_as_the_digits_written(tmp_path: Path) -> None:
     assert written["customFields"] == {"score": "0.1"}
 
 
+def test_float32_values_inside_lists_maps_and_structs_read_as_the_digits_written(tmp_path: Path) -> None:
+    scores = pa.array([[("score", 0.1)], [("score", 2.675)]], pa.map_(pa.string(), pa.float32()))
+    history = pa.array([[0.1, None, 3.3333333], None], pa.list_(pa.float32()))
+    nested = pa.struct([("best", pa.float32()), ("all", pa.list_(pa.float32()))])
+    table = pa.table(
+        {
+            "uuid": ["c1", "c2"],
+            "customFields": scores,
+            "history": history,
+            "ranks": pa.array([{"best": 0.7, "all": [0.7, 0.1]}, None], nested),
+        }
+    )
+
+    rows = list(read_rows(_parquet_file(tmp_path, "nested.parquet", table), "parquet"))
+
+    assert [row["customFields"] for row in rows] == [{"score": 0.1}, {"score": 2.675}]
+    assert [row["history"] for row in rows] == [[0.1, None, 3.3333333], None]
+    assert [row["ranks"] for row in rows] == [{"best": 0.7, "all": [0.7, 0.1]}, None]
+
+
 def test_a_plain_local_path_reads_too(tmp_path: Path) -> None:
     source = ObjectStoragePath(str(tmp_path / "leads.jsonl"))
     source.write_bytes(b'{"phoneNumber": "+34600000001"}\n')
