@@ -77,15 +77,26 @@ _SEPARATORS = frozenset({"Zl", "Zp"})
 _BLANK_LOOKING = frozenset("\u115f\u1160\u3164\uffa0\u2800")
 
 
-def unique_names(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+class RepeatedNameError(ValueError):
+    """An object names a key twice: which of its values counts is not said."""
+
+
+def unique_names(pairs: list[tuple[Any, Any]]) -> dict[Any, Any]:
     """A JSON object whose names are not repeated (``json.loads``' ``object_pairs_hook``): which of
     two values counts is not said."""
-    seen: set[str] = set()
+    seen: set[Any] = set()
     for name, _ in pairs:
         if name in seen:
-            raise ValueError(f"names {name!r} more than once: which of its values counts is not said")
+            raise RepeatedNameError(f"names {name!r} more than once: which of its values counts is not said")
         seen.add(name)
     return dict(pairs)
+
+
+def json_without_repeats(data: str | bytes) -> None:
+    """Refuse JSON text (already read by a faster decoder, which keeps a repeated key's last value)
+    where an object names a key twice: :class:`RepeatedNameError`."""
+    if "{" in data if isinstance(data, str) else b"{" in data:
+        json.loads(data, object_pairs_hook=unique_names)
 
 
 def is_template(value: Any) -> bool:
@@ -478,7 +489,10 @@ def _python_literal(value: str) -> Any:
     import io
     import tokenize
 
-    parsed = ast.literal_eval(value)
+    tree = ast.parse(value.strip(), mode="eval")
+    for mapping in (node for node in ast.walk(tree) if isinstance(node, ast.Dict)):
+        unique_names([(ast.literal_eval(key), None) for key in mapping.keys if key is not None])
+    parsed = ast.literal_eval(tree)
     try:
         kinds = [token.type for token in tokenize.generate_tokens(io.StringIO(value).readline)]
     except (tokenize.TokenError, SyntaxError) as error:
@@ -487,6 +501,11 @@ def _python_literal(value: str) -> Any:
     if any(first == second == tokenize.STRING for first, second in itertools.pairwise(kinds)):
         raise ValueError("strings joined where a comma is missing")
     return parsed
+
+
+def _json_once(value: str) -> Any:
+    """JSON text, no object of which names a key twice."""
+    return json.loads(value, object_pairs_hook=unique_names)
 
 
 def _listed(value: str, name: str) -> Any:
@@ -604,9 +623,11 @@ def rendered(value: Any, name: str, kind: type) -> Any:
     if value is None or isinstance(value, kind):
         return value
     if isinstance(value, str):
-        for parse in (json.loads, _python_literal):
+        for parse in (_json_once, _python_literal):
             try:
                 parsed = parse(value)
+            except RepeatedNameError as error:
+                raise ValueError(f"{name}: an object {error}") from None
             except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
                 continue
             if kind is list and isinstance(parsed, tuple):

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 import msgspec
 
 from airflow_provider_callbell.api.secrets import conceal
+from airflow_provider_callbell.arguments import RepeatedNameError, json_without_repeats
 from airflow_provider_callbell.exceptions import (
     CallbellAuthError,
     CallbellClientError,
@@ -197,12 +198,17 @@ def decode_response(
     :param what: the request, as it should read in error messages (never with credentials).
     :param secret: text to blank out of server messages, in case the server echoes it.
     """
+    what = conceal(what, secret)
     if not 200 <= status < 300:
         raise _error_for(status, body, headers, what, secret)
     try:
-        return msgspec.json.decode(body)
+        document = msgspec.json.decode(body)
+        json_without_repeats(body)
+        return document
     except msgspec.DecodeError as error:  # msgspec names offsets and types, never values
         reason = str(error)
+    except RepeatedNameError as error:
+        reason = f"an object {one_line(str(error), secret)}"
     except RecursionError:
         reason = "nested too deeply to read"
     # Raised out of the handler: the library's error is no context of ours.

@@ -233,8 +233,8 @@ class ContactWalk:
             cursor = page.next_cursor or ""
             if cursor in lane.recent_cursors or cursor == request.params.get("after"):
                 raise CallbellInvalidResponseError(
-                    f"Callbell offered a cursor it had offered before ({cursor[:12]}…): following it "
-                    "would read the same contacts again and again, so the walk stops here"
+                    "Callbell offered a cursor it had offered before: following it would read the same "
+                    "contacts again and again, so the walk stops here"
                 )
             lane.recent_cursors.append(cursor)
             lane.cursor = cursor

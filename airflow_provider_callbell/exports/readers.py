@@ -26,7 +26,6 @@ and the column or key, never a value: rows hold personal data.
 from __future__ import annotations
 
 import csv
-import json
 import re
 import struct
 from collections.abc import Callable, Iterator
@@ -35,7 +34,7 @@ from typing import IO, TYPE_CHECKING, Any
 
 import msgspec
 
-from airflow_provider_callbell.arguments import unique_names
+from airflow_provider_callbell.arguments import RepeatedNameError, json_without_repeats
 from airflow_provider_callbell.exports.formats import PARQUET_ROW_GROUP, format_of
 from airflow_provider_callbell.exports.schema import EXTRA, Kind, column_of
 
@@ -86,11 +85,10 @@ def _decoded(decoder: Decoder, data: str | bytes, path: str, where: str) -> Any:
         decoded = decoder.decode(data)
     except msgspec.DecodeError as error:  # msgspec names types and offsets, not values
         raise ValueError(f"{path}: {where}: {error}") from None
-    if "{" in data if isinstance(data, str) else b"{" in data:  # msgspec keeps a repeated key's last value
-        try:
-            json.loads(data, object_pairs_hook=unique_names)
-        except ValueError as error:
-            raise ValueError(f"{path}: {where}: an object {error}") from None
+    try:
+        json_without_repeats(data)
+    except RepeatedNameError as error:
+        raise ValueError(f"{path}: {where}: an object {error}") from None
     return decoded
 
 
@@ -234,6 +232,8 @@ def _parquet_values(column: pa.Array, name: str, path: str, first: int) -> list[
     import pyarrow as pa
 
     kind = EXTRA.kind if name == EXTRA.name else column_of(name).kind
+    if pa.types.is_dictionary(column.type):  # a category column: read as the values it encodes
+        column = column.dictionary_decode()
     if pa.types.is_timestamp(column.type):
         return [
             _utc_text(moment) for moment in column.cast(pa.timestamp("us", tz="UTC"), safe=False).to_pylist()

@@ -117,6 +117,14 @@ def test_success_body_must_be_json() -> None:
         decode_response(200, {}, b'{"contacts": [', what="GET /contacts")
 
 
+def test_an_answer_naming_a_key_twice_is_invalid() -> None:
+    """msgspec keeps the last of two values: which one Callbell meant is not said."""
+    body = b'{"contacts": [{"uuid": "a1", "name": "Ada", "uuid": "b2"}], "meta": {}}'
+
+    with pytest.raises(CallbellInvalidResponseError, match="an object names 'uuid' more than once"):
+        decode_response(200, {}, body, what="GET /contacts")
+
+
 @pytest.mark.parametrize(
     ("body", "reason"),
     [

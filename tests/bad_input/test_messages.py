@@ -27,6 +27,8 @@ BAD_PARTS: list[tuple[dict[str, Any], str]] = [
     ({"metadata": ""}, "metadata must be a mapping"),
     ({"metadata": "k=v"}, "metadata must be a mapping"),
     ({"metadata": "['k', 'v']"}, "metadata must be a mapping"),
+    ({"metadata": '{"k": "1", "k": "2"}'}, "metadata: an object names 'k' more than once"),
+    ({"metadata": "{'k': '1', 'k': '2'}"}, "metadata: an object names 'k' more than once"),
     ({"channel": "WhatsApp"}, "channel must be a channel type in lowercase"),
     ({"channel": "whats app"}, "channel must be a channel type in lowercase"),
     ({"channel": "web-chat"}, "channel must be a channel type in lowercase"),

@@ -305,6 +305,20 @@ def test_urllib3_warnings_quoting_what_the_server_sent_hide_the_token(
     assert pieces_in(caplog.text) == []
 
 
+def test_a_token_given_as_a_path_value_is_hidden_in_the_request_named(
+    sandbox_factory: Any, logs: Callable[[], str]
+) -> None:
+    """A token pasted where a uuid goes: the 404 and the retries name the request without it."""
+    sandbox_factory(contacts=3, token=TOKEN, error_rate=0.5, seed=3)
+
+    with pytest.raises(CallbellError) as caught:
+        quick_hook().get_contact(TOKEN)
+
+    shown = "\n".join([str(caught.value), logs()])
+    assert "GET /contacts/***" in str(caught.value)
+    assert pieces_in(shown) == []
+
+
 def test_a_failing_phone_lookup_names_no_phone_number(sandbox_factory: Any, logs: Callable[[], str]) -> None:
     sandbox = sandbox_factory(contacts=3, error_rate=1.0)
     number = sandbox.contacts()[0]["phoneNumber"]

@@ -378,9 +378,11 @@ def test_a_parquet_extra_column_must_hold_other_keys(tmp_path: Path, extra: str,
 def test_parquet_columns_and_map_keys_named_twice_are_refused(tmp_path: Path) -> None:
     twice = pa.table([pa.array(["+34600000001"]), pa.array([SECRET])], names=["to", "to"])
     fields = pa.array([[("score", "1"), ("score", SECRET)]], pa.map_(pa.string(), pa.string()))
+    category = pa.array(['{"score": "1", "score": "2"}']).dictionary_encode()  # a pandas category
     cases = [
         (twice, "names the columns to more than once"),
         (pa.table({"to": [SECRET], "customFields": fields}), "rows 1 to 1, column customFields: a map names"),
+        (pa.table({"to": [SECRET], "customFields": category}), "row 1, column customFields: an object names"),
     ]
     for table, problem in cases:
         with pytest.raises(ValueError, match=problem) as caught:
