@@ -74,6 +74,7 @@ _BIDI_OVERRIDES = frozenset("\u202d\u202e")
 #: Line breaks other than the control characters ``\n`` and ``\r``.
 _SEPARATORS = frozenset({"Zl", "Zp"})
 #: Letters and symbols that show as nothing, as spaces and format characters (``\u200b``) do.
+_SHOW_NOTHING = frozenset({"Cf", "Mn", "Me"})
 _BLANK_LOOKING = frozenset("\u115f\u1160\u3164\uffa0\u2800")
 
 
@@ -216,12 +217,13 @@ def choice(value: Any, name: str, allowed: Iterable[str]) -> str:
 
 
 def _blank_looking(char: str) -> bool:
-    return char.isspace() or unicodedata.category(char) == "Cf" or char in _BLANK_LOOKING
+    # marks (accents, variation selectors, the grapheme joiner) show nothing without a letter
+    return char.isspace() or unicodedata.category(char) in _SHOW_NOTHING or char in _BLANK_LOOKING
 
 
 def visible(value: str) -> bool:
-    """Whether ``value`` shows something: not only spaces and characters that show as nothing
-    (``\\u200b``, ``\\ufeff``)."""
+    """Whether ``value`` shows something: not only spaces, characters that show as nothing
+    (``\\u200b``, ``\\ufeff``) and marks with no letter to go on (``\\ufe0f``, ``\\u0301``)."""
     return not all(map(_blank_looking, value))
 
 
@@ -243,7 +245,8 @@ def _control(char: str, lines: bool) -> bool:
     category = unicodedata.category(char)
     if lines and (char in "\n\r\t" or category in _SEPARATORS):
         return False
-    return category == "Cc" or category in _SEPARATORS or char in _BIDI_OVERRIDES
+    # a lone surrogate is half a character: no encoding can send it
+    return category in ("Cc", "Cs") or category in _SEPARATORS or char in _BIDI_OVERRIDES
 
 
 def no_controls(value: str, name: str, *, lines: bool = False) -> str:
@@ -253,7 +256,8 @@ def no_controls(value: str, name: str, *, lines: bool = False) -> str:
     found = next((char for char in value if _control(char, lines)), None)
     if found is not None:
         but = " other than line breaks and tabs" if lines else ", line breaks and tabs included"
-        what = unicodedata.name(found, "a control character").lower()
+        unnamed = "a lone surrogate" if unicodedata.category(found) == "Cs" else "a control character"
+        what = unicodedata.name(found, unnamed).lower()
         raise ValueError(f"{name} must hold no control characters{but}: it holds U+{ord(found):04X} ({what})")
     return value
 
@@ -559,7 +563,7 @@ def _not_a_name(item: str) -> bool:
     or at an edge they are not."""
     item = item.strip()
     quoted = item[:1] in ("'", '"') or item[-1:] in ("'", '"')
-    printable = _EMOJI_JOINS.sub("", item).isprintable()
+    printable = _EMOJI_JOINS.sub("", item).isprintable() and visible(item)
     return not printable or quoted or item in _NOTHING or bool(_OBJECT_TEXT.fullmatch(item))
 
 

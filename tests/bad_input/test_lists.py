@@ -38,6 +38,11 @@ NOT_LISTS: list[Any] = [
     ["lead\u200d"],  # a joiner with nothing to join: invisible, never typed
     ["\u200dlead"],
     ["lead\U000e0067\U000e0062"],  # tag characters that end no emoji flag
+    ["\u3164"],  # a Hangul filler, and marks with no letter: they show nothing
+    "lead,\u3164",
+    ["\ufe0f"],
+    ["\u0301"],
+    ["lead\ud800"],
     "'lead', 'vip'",
     '"lead"',
     "<generator object sync_do_map at 0x7f3a9c2e1d40>",

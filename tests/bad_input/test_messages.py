@@ -310,6 +310,14 @@ def test_a_leading_00_is_sent_as_the_plus_it_means(given: str, sent: str) -> Non
             {**TEMPLATE, "template_values": ["Ada", "\u3164"]},
             "template_values must be non-blank texts",
         ),
+        # marks with no letter to go on: a variation selector, the grapheme joiner, accents
+        *(
+            ({"text": marks}, "text must be a non-empty string, not only characters that show nothing")
+            for marks in ("\ufe0f", "\u034f", "\u0301\u0301", "\U000e0100")
+        ),
+        ({**TEMPLATE, "template_values": ["Ada", "\ufe0f"]}, "template_values must be non-blank texts"),
+        ({"text": "Ada \ud800"}, r"U\+D800 \(a lone surrogate\)"),
+        ({**TEMPLATE, "template_values": ["Ada", "\udc00"]}, r"U\+DC00 \(a lone surrogate\)"),
     ],
     ids=_id,
 )
