@@ -9,6 +9,7 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
+from airflow_provider_callbell.api.filters import parse_tags
 from airflow_provider_callbell.api.pagination import checked_uuid
 from airflow_provider_callbell.api.writes import Get, Lookup, Write
 from airflow_provider_callbell.arguments import (
@@ -17,7 +18,6 @@ from airflow_provider_callbell.arguments import (
     identifier,
     no_controls,
     phone_number,
-    string_list,
     visible,
 )
 from airflow_provider_callbell.exceptions import CallbellInvalidResponseError, CallbellNotFoundError
@@ -75,10 +75,7 @@ def tag_list(value: Any, name: str) -> list[str]:
         isinstance(value, str) and value.strip() in ("[]", "()", "set()")
     ):
         return []
-    tags: dict[str, str] = {}
-    for tag in string_list(value, name, example="['hot', 'vip']"):
-        tags.setdefault(tag.lower(), tag)  # Callbell ignores case: "VIP" and "vip" are one tag
-    return list(tags.values())
+    return list(parse_tags(value, argument=name))
 
 
 def _custom_fields(value: Any, name: str) -> dict[str, str]:

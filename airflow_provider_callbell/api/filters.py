@@ -14,9 +14,14 @@ def parse_tags(tags: TagsArg, *, argument: str = "tags") -> tuple[str, ...]:
     """The tags given as a list, a comma-separated string or a rendered list; ``None`` is none.
 
     Surrounding white space is stripped; case is kept, since Callbell matches tags
-    case-insensitively anyway.
+    case-insensitively anyway, and so ``VIP`` and ``vip`` are one tag (the first spelling kept).
     """
-    return () if tags is None else string_list(tags, argument, example="['lead', 'vip']")
+    if tags is None:
+        return ()
+    spellings: dict[str, str] = {}
+    for tag in string_list(tags, argument, example="['lead', 'vip']"):
+        spellings.setdefault(tag.lower(), tag)
+    return tuple(spellings.values())
 
 
 @dataclass(frozen=True)
@@ -35,6 +40,17 @@ class ContactFilters:
     team_uuid: str | None = None
     include_field_types: bool = False
 
+    def __post_init__(self) -> None:
+        """Checked however built: what ``ContactFilters(tags="lead")`` holds is sent as it is."""
+        checked = {
+            "source": None if self.source is None else channel_type(self.source, "source"),
+            "tags": () if self.tags == () else parse_tags(self.tags),  # () is the default: no filter
+            "team_uuid": optional_identifier(self.team_uuid, "team_uuid"),
+            "include_field_types": flag(self.include_field_types, "include_field_types"),
+        }
+        for name, value in checked.items():
+            object.__setattr__(self, name, value)
+
     @classmethod
     def of(
         cls,
@@ -46,10 +62,10 @@ class ContactFilters:
     ) -> ContactFilters:
         """Validate user input; raise ``ValueError`` naming the bad argument."""
         return cls(
-            source=None if source is None else channel_type(source, "source"),
+            source=source,
             tags=parse_tags(tags),
-            team_uuid=optional_identifier(team_uuid, "team_uuid"),
-            include_field_types=flag(include_field_types, "include_field_types"),
+            team_uuid=team_uuid,
+            include_field_types=include_field_types,
         )
 
     @classmethod

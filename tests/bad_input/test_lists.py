@@ -260,3 +260,31 @@ def test_a_tag_of_composed_emoji_is_a_name_and_finds_its_contacts(sandbox: Any, 
 
     assert operator_tags([tag, "vip"]) == (tag, "vip")
     assert [contact["uuid"] for contact in quick_hook().iter_contacts(tags=tag)] == [tagged["uuid"]]
+
+
+@pytest.mark.parametrize(
+    "filters",
+    [
+        {"tags": "['lead'"},
+        {"tags": ("",)},
+        {"source": "../auth"},
+        {"team_uuid": " x y "},
+        {"include_field_types": "no"},
+    ],
+    ids=_id,
+)
+def test_filters_built_directly_are_checked_as_arguments_are(sandbox: Any, filters: dict[str, Any]) -> None:
+    """``ContactFilters(tags="lead")`` would otherwise be sent as the letters l, e, a, d."""
+    from airflow_provider_callbell.api.filters import ContactFilters
+
+    with pytest.raises(ValueError, match=f"^{next(iter(filters))} (must|looks like a list)"):
+        ContactFilters(**filters)
+    assert sandbox.stats.total_requests == 0
+    assert ContactFilters(tags="lead").tags == ("lead",)  # type: ignore[arg-type]
+
+
+def test_tags_spelt_in_two_cases_are_one_tag_as_callbell_matches_them() -> None:
+    assert operator_tags("LEAD, lead, Vip, vip") == ("LEAD", "Vip")
+    assert CallbellNewLeadsTrigger(since="2026-01-01", baseline=[], tags=["vip", "VIP"]).serialize()[1][
+        "tags"
+    ] == ["vip"]

@@ -125,7 +125,7 @@ def test_a_contact_created_during_a_cursor_walk_comes_last(sandbox_factory: Sand
 
 @pytest.mark.parametrize(
     ("argument", "value"),
-    [("source", "whatsapp"), ("source", "INSTAGRAM"), ("tags", ["lead"]), ("tags", "vip, Customer")],
+    [("source", "whatsapp"), ("source", "instagram"), ("tags", ["lead"]), ("tags", "vip, Customer")],
 )
 def test_server_side_filters(sandbox: Any, argument: str, value: Any) -> None:
     wanted = {argument: value.split(",") if argument == "tags" and isinstance(value, str) else value}
