@@ -23,12 +23,15 @@ Contact = dict[str, Any]
 TagsMatch = Literal["any", "all"]
 TAGS_MATCH_VALUES: tuple[TagsMatch, ...] = ("any", "all")
 _ISO_DATE = re.compile(r"[0-9]{4}-?[0-9]{2}-?[0-9]{2}")
+#: A fraction of a second finer than a datetime holds: read, it would be cut, not refused.
+_BEYOND_MICROSECONDS = re.compile(r"[.,][0-9]{7,}")
 
 
 def parse_moment(value: Any, argument: str) -> datetime | None:
     """A timezone-aware datetime from a datetime or an ISO 8601 string; naive means UTC."""
     if value is None:
         return None
+    given = value
     if isinstance(value, str):
         value = _iso_moment(value, argument)
     if not isinstance(value, datetime):
@@ -40,6 +43,8 @@ def parse_moment(value: Any, argument: str) -> datetime | None:
         raise ValueError(
             f"{argument} must be a moment from year 1 to 9999 in UTC, got {moment.isoformat()!r}"
         ) from None
+    except ValueError:  # pendulum reads offsets of a day and more, which no datetime holds
+        raise ValueError(f"{argument} must have a UTC offset of less than 24 hours, got {given!r}") from None
     return moment
 
 
@@ -58,6 +63,11 @@ def _iso_moment(value: str, argument: str) -> datetime:
         ) from None
     if not isinstance(moment, pendulum.DateTime):
         raise ValueError(f"{argument} must name a moment, not an interval, got {value!r}")
+    if _BEYOND_MICROSECONDS.search(value):
+        raise ValueError(
+            f"{argument} must give a second's fraction in at most 6 digits (microseconds), got {value!r}: "
+            "finer ones would be cut"
+        )
     return moment
 
 
@@ -132,9 +142,10 @@ class ContactSelection:
         """Validate user input; raise ``ValueError`` naming the argument and what it accepts."""
         after = parse_moment(created_after, "created_after")
         before = parse_moment(created_before, "created_before")
-        if after and before and after > before:
+        if after and before and after >= before:
             raise ValueError(
-                f"created_after ({after.isoformat()}) must not be after created_before ({before.isoformat()})"
+                f"created_after ({after.isoformat()}) must be before created_before ({before.isoformat()}): "
+                "the window runs from the first, included, to the second, excluded"
             )
         return cls(
             tags=tuple(tag.lower() for tag in parse_tags(tags)),

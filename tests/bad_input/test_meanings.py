@@ -35,6 +35,9 @@ NOT_MOMENTS: list[Any] = [
     [],
     "0001-01-01T00:00:00+01:00",  # before year 1 in UTC
     "9999-12-31T23:59:59-05:00",  # after year 9999 in UTC
+    "2026-01-31T09:00:00+24:00",  # an offset no datetime holds
+    "2026-01-31T09:00:00-24:00",
+    "2026-01-31T09:00:00.123456789Z",  # nanoseconds, which would be cut
 ]
 
 
@@ -86,6 +89,15 @@ def test_tags_match_is_any_or_all(value: Any) -> None:
 def test_output_formats(value: Any) -> None:
     with pytest.raises(ValueError, match="output_format must be one of jsonl, json, csv, parquet"):
         CallbellListContactsOperator(task_id="export", output_path="/tmp/out.data", output_format=value)
+
+
+@pytest.mark.parametrize("before", ["2026-01-01T00:00:00Z", "2025-12-31T23:00:00Z"])
+def test_a_window_that_holds_no_moment_is_refused(before: str) -> None:
+    """From created_after, included, to created_before, excluded: equal bounds hold nothing."""
+    with pytest.raises(ValueError, match=r"created_after \(2026-01-01T00:00:00\+00:00\) must be before"):
+        CallbellListContactsOperator(
+            task_id="export", created_after="2026-01-01T00:00:00Z", created_before=before
+        )
 
 
 def test_moments_read_the_same_everywhere() -> None:
