@@ -58,11 +58,13 @@ class Watermark:
         if value is None:
             return cls()
         try:
-            runs = {
-                str(run_id): Window(_moment(after), _required(_moment(before)))
-                for run_id, (after, before) in value.get("runs", {}).items()
-            }
-            return cls(_moment(value.get("created_before")), runs)
+            unknown = sorted(set(value) - {"created_before", "runs"})
+            if unknown:
+                raise ValueError(
+                    f"it names {', '.join(map(repr, unknown))}; a mark holds created_before, runs"
+                )
+            runs = {str(run_id): _window(*bounds) for run_id, bounds in value.get("runs", {}).items()}
+            return cls(_moment(value.get("created_before"), "created_before"), runs)
         except (AttributeError, TypeError, ValueError) as error:
             raise ValueError(
                 f"Variable {key!r} does not hold a Callbell export watermark ({error}): delete it to "
@@ -95,11 +97,20 @@ def _iso(moment: datetime | None) -> str | None:
     return moment.astimezone(UTC).isoformat() if moment else None
 
 
-def _moment(value: Any) -> datetime | None:
-    if value is None:
-        return None
-    moment = datetime.fromisoformat(value)
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+def _moment(value: Any, what: str) -> datetime | None:
+    """A moment read by the rule of ``created_after``; only text, as the mark is JSON."""
+    from airflow_provider_callbell.api.selection import parse_moment
+
+    if value is not None and not isinstance(value, str):
+        raise ValueError(f"{what} must be an ISO 8601 string, got a {type(value).__name__}")
+    return parse_moment(value, what)
+
+
+def _window(start: Any, end: Any) -> Window:
+    after, before = _moment(start, "a run's start"), _required(_moment(end, "a run's end"))
+    if after is not None and after > before:
+        raise ValueError(f"a run's window starts ({after.isoformat()}) after it ends ({before.isoformat()})")
+    return Window(after, before)
 
 
 def _required(moment: datetime | None) -> datetime:

@@ -107,6 +107,10 @@ def test_a_mark_set_by_hand_with_only_a_moment_is_read() -> None:
         {"created_before": "last tuesday"},
         {"created_before": None, "runs": {"run-1": "2026-11-01"}},
         {"created_before": None, "runs": {"run-1": ["2026-11-01T00:00:00Z", None]}},
+        {"createdBefore": "2026-11-01T00:00:00Z"},  # misspelt: read as no mark, everything again
+        {"created_before": "2026-W44-1"},  # a week date: created_after refuses it, so does the mark
+        {"created_before": 1_793_491_200},
+        {"created_before": None, "runs": {"run-1": ["2026-12-01T00:00:00Z", "2026-01-01T00:00:00Z"]}},
     ],
 )
 def test_a_variable_holding_something_else_is_a_clear_error(value: object) -> None:
