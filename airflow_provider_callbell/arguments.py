@@ -610,6 +610,11 @@ def file_path(value: Any, name: str) -> str:
             f"{name} must be a file URL with an absolute path and no host, such as "
             f"file:///data/contacts.jsonl, got {given!r}"
         )
+    if "://" in given and ("?" in given or "#" in given):
+        raise ValueError(
+            f"{name} must be a URL without a query or fragment (? or #), got {given!r}: some stores would "
+            "write them into the file's name, others drop them (percent-encode a ? or # the name holds)"
+        )
     if "://" not in given and not given.startswith("/"):
         raise ValueError(
             f"{name} must be an absolute path or a URL such as file:///data/contacts.jsonl or "

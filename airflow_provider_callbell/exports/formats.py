@@ -61,6 +61,13 @@ def format_of(path: str, given: str | None, *, side: str = "output") -> str:
     return SUFFIXES[suffix]
 
 
+def known_format(path: str | None, given: str | None, *, side: str = "output") -> str | None:
+    """:func:`format_of` ``path``; ``given`` checked alone while the path is a template (``None``)."""
+    if path is None:
+        return None if given is None else format_of("", given, side=side)
+    return format_of(path, given, side=side)
+
+
 class _Sink:
     """Bytes written to ``out`` in large chunks; ``out`` stays open for its owner.
 

@@ -31,7 +31,7 @@ from airflow_provider_callbell.arguments import (
     whole_number,
 )
 from airflow_provider_callbell.connection import DEFAULT_CONN_ID
-from airflow_provider_callbell.exports.formats import SUFFIXES, format_of
+from airflow_provider_callbell.exports.formats import SUFFIXES, known_format
 from airflow_provider_callbell.exports.storage import same_file
 from airflow_provider_callbell.upserts.rows import MATCH_ON, TAGS_MODES
 
@@ -206,9 +206,9 @@ class CallbellListContactsOperator(BaseOperator):
             return None
         if resolve(self.output_conn_id) is not None:
             conn_id(self.output_conn_id, "output_conn_id")
-        if path is None or (self.output_format is not None and output_format is None):
+        if self.output_format is not None and output_format is None:  # a template, read once rendered
             return None
-        return format_of(_output_path(path), output_format)
+        return known_format(None if path is None else _output_path(path), output_format)
 
     def execute(self, context: Context) -> Any:
         """Stream the matching contacts into XCom or the output file."""
@@ -459,10 +459,10 @@ class CallbellUpsertContactsOperator(BaseOperator):
                     conn_id(getattr(self, name), name)
             input_format = None
             path, given_format = resolve(self.input_path), resolve(self.input_format)
-            if path is not None and (self.input_format is None or given_format is not None):
-                from airflow_provider_callbell.exports.readers import input_format_of
-
-                input_format = input_format_of(file_path(path, "input_path"), given_format)
+            if self.input_path is not None and (self.input_format is None or given_format is not None):
+                input_format = known_format(
+                    None if path is None else file_path(path, "input_path"), given_format, side="input"
+                )
             report = resolve(self.report_path)
             if path is not None and report is not None and same_file(path, report):
                 raise ValueError(

@@ -170,10 +170,12 @@ class CallbellSendMessageOperator(BaseOperator):
             if resolve(self.input_conn_id) is not None:
                 arguments.conn_id(self.input_conn_id, "input_conn_id")
             path, input_format = resolve(self.input_path), resolve(self.input_format)
-            if path is not None and (self.input_format is None or input_format is not None):
-                from airflow_provider_callbell.exports.readers import input_format_of
+            if self.input_path is not None and (self.input_format is None or input_format is not None):
+                from airflow_provider_callbell.exports.formats import known_format
 
-                input_format_of(file_path(path, "input_path"), input_format)
+                known_format(
+                    None if path is None else file_path(path, "input_path"), input_format, side="input"
+                )
             return defaults
 
     def execute(self, context: Context) -> dict[str, Any]:

@@ -213,3 +213,25 @@ def test_the_sensor_reads_default_args_by_the_same_rules(arguments: dict[str, An
         CallbellNewLeadsSensor(task_id="wait")
     with DAG("fine", schedule=None, default_args={"poke_interval": "30"}):
         assert CallbellNewLeadsSensor(task_id="wait").poke_interval == 30.0
+
+
+@pytest.mark.parametrize("value", ["xlsx", "JSONL", ""], ids=_id)
+def test_a_static_format_is_checked_though_the_path_is_a_template(value: Any) -> None:
+    from airflow_provider_callbell.operators.contacts import CallbellUpsertContactsOperator
+    from airflow_provider_callbell.operators.messages import CallbellSendMessageOperator
+
+    path = "/data/{{ run_id }}.jsonl"
+    makers: list[tuple[str, Callable[[], object]]] = [
+        ("output", lambda: CallbellListContactsOperator(task_id="t", output_path=path, output_format=value)),
+        ("input", lambda: CallbellUpsertContactsOperator(task_id="t", input_path=path, input_format=value)),
+        (
+            "input",
+            lambda: CallbellSendMessageOperator(task_id="t", input_path=path, input_format=value, text="Hi"),
+        ),
+    ]
+    for side, make in makers:
+        with pytest.raises(
+            ValueError, match=f"{side}_format must be one of jsonl, json, csv, parquet or None"
+        ):
+            make()
+    assert CallbellListContactsOperator(task_id="t", output_path=path, output_format="{{ params.f }}")

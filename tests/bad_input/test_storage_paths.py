@@ -83,3 +83,18 @@ def test_a_missing_filesystem_fails_before_any_request_naming_the_input_path(
     send = CallbellSendMessageOperator(task_id="send", input_path=path, text="Ciao")
     with pytest.raises(ValueError, match=match):
         list(send._batch())
+
+
+@pytest.mark.parametrize(
+    "path", ["file:///tmp/out/x.jsonl#frag", "file:///tmp/out/x.jsonl?x=1", "s3://bucket/x.jsonl?versionId=1"]
+)
+def test_a_url_with_a_query_or_fragment_is_refused_at_parse_time(path: str) -> None:
+    """Written as the file's name by some stores, dropped by others: never what was meant."""
+    makers = [
+        lambda: CallbellListContactsOperator(task_id="t", output_path=path, output_format="jsonl"),
+        lambda: CallbellUpsertContactsOperator(task_id="t", input_path=path),
+        lambda: CallbellSendMessageOperator(task_id="t", input_path=path, text="Ciao"),
+    ]
+    for make in makers:
+        with pytest.raises(ValueError, match=r"_path must be a URL without a query or fragment \(\? or #\)"):
+            make()
