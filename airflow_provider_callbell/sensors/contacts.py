@@ -22,6 +22,7 @@ from airflow_provider_callbell.api.selection import ContactSelection, parse_mome
 from airflow_provider_callbell.arguments import (
     DEFAULT_MAX_XCOM_CONTACTS,
     MAX_POLL_INTERVAL,
+    choice,
     conn_id,
     flag,
     is_template,
@@ -68,6 +69,8 @@ def _checked(kwargs: Mapping[str, Any]) -> dict[str, Any]:
     for name in _FLAGS:
         if name in checked:
             checked[name] = flag(checked[name], name)
+    if "mode" in checked:
+        choice(checked["mode"], "mode", ("poke", "reschedule"))
     return checked
 
 
@@ -138,6 +141,12 @@ class CallbellNewLeadsSensor(BaseSensorOperator):
             conn_id(callbell_conn_id, "callbell_conn_id")
             self.max_xcom_contacts = optional_whole_number(max_xcom_contacts, "max_xcom_contacts")
             self.deferrable = flag(deferrable, "deferrable")
+        if self.deferrable and self.mode == "reschedule":
+            self.log.warning(
+                "%s %r: deferrable=True waits in the triggerer, so mode='reschedule' has no effect",
+                type(self).__name__,
+                self.task_id,
+            )
         self._check(resolve=known_now)
 
     def _check(

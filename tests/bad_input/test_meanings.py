@@ -235,3 +235,20 @@ def test_a_static_format_is_checked_though_the_path_is_a_template(value: Any) ->
         ):
             make()
     assert CallbellListContactsOperator(task_id="t", output_path=path, output_format="{{ params.f }}")
+
+
+@pytest.mark.parametrize(
+    "given", [{"mode": "Reschedule"}, {"mode": ""}, {"default_args": {"mode": "Poke"}}], ids=_id
+)
+def test_a_sensor_mode_is_poke_or_reschedule_named_as_our_arguments_are(given: dict[str, Any]) -> None:
+    with pytest.raises(
+        ValueError, match=r"^CallbellNewLeadsSensor 'wait': mode must be one of 'poke', 'reschedule'"
+    ):
+        CallbellNewLeadsSensor(task_id="wait", **given)
+
+
+def test_reschedule_with_deferrable_says_deferrable_wins(logs: Callable[[], str]) -> None:
+    sensor = CallbellNewLeadsSensor(task_id="wait", mode="reschedule", deferrable=True)
+
+    assert sensor.deferrable
+    assert "deferrable=True waits in the triggerer, so mode='reschedule' has no effect" in logs()

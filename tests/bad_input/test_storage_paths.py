@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any, cast
 
 import pytest
@@ -90,7 +91,7 @@ def test_a_missing_filesystem_fails_before_any_request_naming_the_input_path(
 )
 def test_a_url_with_a_query_or_fragment_is_refused_at_parse_time(path: str) -> None:
     """Written as the file's name by some stores, dropped by others: never what was meant."""
-    makers = [
+    makers: list[Callable[[], object]] = [
         lambda: CallbellListContactsOperator(task_id="t", output_path=path, output_format="jsonl"),
         lambda: CallbellUpsertContactsOperator(task_id="t", input_path=path),
         lambda: CallbellSendMessageOperator(task_id="t", input_path=path, text="Ciao"),
