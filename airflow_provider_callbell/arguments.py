@@ -326,7 +326,17 @@ def host_problem(parts: SplitResult) -> str | None:
     in brackets; any port but 0."""
     if parts.port == 0:
         return "port 0 is no port"
+    port = _port_text(parts.netloc)
+    if port == "" or (port or "").startswith("0"):
+        return f"the port {port!r} is no port number as written (digits, no leading zero)"
     return _ipv6_problem(parts) if "[" in parts.netloc else _host_problem(parts.hostname or "")
+
+
+def _port_text(netloc: str) -> str | None:
+    """The port of ``netloc`` as written (``""`` for ``host:``), or ``None`` when it names none."""
+    place = netloc.rpartition("@")[2]
+    place = place.rpartition("]")[2] if place.startswith("[") else place
+    return place.partition(":")[2] if ":" in place else None
 
 
 def _ipv6_problem(parts: SplitResult) -> str | None:

@@ -172,9 +172,17 @@ def base_url_of(conn: Connection, conn_id: str) -> str:
     name becomes ``https://host[:port]/<schema or v1>``; no host means the public API.
     """
     host = (conn.host or "").strip()
-    if not host:
-        return DEFAULT_BASE_URL
     schema = (conn.schema or "").strip()
+    if not host:
+        unset = [name for name, value in (("port", conn.port), ("schema", schema)) if value not in (None, "")]
+        if unset:
+            from airflow_provider_callbell.exceptions import CallbellConfigurationError
+
+            raise CallbellConfigurationError(
+                f"The Callbell connection {conn_id!r} has no host, so its {' and '.join(unset)} would be "
+                f"ignored for {DEFAULT_BASE_URL}: give the host too, or leave them empty"
+            )
+        return DEFAULT_BASE_URL
     if "://" in host:
         url = host if host.endswith("://") else host.rstrip("/")
     else:
@@ -190,6 +198,10 @@ def base_url_of(conn: Connection, conn_id: str) -> str:
         problem = f"its schema {schema!r} names no path: leave it empty for v1, or give the API's path"
     elif "://" not in host and ("/" in host.rstrip("/") or "@" in host):
         problem = "it is neither a host name nor a whole URL"
+    elif "://" not in host and host.count(":") > 1 and not host.startswith("["):
+        problem = "an IPv6 address goes in brackets, as in [2001:db8::1]"
+    elif "://" not in host and ":" in host and conn.port is not None:
+        problem = "it names a port, and so does the connection's port field: give it once"
     else:
         problem = _url_problem(url)
     if problem:
@@ -227,6 +239,7 @@ def _parts_problem(parts: SplitResult) -> str | None:
         "it holds a query or a fragment": bool(parts.query or parts.fragment),
         "its path holds other characters than letters, digits and / . _ ~ -": not _PATH.fullmatch(parts.path),
         "its path holds . or .. segments": bool({".", ".."} & set(parts.path.split("/"))),
+        "its path holds an empty segment (//)": "" in parts.path.split("/")[1:],
     }
     return host_problem(parts) or next((problem for problem, found in problems.items() if found), None)
 
@@ -234,6 +247,9 @@ def _parts_problem(parts: SplitResult) -> str | None:
 def _is_callbell(base_url: str) -> bool:
     """Whether the URL points at Callbell's API, however its host is spelt (``API.callbell.eu.``)."""
     return (urlsplit(base_url).hostname or "").rstrip(".") == urlsplit(DEFAULT_BASE_URL).hostname
+
+
+_QUOTES = ("'", '"', "`")
 
 
 def token_problem(token: str) -> str | None:
@@ -244,8 +260,8 @@ def token_problem(token: str) -> str | None:
             "holds a space, a line break or a character outside printable ASCII: paste it again, "
             "exactly as Callbell shows it."
         )
-    if token[:1] in ("'", '"', "`") and token[-1:] == token[:1]:
-        return "is wrapped in quotes: paste it without them, exactly as Callbell shows it."
+    if token[:1] in _QUOTES or token[-1:] in _QUOTES:
+        return "begins or ends with a quote: paste it without quotes, exactly as Callbell shows it."
     if not MIN_TOKEN_LENGTH <= len(token) <= MAX_TOKEN_LENGTH:
         return (
             f"has {len(token)} characters, where {MIN_TOKEN_LENGTH} to {MAX_TOKEN_LENGTH} are accepted "

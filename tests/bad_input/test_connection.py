@@ -70,6 +70,11 @@ def use(monkeypatch: pytest.MonkeyPatch, **connection: Any) -> None:
         ("http://127.000.0.1:8765/v1", "not an IPv4 address"),
         ("https://[::1]evil/v1", "holds text after its IPv6 address"),
         ("https://[v1.fe]/v1", "not an IPv6 address"),
+        ("http://127.0.0.1:/v1", "the port '' is no port number as written"),
+        ("http://127.0.0.1:080/v1", "the port '080' is no port number as written"),
+        ("http://[::1]:/v1", "the port '' is no port number"),
+        ("https://api.callbell.eu//v1", r"an empty segment \(//\)"),
+        ("2001:db8::1", "an IPv6 address goes in brackets"),
     ],
 )
 def test_hosts_that_cannot_work(monkeypatch: pytest.MonkeyPatch, host: str, problem: str) -> None:
@@ -99,6 +104,12 @@ def test_hosts_that_cannot_work(monkeypatch: pytest.MonkeyPatch, host: str, prob
         ({"host": "http://127.0.0.1/v1", "port": 1, "schema": "v2"}, "port and schema would be ignored"),
         ({"host": "api.callbell.eu", "schema": "/"}, "its schema '/' names no path"),
         ({"host": "api.callbell.eu", "schema": "//"}, "names no path"),
+        ({"schema": "v2"}, "has no host, so its schema would be ignored for https://api.callbell.eu/v1"),
+        ({"port": 8443}, "has no host, so its port would be ignored"),
+        (
+            {"host": "api.callbell.eu:8443", "port": 9000},
+            "it names a port, and so does the connection's port field",
+        ),
     ],
 )
 def test_connection_fields_that_would_be_ignored(fields: dict[str, Any], problem: str) -> None:
@@ -189,12 +200,14 @@ def test_misspelt_hook_settings(setting: str) -> None:
         f"Bearer {TOKEN}",
         f'"{TOKEN}"',
         f"'{TOKEN}'",
+        f'"{TOKEN}',
+        f"{TOKEN}`",
         TOKEN[:7],
         TOKEN * 60,
     ],
     ids=[
         *("crlf", "lf-inside", "space", "tab", "nul", "non-ascii", "bearer-prefix"),
-        *("double-quoted", "single-quoted", "too-short", "too-long"),
+        *("double-quoted", "single-quoted", "half-quoted", "backtick-after", "too-short", "too-long"),
     ],
 )
 def test_tokens_that_cannot_be_sent(monkeypatch: pytest.MonkeyPatch, token: str) -> None:
