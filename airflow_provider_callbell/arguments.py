@@ -36,7 +36,9 @@ MIN_PHONE_DIGITS, MAX_PHONE_DIGITS = 7, 17
 _IDENTIFIER = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.:-]*")
 _PHONE = re.compile(r"\(?\+?[0-9(][0-9 ().-]*")
 #: ``00``, the international prefix of most countries, before a country code (never ``0``).
-_DIALLED_ABROAD = re.compile(r"^(\(?)00[ .-]?(?=[1-9])")
+_DIALLED_ABROAD = re.compile(r"^(?:\(00\)|(\(?)00)[ .-]?(?=[1-9])")
+#: ``+`` then 0: no country code begins with 0 (``+0039`` is neither ``+39`` nor ``0039``).
+_PLUS_ZERO = re.compile(r"^\(?\+[ (]*0")
 #: A channel type as Callbell names it in ``from``: ``whatsapp``, ``instagram``, ``web_chat``...
 _CHANNEL_TYPE = re.compile(r"[a-z][a-z0-9_]*")
 #: What Airflow allows in a connection id.
@@ -475,7 +477,7 @@ def _is_phone_number(value: str) -> bool:
 def international(number: str) -> str:
     """``number`` with a leading ``00``, the international prefix, written ``+``: ``0039 333``
     is ``+39 333``, to Callbell and in every comparison."""
-    return _DIALLED_ABROAD.sub(r"\1+", number)
+    return _DIALLED_ABROAD.sub(lambda dialled: f"{dialled[1] or ''}+", number)
 
 
 def phone_number(value: Any, name: str) -> str:
@@ -490,6 +492,8 @@ def phone_number(value: Any, name: str) -> str:
         lost = ", not a number: its + and leading zeros would be lost" if _number(value) is not None else ""
         raise ValueError(f"{name} must be {rule}; got a {type(value).__name__}{lost}")
     given = international(value.strip())
+    if _PLUS_ZERO.match(given):
+        raise ValueError(f"{name} must be {rule}; got + then 0, but no country code begins with 0")
     if not _is_phone_number(given):
         digits = sum(char.isdigit() for char in given)
         got = f"a text of {len(given)} characters, {digits} of them digits" if given else "''"

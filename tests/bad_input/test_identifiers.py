@@ -39,6 +39,8 @@ NOT_IDS: list[Any] = [
     "-abc",
 ]
 NOT_PHONES: list[Any] = [
+    "+0039 333 000 1111",  # + then 0: neither +39 nor 0039
+    "+(0)39 333 000 1111",
     ".",
     "..",
     "../contacts",
