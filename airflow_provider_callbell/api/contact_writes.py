@@ -87,9 +87,15 @@ def _custom_fields(value: Any, name: str) -> dict[str, str]:
 
 
 def field_name(key: Any, name: str) -> str:
-    """A custom field's name: non-empty text without control characters."""
+    """A custom field's name: non-empty text without control characters, nor spaces around it
+    (``" score "`` would be another field than ``score``)."""
     if not isinstance(key, str) or not visible(key):
         raise ValueError(f"{name} must map field names (non-empty texts) to values, got {key!r}")
+    if key != key.strip():
+        raise ValueError(
+            f"{name} must map field names without spaces around them to values, got {key!r}: it would "
+            "be another field than the one without them"
+        )
     return no_controls(key, f"{name}'s field names")
 
 

@@ -253,6 +253,8 @@ def test_a_uuid_naming_another_endpoint_fails_its_row_alone(
         ({"name": "Ada \u202enosaerd"}, r"has an invalid name: .*U\+202E \(right-to-left override\)"),
         ({"name": "Ada\u2029Lovelace"}, r"has an invalid name: .*U\+2029 \(paragraph separator\)"),
         ({"customFields": {"\u200b": "9"}}, "customFields must map field names"),
+        ({"customFields": {" score ": "9"}}, "customFields must map field names without spaces around them"),
+        ({"customFields": {"score\u00a0": "9"}}, "without spaces around them"),
         (
             {"name": "\u200b\ufeff"},
             "has an invalid name: it must be non-empty text that shows something",
