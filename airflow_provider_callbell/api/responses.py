@@ -146,10 +146,11 @@ def _plain(value: Any) -> str:
 def one_line(text: str, secret: str | None = None) -> str:
     """Server text fit to show: printable, on one line, at most 200 characters, no piece of
     ``secret`` and no phone number (shown as its last two digits, ``…11``: personal data)."""
-    # Concealed over enough text that no piece of the secret straddles the cut.
     text = _SPACE.sub(" ", "".join(char if char.isprintable() else " " for char in text))
-    text = _PHONE_RUN.sub(_phone_hidden, text)
+    # Concealed over enough text that no piece of the secret straddles the cut, and before phone
+    # numbers are cut: the runs of digits of an encoded token are none.
     text = conceal(text.strip()[: _MAX_MESSAGE_CHARS + 3 * len(secret or "")], secret)
+    text = _PHONE_RUN.sub(_phone_hidden, text)
     return text[: _MAX_MESSAGE_CHARS - 1] + "…" if len(text) > _MAX_MESSAGE_CHARS else text
 
 

@@ -17,14 +17,17 @@ MASK = "***"
 _FOLD = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz")
 
 
-#: How many times text is percent-decoded in search of the secret: a URL quoted in a URL.
-_UNQUOTES = 3
+#: How many times, at most, text is percent-decoded in search of the secret: a URL quoted in a URL.
+_UNQUOTES = 8
+#: JSON's escapes, which a server may leave in text that is not JSON: ``\u0041``, ``\/``.
+_JSON_ESCAPE = re.compile(r"\\u([0-9a-fA-F]{4})|\\/")
 
 
 def conceal(text: str, secret: str | None) -> str:
     """``text`` with every piece of ``secret`` blanked: as it is, percent-encoded (once or more,
-    decoded then), as HTML entities (unescaped then), in base64 (as a ``Basic`` header carries
-    it), and escaped as ``repr()`` and JSON quote it (a backslash doubled, a line break as ``\\n``)."""
+    decoded then), as HTML entities or JSON escapes (``\\u0041``, ``\\/``; unescaped then), in
+    base64 (as a ``Basic`` header carries it) and hex, and escaped as ``repr()`` and JSON quote it
+    (a backslash doubled, a line break as ``\\n``)."""
     if not secret:
         return text
     for form in _forms(secret):
@@ -33,7 +36,8 @@ def conceal(text: str, secret: str | None) -> str:
 
 
 def _forms(secret: str) -> dict[str, None]:
-    return dict.fromkeys((repr(secret)[1:-1], json.dumps(secret)[1:-1], secret, *_base64_forms(secret)))
+    quoted = (repr(secret)[1:-1], json.dumps(secret)[1:-1])
+    return dict.fromkeys((*quoted, secret, secret.encode().hex(), *_base64_forms(secret)))
 
 
 def _base64_forms(secret: str) -> Iterator[str]:
@@ -50,11 +54,16 @@ def _base64_forms(secret: str) -> Iterator[str]:
 def _readings(text: str) -> Iterator[str]:
     """``text`` decoded each way a server may have encoded what it quotes, the plainest last."""
     decoded = [text]
-    for _ in range(_UNQUOTES):
-        decoded.append(unquote(decoded[-1]))
-    for reading in dict.fromkeys(reversed([*decoded, *map(html.unescape, decoded)])):
+    while len(decoded) <= _UNQUOTES and (plainer := unquote(decoded[-1])) != decoded[-1]:
+        decoded.append(plainer)
+    unescaped = [*map(html.unescape, decoded), *map(_json_unescaped, decoded)]
+    for reading in dict.fromkeys(reversed([*decoded, *unescaped])):
         if reading != text:
             yield reading
+
+
+def _json_unescaped(text: str) -> str:
+    return _JSON_ESCAPE.sub(lambda escape: chr(int(escape[1], 16)) if escape[1] else "/", text)
 
 
 def _conceal(text: str, secret: str | None) -> str:

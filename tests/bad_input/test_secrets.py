@@ -255,6 +255,7 @@ def test_escaped_echoes_are_decoded_then_hidden(body: bytes, content_type: str) 
 
 PERCENT = "".join(f"%{byte:02X}" for byte in TOKEN.encode())
 ENTITIES = "".join(f"&#{ord(char)};" for char in TOKEN)
+UNICODE_ESCAPED = "".join(f"\\u{ord(char):04x}" for char in TOKEN)
 
 
 @pytest.mark.parametrize(
@@ -265,11 +266,19 @@ ENTITIES = "".join(f"&#{ord(char)};" for char in TOKEN)
         (json.dumps({"error": f"denied {quote(quote(PERCENT))}"}), quote(quote(PERCENT))),
         (f"got Basic {base64.b64encode(f'user:{TOKEN}'.encode()).decode()}", f"user:{TOKEN}"),
         (f"got {base64.urlsafe_b64encode(f'ab{TOKEN}'.encode()).decode()}", f"ab{TOKEN}"),
+        (f"bad token {TOKEN.encode().hex()}", f"%{TOKEN.encode().hex()}"),
+        (f"bad token {TOKEN.encode().hex().upper()}", f"%{TOKEN.encode().hex().upper()}"),
+        (f"bad token {UNICODE_ESCAPED}", UNICODE_ESCAPED),
+        (json.dumps({"error": f"bad token {UNICODE_ESCAPED}"}), UNICODE_ESCAPED),
+        (f"denied {quote(quote(quote(quote(PERCENT))))}", quote(quote(quote(quote(PERCENT))))),
     ],
-    ids=["entities-in-json", "percent-twice", "percent-thrice", "base64", "base64-urlsafe-shifted"],
+    ids=[
+        *("entities-in-json", "percent-twice", "percent-thrice", "base64", "base64-urlsafe-shifted"),
+        *("hex", "hex-upper", "json-escapes-in-text", "json-escapes-in-json", "percent-five-times"),
+    ],
 )
 def test_a_token_encoded_more_ways_is_hidden(body: str, encoded: str) -> None:
-    if "&#" not in encoded and "%" not in encoded:  # base64: what stands for the token itself
+    if "&#" not in encoded and "%" not in encoded and "\\" not in encoded:  # base64: the token's part
         encoded = base64.b64encode(encoded.encode()).decode()[12:-8]
     with pytest.raises(CallbellError) as caught:
         decode_response(400, {}, body.encode(), what="GET /contacts", secret=TOKEN)
