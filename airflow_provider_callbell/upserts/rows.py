@@ -148,6 +148,8 @@ def _optional_text(value: Any, key: str) -> str:
         raise RowError(f"has an invalid {key}: it must be text")
     if key == "note" and len(value) > MAX_NOTE_LENGTH:
         raise RowError(f"has a note longer than {MAX_NOTE_LENGTH} characters")
+    if not visible(value):
+        return ""  # blank: it clears, as "" does, never writes spaces
     note = key == "note"
     return _without_controls(value if note else value.strip(), key, lines=note)
 

@@ -351,3 +351,12 @@ def test_an_exported_contact_without_a_phone_number_upserts_by_uuid(account: Cal
     ).execute({})
 
     assert (result["unchanged"], result["failed"]) == (1, 0)
+
+
+@pytest.mark.parametrize("blank", ["   ", "\u200b", "\n"])
+def test_a_note_that_shows_nothing_clears_as_an_empty_one_does(blank: str) -> None:
+    assert Row.of(1, {"uuid": "c0ffee", "note": blank}, "uuid").values["note"] == ""
+    assert (
+        Row.of(1, {"uuid": "c0ffee", "assignedUser": blank.strip() or " "}, "uuid").values["assignedUser"]
+        == ""
+    )
