@@ -101,3 +101,37 @@ def test_a_send_failing_past_every_retry_fails_its_row_alone_and_is_looked_for_n
         assert [(sent.error, sent.earlier) for sent in again] == [(None, False), (None, False)]
         outbound = [m for m in sandbox.messages() if m["direction"] == "outbound"]
         assert sorted(m["contactUuid"] for m in outbound) == sorted(c["uuid"] for c in contacts)
+
+
+def test_a_retry_writing_the_number_another_way_finds_the_message_sent(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """One recipient however written: the first try's '+39 333 ...', the retry's upstream '+39333...'."""
+    with CallbellSandbox(contacts=20, seed=3) as sandbox:
+        monkeypatch.setenv("AIRFLOW_CONN_CALLBELL_DEFAULT", sandbox.airflow_connection())
+        contact = next(c for c in sandbox.contacts() if c["source"] == "whatsapp")
+        sandbox.receive_message(contact["uuid"])
+        ledger = Ledger(MemoryState())  # type: ignore[arg-type]
+        digits = "+" + "".join(char for char in contact["phoneNumber"] if char.isdigit())
+        spaced = f"{digits[:3]} {digits[3:6]} {digits[6:]}"
+
+        for number in (spaced, digits, "00" + digits[1:]):
+            rows = [(1, lambda to=number: OutgoingMessage(to=to, text="hi"))]
+            list(BatchSend(CallbellHook(), ledger, ("dag", "task", "run", -1)).run(rows))
+
+        outbound = [m for m in sandbox.messages(contact["uuid"]) if m["direction"] == "outbound"]
+        assert len(outbound) == 1
+
+
+@pytest.mark.parametrize("key", ["", " k ", "a b", "k" * 501])
+def test_an_idempotency_key_that_is_not_one_is_refused_not_replaced_by_a_random_one(key: str) -> None:
+    """A template that rendered nothing would send again what a retry should find."""
+    import asyncio
+
+    from airflow_provider_callbell.hooks.callbell_async import CallbellAsyncHook
+
+    message = OutgoingMessage(to="+39 333 000 1111", text="hi")
+    with pytest.raises(ValueError, match=r"^idempotency_key must be"):
+        CallbellHook().send_message(message, idempotency_key=key)
+    with pytest.raises(ValueError, match=r"^idempotency_key must be"):
+        asyncio.run(CallbellAsyncHook().send_message(message, idempotency_key=key))

@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 from itertools import count
 from typing import Any
 from urllib.parse import quote
+from uuid import uuid4
 
 from airflow_provider_callbell.api.contact_writes import phone_lookup, single_contact
 from airflow_provider_callbell.api.writes import Get, Lookup, Write
@@ -65,6 +66,21 @@ def idempotency_key(*parts: object) -> str:
     """A key naming one message for good: the same parts give the same key (at most 50 characters)."""
     digest = hashlib.sha256("\x1f".join(map(str, parts)).encode()).hexdigest()
     return f"airflow-{digest[:40]}"
+
+
+def send_key(given: str | None) -> str:
+    """The key a send goes under: ``given``, checked, or a new random one when ``None``. A
+    template that rendered nothing (``""``) is refused, never swapped for a random key: that
+    would send again what a retry should find."""
+    if given is None:
+        return idempotency_key(uuid4())
+    key = identifier(given, "idempotency_key")
+    if key != given or len(key) > MAX_METADATA_VALUE_LENGTH:
+        raise ValueError(
+            f"idempotency_key must be an identifier of at most {MAX_METADATA_VALUE_LENGTH} characters, "
+            f"as given, without spaces around it; got {len(given)} characters"
+        )
+    return key
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,6 @@ from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from datetime import datetime
 from functools import cached_property
 from typing import TYPE_CHECKING, Any, TypeVar
-from uuid import uuid4
 
 import requests
 from airflow.providers.common.compat.sdk import BaseHook
@@ -428,7 +427,7 @@ class CallbellHook(BaseHook):
         :raises CallbellMessageWindowError: free-form text outside WhatsApp's 24-hour window.
         :raises CallbellWriteUncertainError: the answer was lost and Callbell cannot tell.
         """
-        key = idempotency_key or messages.idempotency_key(uuid4())
+        key = messages.send_key(idempotency_key)
         return self.write(messages.send_message(message, key))
 
     def get_message_status(self, uuid: str) -> dict[str, Any]:

@@ -6,7 +6,6 @@ import asyncio
 import time
 from collections.abc import AsyncIterator, Mapping
 from typing import TYPE_CHECKING, Any, TypeVar
-from uuid import uuid4
 
 from airflow.providers.common.compat.sdk import BaseHook
 
@@ -107,7 +106,7 @@ class CallbellAsyncHook(BaseHook):
         self, message: messages.OutgoingMessage, *, idempotency_key: str | None = None
     ) -> dict[str, Any]:
         """:meth:`CallbellHook.send_message` from an event loop."""
-        key = idempotency_key or messages.idempotency_key(uuid4())
+        key = messages.send_key(idempotency_key)
         return await self.write(messages.send_message(message, key))
 
     async def get_message_status(self, uuid: str) -> dict[str, Any]:

@@ -49,8 +49,11 @@ def message_of(row: Any, defaults: Mapping[str, Any]) -> OutgoingMessage:
 
 
 def _replaced(default: str, given: Mapping[str, Any]) -> bool:
-    """Whether a row's content replaces a default part: media replaces text and templates, and
-    text or a template replaces media."""
+    """Whether a row's content replaces a default part: media replaces text and templates, text
+    or a template replaces media, and a row's template the default template's values (they fill
+    another template's placeholders)."""
     if "media_url" in given:
         return default in TEXT_KEYS
+    if "template_uuid" in given and default == "template_values":
+        return True
     return default in MEDIA_KEYS and any(key in given for key in TEXT_KEYS)

@@ -17,6 +17,7 @@ from airflow_provider_callbell.api.messages import OutgoingMessage, idempotency_
 from airflow_provider_callbell.batches import BATCH_FATAL, done, in_order, window_for
 from airflow_provider_callbell.exceptions import CallbellClientError, CallbellError, CallbellNotFoundError
 from airflow_provider_callbell.messaging.ledger import Ledger, sending_mark, sent_mark
+from airflow_provider_callbell.upserts.rows import phone_key
 
 if TYPE_CHECKING:
     from airflow_provider_callbell.hooks.callbell import CallbellHook
@@ -76,7 +77,8 @@ class BatchSend:
             message = make()
         except ValueError as error:
             return done((Sent(number, error=f"row {number} {error}"), None))
-        key = idempotency_key(*self.scope, number, message.to)
+        # the number's digits: a retry that writes it another way is still the same message
+        key = idempotency_key(*self.scope, number, phone_key(message.to))
         mark = self.ledger.get(key) or {}
         if mark.get("state") == "sent":
             return done((Sent(number, mark.get("uuid"), mark.get("status"), earlier=True), None))

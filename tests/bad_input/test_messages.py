@@ -226,6 +226,17 @@ def test_a_rows_content_replaces_the_defaults_other_kind() -> None:
         message_of({"to": TO, "text": "hi", "media_url": "https://e.com/x.pdf"}, {})
 
 
+def test_a_rows_template_takes_none_of_the_default_templates_values() -> None:
+    """They fill the default template's placeholders: in another template they would say wrong things."""
+    defaults = {**TEMPLATE, "template_values": ["Ada", "3"]}
+
+    own = message_of({"to": TO, "template_uuid": "tpl-2"}, defaults)
+    assert (own.template_uuid, own.template_values) == ("tpl-2", ())
+    given = message_of({"to": TO, "template_uuid": "tpl-2", "template_values": ["Bo"]}, defaults)
+    assert given.template_values == ("Bo",)
+    assert message_of({"to": TO}, defaults).template_values == ("Ada", "3")
+
+
 @pytest.mark.parametrize(
     ("kwargs", "message"),
     [
