@@ -452,6 +452,40 @@ def api_path(value: Any, name: str) -> str:
     return given
 
 
+HTTP_METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
+
+
+def query_params(value: Any, name: str = "params") -> dict[str, str] | None:
+    """Query parameters: names to texts or finite numbers (sent as their text), or ``None``."""
+    if value is None:
+        return None
+    if not isinstance(value, Mapping):
+        raise ValueError(
+            f"{name} must be a mapping of names to texts or numbers, got a {type(value).__name__}"
+        )
+    checked = {}
+    for key, item in value.items():
+        if not isinstance(key, str) or not visible(key):
+            raise ValueError(f"{name} must name each parameter with non-empty text, got {key!r}")
+        number = isinstance(item, int | float) and not isinstance(item, bool) and math.isfinite(item)
+        if not (isinstance(item, str) or number):
+            raise ValueError(f"{name}[{key!r}] must be text or a finite number, got {_shown(item)}")
+        checked[key] = str(item)
+    return checked
+
+
+def json_body(value: Any, name: str = "json") -> Any:
+    """A request body JSON can write as it is (no NaN, no sets), or ``None``."""
+    if value is not None:
+        try:
+            json.dumps(value, allow_nan=False)
+        except (TypeError, ValueError, RecursionError) as error:
+            raise ValueError(
+                f"{name} must be what JSON writes (objects, lists, text, finite numbers): {error}"
+            ) from None
+    return value
+
+
 def optional_identifier(value: Any, name: str) -> str | None:
     """:func:`identifier`, or ``None``."""
     return None if value is None else identifier(value, name)

@@ -34,7 +34,16 @@ from airflow_provider_callbell.api.transport import (
     transport_failure,
 )
 from airflow_provider_callbell.api.walk import ContactWalk, PageRequest
-from airflow_provider_callbell.arguments import api_path, conn_id, flag, optional_identifier
+from airflow_provider_callbell.arguments import (
+    HTTP_METHODS,
+    api_path,
+    choice,
+    conn_id,
+    flag,
+    json_body,
+    optional_identifier,
+    query_params,
+)
 from airflow_provider_callbell.arguments import phone_number as _phone_number
 from airflow_provider_callbell.connection import (
     CONN_TYPE,
@@ -220,7 +229,7 @@ class CallbellHook(BaseHook):
         method: str,
         path: str,
         *,
-        params: Mapping[str, str] | None = None,
+        params: Mapping[str, str | float] | None = None,
         json: Any = None,
     ) -> Any:
         """Send one API call with retries and rate limiting; return the decoded JSON answer.
@@ -231,7 +240,13 @@ class CallbellHook(BaseHook):
         :param json: JSON request body.
         :raises CallbellError: or one of its subclasses, once retries are exhausted.
         """
-        return self._retrying(self._send, method, api_path(path, "path"), params, json)
+        checked = (
+            choice(method, "method", HTTP_METHODS),
+            api_path(path, "path"),
+            query_params(params),
+            json_body(json),
+        )
+        return self._retrying(self._send, *checked)
 
     def _retrying(self, call: Callable[..., T], *args: Any) -> T:
         return self.retry_policy.retrying(self.log)(call, *args)

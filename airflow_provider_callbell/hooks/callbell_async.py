@@ -16,7 +16,7 @@ from airflow_provider_callbell.api.pagination import Contact, ContactPage
 from airflow_provider_callbell.api.responses import CHUNK_BYTES, CappedBody, decode_response, request_name
 from airflow_provider_callbell.api.transport import Environment, transport_failure
 from airflow_provider_callbell.api.walk import ContactWalk, PageRequest
-from airflow_provider_callbell.arguments import api_path, conn_id
+from airflow_provider_callbell.arguments import HTTP_METHODS, api_path, choice, conn_id, query_params
 from airflow_provider_callbell.connection import CONN_TYPE, DEFAULT_CONN_ID, ClientConfig, checked_settings
 from airflow_provider_callbell.exceptions import CallbellError, CallbellNotFoundError
 
@@ -64,9 +64,15 @@ class CallbellAsyncHook(BaseHook):
             self._config = ClientConfig.of(conn, self._overrides, self.callbell_conn_id)
         return self._config
 
-    async def request(self, method: str, path: str, *, params: Mapping[str, str] | None = None) -> Any:
+    async def request(
+        self, method: str, path: str, *, params: Mapping[str, str | float] | None = None
+    ) -> Any:
         """Send one API call with retries and rate limiting; return the decoded JSON answer."""
-        path = api_path(path, "path")
+        method, path, params = (
+            choice(method, "method", HTTP_METHODS),
+            api_path(path, "path"),
+            query_params(params),
+        )
         config = await self.config()
         return await config.retry_policy.async_retrying(self.log)(self._send, config, method, path, params)
 

@@ -341,3 +341,42 @@ def test_non_strings_are_named_by_type_not_shown() -> None:
     with pytest.raises(ValueError, match="name must be a non-empty string, got a list") as caught:
         quick_hook().update_contact("c0ffee", name=["+39 333 000 1111"])
     assert "333" not in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    ("arguments", "message"),
+    [
+        ({"method": None}, "method must be one of 'GET', 'POST', 'PUT', 'PATCH', 'DELETE'"),
+        ({"method": ""}, "method must be one of"),
+        ({"method": "get"}, "method must be one of"),
+        ({"method": "FOO"}, "method must be one of"),
+        ({"params": "page=2&x"}, "params must be a mapping of names to texts or numbers"),
+        ({"params": {"page": None}}, r"params\['page'\] must be text or a finite number"),
+        ({"params": {"page": float("nan")}}, r"params\['page'\] must be text or a finite number"),
+        ({"params": {"page": True}}, r"params\['page'\] must be text or a finite number"),
+        ({"params": {"": "1"}}, "params must name each parameter with non-empty text"),
+    ],
+    ids=_id,
+)
+def test_a_request_is_checked_before_it_is_sent_in_both_hooks(
+    sandbox: Any, arguments: dict[str, Any], message: str
+) -> None:
+    import asyncio
+
+    from airflow_provider_callbell.hooks.callbell_async import CallbellAsyncHook
+
+    call = {"method": "GET", "path": "contacts", **arguments}
+    with pytest.raises(ValueError, match=message):
+        quick_hook().request(call.pop("method"), call.pop("path"), **call)
+    call = {"method": "GET", "path": "contacts", **arguments}
+    with pytest.raises(ValueError, match=message):
+        asyncio.run(CallbellAsyncHook().request(call.pop("method"), call.pop("path"), **call))
+    assert sandbox.stats.total_requests == 0
+
+
+@pytest.mark.parametrize("body", [{"x": float("nan")}, {"x": {1}}, {1j: 2}], ids=_id)
+def test_a_request_body_json_cannot_write_is_refused_not_retried(sandbox: Any, body: Any) -> None:
+    with pytest.raises(ValueError, match=r"^json must be what JSON writes"):
+        quick_hook().request("POST", "contacts", json=body)
+    assert sandbox.stats.total_requests == 0
+    assert quick_hook().request("GET", "contacts", params={"page": 2})["contacts"]
