@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import decimal
+import functools
 import json
 import math
 from collections.abc import Mapping
@@ -13,6 +14,7 @@ from airflow_provider_callbell.api.filters import parse_tags
 from airflow_provider_callbell.api.pagination import checked_uuid
 from airflow_provider_callbell.api.writes import Get, Lookup, Write
 from airflow_provider_callbell.arguments import (
+    channel_type,
     contact_uuid,
     free_text,
     identifier,
@@ -30,14 +32,19 @@ MAX_NOTE_LENGTH = 1000
 CHANGEABLE = ("name", "tags", "custom_fields", "assigned_user", "unassign_user", "team_uuid", "note")
 
 
-def single_contact(document: Any) -> Contact:
-    """The contact of a one-contact answer, ``{"contact": {...}}`` or ``{"contact": [{...}]}``."""
+def single_contact(document: Any, uuid: str | None = None) -> Contact:
+    """The contact of a one-contact answer, ``{"contact": {...}}`` or ``{"contact": [{...}]}``;
+    the one with ``uuid`` when the request named it."""
     contact = document.get("contact") if isinstance(document, Mapping) else None
     if isinstance(contact, list) and len(contact) == 1:
         contact = contact[0]
     if not isinstance(contact, dict):
         raise CallbellInvalidResponseError("Callbell answered without the 'contact' object it documents")
     checked_uuid(contact, "answered with a contact")
+    if uuid is not None and contact["uuid"] != uuid:
+        raise CallbellInvalidResponseError(
+            f"Callbell answered a request for contact {uuid} with another contact ({contact['uuid']})"
+        )
     return contact
 
 
@@ -140,7 +147,9 @@ def _note(value: Any, name: str) -> str | None:
         raise ValueError(f"{name} must be text or None, got {type(value).__name__}")
     if value is not None and len(value) > MAX_NOTE_LENGTH:
         raise ValueError(f"{name} must hold at most {MAX_NOTE_LENGTH} characters, got {len(value)}")
-    return None if value is None else no_controls(value, name, lines=True)
+    if value is None:
+        return None
+    return no_controls(value, name, lines=True) if visible(value) else ""  # blank clears, as "" does
 
 
 _CHECKS = {
@@ -161,7 +170,7 @@ def create_contact(
     body = {
         "identifier": phone_number(number, "phone_number"),
         "name": free_text(name, "name"),
-        "source": identifier(source, "source"),
+        "source": channel_type(source, "source"),
         **changes_body(changes),
     }
     if channel_uuid is not None:
@@ -188,7 +197,8 @@ def update_contact(uuid: str, changes: Mapping[str, Any]) -> Write[Contact]:
 def patch_contact(uuid: str, body: Mapping[str, Any]) -> Write[Contact]:
     """``PATCH /contacts/{uuid}`` of a body checked already: an upsert row's changes, laid on the
     tags the contact holds, which are Callbell's (an agent's ``'80s``), not the row's to check."""
-    return Write("PATCH", contact_path(uuid), body, single_contact)
+    checked = contact_uuid(uuid, "uuid")
+    return Write("PATCH", contact_path(checked), body, functools.partial(single_contact, uuid=checked))
 
 
 def delete_contact(uuid: str) -> Write[bool]:

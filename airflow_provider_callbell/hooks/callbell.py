@@ -39,6 +39,7 @@ from airflow_provider_callbell.arguments import (
     api_path,
     choice,
     conn_id,
+    contact_uuid,
     flag,
     json_body,
     optional_identifier,
@@ -344,9 +345,10 @@ class CallbellHook(BaseHook):
 
         :raises CallbellNotFoundError: when no contact has that uuid.
         """
-        path = contact_writes.contact_path(uuid)
+        checked = contact_uuid(uuid, "uuid")
         params = {"include_field_types": "true"} if flag(include_field_types, "include_field_types") else None
-        return contact_writes.single_contact(self.request("GET", path, params=params))
+        answer = self.request("GET", contact_writes.contact_path(checked), params=params)
+        return contact_writes.single_contact(answer, checked)
 
     def get_contact_by_phone(self, phone_number: str, *, channel_uuid: str | None = None) -> Contact:
         """One contact by phone number, on a channel (default: the main WhatsApp channel).

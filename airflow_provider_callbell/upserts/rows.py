@@ -92,6 +92,13 @@ class Row:
                 f"has keys a contact does not have: {', '.join(map(repr, unknown))}; a row may hold "
                 f"{', '.join((*IDENTITY_KEYS, *CHANGED_KEYS))} (put other values into customFields)"
             )
+        held = phone_key(str(current.get("phoneNumber") or ""))
+        found = "uuid" in current  # not a contact about to be created
+        if found and self.match_on == "uuid" and self.phone is not None and phone_key(self.phone) != held:
+            raise RowError(
+                "has a phoneNumber its contact does not have: a phone number is no value an upsert "
+                "writes (match_on='phone' finds contacts by it)"
+            )
 
     @property
     def key(self) -> str:

@@ -360,3 +360,23 @@ def test_a_note_that_shows_nothing_clears_as_an_empty_one_does(blank: str) -> No
         Row.of(1, {"uuid": "c0ffee", "assignedUser": blank.strip() or " "}, "uuid").values["assignedUser"]
         == ""
     )
+
+
+def test_a_row_matched_on_uuid_naming_another_number_fails_without_a_write(
+    account: CallbellSandbox, tmp_path: Path
+) -> None:
+    """The number cannot be written: an edited phoneNumber in an exported sheet is no silent no-op."""
+    first, second = account.contacts()[:2]
+    rows = [
+        {"uuid": first["uuid"], "phoneNumber": second["phoneNumber"], "name": "Zq"},
+        {"uuid": second["uuid"], "phoneNumber": second["phoneNumber"].replace(" ", ""), "name": "Zq"},
+    ]
+    path = tmp_path / "report.jsonl"
+
+    with pytest.raises(AirflowException, match="1 rows failed"):
+        CallbellUpsertContactsOperator(task_id="upsert", contacts=rows, report_path=str(path)).execute({})
+
+    lines = [json.loads(line) for line in path.read_text().splitlines()]
+    assert [line["outcome"] for line in lines] == ["failed", "updated"]
+    assert "has a phoneNumber its contact does not have" in lines[0]["reason"]
+    assert account.get_contact(first["uuid"])["name"] == first["name"]

@@ -92,3 +92,24 @@ def test_custom_field_numbers_are_written_as_upsert_rows_write_them(sandbox: Cal
     quick_hook().update_contact(uuid, custom_fields={"score": 91.0, "rate": 1e-07, "tags": ("a", "b")})
     fields = sandbox.get_contact(uuid)["customFields"]
     assert (fields["score"], fields["rate"], fields["tags"]) == ("91", "0.0000001", '["a", "b"]')
+
+
+@pytest.mark.parametrize("blank", ["   ", "\u200b\n"])
+def test_a_note_that_shows_nothing_clears_it_as_upsert_rows_do(sandbox: CallbellSandbox, blank: str) -> None:
+    uuid = sandbox.contacts()[0]["uuid"]
+    quick_hook().update_contact(uuid, note="called")
+
+    updated = quick_hook().update_contact(uuid, note=blank)
+
+    assert not (updated.get("note") or "").strip()
+    assert quick_hook().get_contact(uuid).get("note") in ("", None)
+
+
+@pytest.mark.parametrize("source", ["WhatsApp", "web-chat"])
+def test_a_created_contacts_source_is_a_channel_type_as_everywhere(
+    sandbox: CallbellSandbox, source: str
+) -> None:
+    sandbox.reset_stats()
+    with pytest.raises(ValueError, match="source must be a channel type in lowercase"):
+        quick_hook().create_contact("+39 333 000 9999", name="Ada", source=source)
+    assert sandbox.stats.total_requests == 0

@@ -99,3 +99,18 @@ def test_a_number_one_contact_holds_is_taken_from_the_walk() -> None:
 
     assert [(outcome["outcome"], outcome["uuid"]) for outcome in outcomes] == [("updated", "a" * 32)]
     assert (hook.asked, hook.written) == ([], [f"contacts/{'a' * 32}"])
+
+
+def test_an_answer_for_another_contact_than_the_one_asked_for_is_invalid() -> None:
+    """A GET or PATCH of one contact answered with another: never taken for the one named."""
+    from airflow_provider_callbell.api.contact_writes import patch_contact
+    from airflow_provider_callbell.exceptions import CallbellInvalidResponseError
+
+    answer = {"contact": {"uuid": OTHER, "name": "Someone else"}}
+    with pytest.raises(
+        CallbellInvalidResponseError, match=f"a request for contact {UUID} with another contact"
+    ):
+        single_contact(answer, UUID)
+    with pytest.raises(CallbellInvalidResponseError, match="with another contact"):
+        patch_contact(UUID, {"name": "Ada"}).parse(answer)
+    assert single_contact(answer, OTHER)["name"] == "Someone else"
