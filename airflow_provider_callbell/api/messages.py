@@ -219,10 +219,12 @@ def _metadata(metadata: Any) -> dict[str, str]:
             f"metadata holds at most {MAX_METADATA_KEYS - 1} keys (one more carries the idempotency key)"
         )
     for key, value in metadata.items():
-        if not isinstance(key, str) or not 0 < len(key) <= MAX_METADATA_KEY_LENGTH or key == IDEMPOTENCY_KEY:
+        named = isinstance(key, str) and 0 < len(key) <= MAX_METADATA_KEY_LENGTH and visible(key)
+        if not named or key != key.strip() or key.lower() == IDEMPOTENCY_KEY:
             raise ValueError(
-                f"metadata keys must be texts of 1 to {MAX_METADATA_KEY_LENGTH} characters other than "
-                f"{IDEMPOTENCY_KEY!r}, got {key!r}"
+                f"metadata keys must be texts of 1 to {MAX_METADATA_KEY_LENGTH} characters that show "
+                f"something, without spaces around them, other than {IDEMPOTENCY_KEY!r} in any case, "
+                f"got {key!r}"
             )
         if not isinstance(value, str) or len(value) > MAX_METADATA_VALUE_LENGTH:
             raise ValueError(

@@ -27,6 +27,10 @@ BAD_PARTS: list[tuple[dict[str, Any], str]] = [
     ({"metadata": ""}, "metadata must be a mapping"),
     ({"metadata": "k=v"}, "metadata must be a mapping"),
     ({"metadata": "['k', 'v']"}, "metadata must be a mapping"),
+    *(
+        ({"metadata": {key: "v"}}, "metadata keys must be texts of 1 to 50 characters that show something")
+        for key in (" ", "\u200b", " a ", "Idempotency_Key", "IDEMPOTENCY_KEY")
+    ),
     ({"metadata": '{"k": "1", "k": "2"}'}, "metadata: an object names 'k' more than once"),
     ({"metadata": "{'k': '1', 'k': '2'}"}, "metadata: an object names 'k' more than once"),
     ({"channel": "WhatsApp"}, "channel must be a channel type in lowercase"),
