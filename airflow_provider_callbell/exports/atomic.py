@@ -48,17 +48,34 @@ def check_target(target: ObjectStoragePath, path: str, name: str) -> None:
     from airflow_provider_callbell.exports.storage import check_filesystem
 
     check_filesystem(target, name, path)
-    if path.endswith("/") or target.is_dir():
-        raise ValueError(
-            f"{name} {path!r} names a directory: it must name the file to write, "
-            f"such as {path.rstrip('/')}/contacts.jsonl"
-        )
-    special = _special_file(target.path) if target.protocol in LOCAL_PROTOCOLS else None
+    local = target.protocol in LOCAL_PROTOCOLS
+    try:
+        if path.endswith("/") or target.is_dir():
+            raise ValueError(
+                f"{name} {path!r} names a directory: it must name the file to write, "
+                f"such as {path.rstrip('/')}/contacts.jsonl"
+            )
+        special = _special_file(target.path) if local else None
+        above = _ancestor_problem(target.path) if local else None
+    except OSError as error:  # a name too long, a loop of links
+        raise ValueError(f"{name} {path!r} cannot be written: {error.strerror or error}") from None
     if special:
         raise ValueError(
             f"{name} {path!r} names {special}, which the file would replace: name a regular file, "
             "or the link's target itself"
         )
+    if above:
+        raise ValueError(f"{name} {path!r} cannot be written: {above}")
+
+
+def _ancestor_problem(path: str) -> str | None:
+    """What keeps the nearest existing directory above ``path`` from holding it, if anything."""
+    folder = os.path.dirname(path)
+    while not os.path.lexists(folder) and folder != os.path.dirname(folder):
+        folder = os.path.dirname(folder)
+    if os.path.islink(folder) and not os.path.exists(folder):
+        return f"{folder} above it is a symbolic link to nothing"
+    return None if os.path.isdir(folder) else f"{folder} above it is no directory"
 
 
 def _special_file(path: str) -> str | None:

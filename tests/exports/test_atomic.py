@@ -411,6 +411,32 @@ def test_check_target_refuses_what_the_rename_would_replace(kind: str, tmp_path:
     assert os.path.lexists(path)
 
 
+@pytest.mark.parametrize(
+    ("make", "reason"),
+    [
+        (lambda tmp: tmp / ("a" * 300 + ".jsonl"), "File name too long"),
+        (lambda tmp: (tmp / "f").touch() or tmp / "f" / "sub" / "x.jsonl", "Not a directory"),
+        (lambda tmp: (tmp / "loop").symlink_to(tmp / "loop") or tmp / "loop" / "x.jsonl", "symbolic links"),
+        (
+            lambda tmp: (
+                (tmp / "dangling").symlink_to(tmp / "nowhere") or tmp / "dangling" / "deeper" / "x.jsonl"
+            ),
+            "dangling above it is a symbolic link to nothing",
+        ),
+    ],
+    ids=["name-too-long", "a-file-above", "a-loop-of-links", "a-dangling-link-above"],
+)
+def test_check_target_says_what_keeps_the_path_from_being_written(
+    make: Callable[[Path], Path], reason: str, tmp_path: Path
+) -> None:
+    given = str(make(tmp_path))
+
+    with pytest.raises(
+        ValueError, match=f"^output_path {re.escape(repr(given))} cannot be written: .*{reason}"
+    ):
+        check_target(ObjectStoragePath(given), given, "output_path")
+
+
 @pytest.mark.parametrize("existing", [True, False], ids=["existing-file", "new-file"])
 def test_check_target_accepts_a_file(existing: bool, local: MakeTarget, tmp_path: Path) -> None:
     path = tmp_path / "out.jsonl"
