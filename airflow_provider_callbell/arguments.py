@@ -615,7 +615,9 @@ def _not_a_name(item: str) -> bool:
     return not printable or quoted or item in _NOTHING or bool(_OBJECT_TEXT.fullmatch(item))
 
 
-def string_list(value: Any, name: str, *, example: str, ordered: bool = False) -> tuple[str, ...]:
+def string_list(
+    value: Any, name: str, *, example: str, ordered: bool = False, optional: bool = True
+) -> tuple[str, ...]:
     """Non-blank strings from a list, a comma-separated string or a list rendered as text.
 
     A rendered template gives the text of a list (``"['lead', 'vip']"``) unless the DAG renders
@@ -624,9 +626,10 @@ def string_list(value: Any, name: str, *, example: str, ordered: bool = False) -
     not "no filter".
     """
     items: Any = value
+    unset = ", or be None" if optional else ""
     if isinstance(value, str) and value.strip() in _NOTHING:
         raise ValueError(
-            f"{name} must name at least one, e.g. {example}, or be None; got {_shown(value)}, the text a "
+            f"{name} must name at least one, e.g. {example}{unset}; got {_shown(value)}, the text a "
             "template renders for nothing"
         )
     if isinstance(value, str):
@@ -639,12 +642,12 @@ def string_list(value: Any, name: str, *, example: str, ordered: bool = False) -
         if not isinstance(item, str) or not item.strip() or "," in item or _not_a_name(item):
             raise ValueError(
                 f"{name} must be non-blank printable strings without commas or quotes at either end, "
-                f"e.g. {example}, or None; "
+                f"e.g. {example}{unset.replace(', or be', ', or')}; "
                 f"got {_shown(item)} in {_shown(value)}"
             )
         parsed.append(item.strip())
     if not parsed:
-        raise ValueError(f"{name} must name at least one, e.g. {example}, or be None; got {_shown(value)}")
+        raise ValueError(f"{name} must name at least one, e.g. {example}{unset}; got {_shown(value)}")
     return tuple(dict.fromkeys(parsed))
 
 

@@ -290,7 +290,7 @@ def _setting_of(extras: Mapping[str, Any], name: str, conn_id: str) -> float:
     from airflow_provider_callbell.exceptions import CallbellConfigurationError
 
     setting, value = SETTINGS[name], extras.get(name)
-    if value in (None, ""):  # an empty form field: left unset
+    if value is None or (isinstance(value, str) and not value.strip()):  # an empty form field: unset
         return setting.default
     try:
         return setting.check(name, value)

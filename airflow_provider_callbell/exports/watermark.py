@@ -15,6 +15,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from airflow_provider_callbell.arguments import RepeatedNameError, unique_names
+
 #: The longest key an Airflow Variable has.
 MAX_KEY_LENGTH = 250
 
@@ -134,8 +136,13 @@ class VariableWatermark:
         if text is None:
             return Watermark()
         try:
-            value = json.loads(text)
-        except ValueError:
+            value = json.loads(text, object_pairs_hook=unique_names)
+        except RepeatedNameError as error:
+            raise ValueError(
+                f"Variable {self.key!r} does not hold a Callbell export watermark (an object {error}): "
+                'delete it to export everything again, or set it to {"created_before": "<ISO 8601 moment>"}'
+            ) from None
+        except (ValueError, RecursionError):
             raise ValueError(
                 f"Variable {self.key!r} does not hold a Callbell export watermark (it is not JSON): delete "
                 'it to export everything again, or set it to {"created_before": "<ISO 8601 moment>"}'

@@ -110,7 +110,7 @@ class CallbellNotifier(BaseNotifier):
         from airflow_provider_callbell.upserts.rows import phone_key, without_value
 
         try:
-            numbers = string_list(self.to, "to", example="['+39 333 000 1111']", ordered=True)
+            numbers = string_list(self.to, "to", example="['+39 333 000 1111']", ordered=True, optional=False)
         except ValueError as error:
             raise ValueError(without_value(error)) from None
         unique: dict[str, str] = {}

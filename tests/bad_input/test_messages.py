@@ -364,3 +364,10 @@ def test_right_to_left_text_and_emoji_sequences_are_text() -> None:
         {"to": TO, "text": text, **TEMPLATE, "template_values": ["\u200f\u0623\u062f\u0627"]}, {}
     )
     assert (message.text, message.template_values) == (text, ("\u200f\u0623\u062f\u0627",))
+
+
+@pytest.mark.parametrize("to", ["", "[]", [" "]], ids=_id)
+def test_the_notifier_offers_no_none_it_would_refuse(to: Any) -> None:
+    with pytest.raises(ValueError, match=r"^CallbellNotifier: to must") as caught:
+        CallbellNotifier(to=to, text="hi")
+    assert "None" not in str(caught.value)

@@ -56,11 +56,13 @@ def test_connection_extras(monkeypatch: pytest.MonkeyPatch, name: str, value: An
         CallbellHook().config  # noqa: B018
 
 
-def test_an_empty_extra_is_the_default(monkeypatch: pytest.MonkeyPatch) -> None:
-    """The connection form sends "" for a field left empty."""
+@pytest.mark.parametrize("empty", ["", "  "])
+def test_an_empty_extra_is_the_default(monkeypatch: pytest.MonkeyPatch, empty: str) -> None:
+    """The connection form sends "" for a field left empty; blank means the same, as for the Redis id."""
+    extra = {"timeout": empty, "rate_limit_redis_conn_id": empty}
     monkeypatch.setenv(
         "AIRFLOW_CONN_CALLBELL_DEFAULT",
-        json.dumps({"conn_type": "callbell", "password": "a-token-1234", "extra": {"timeout": ""}}),
+        json.dumps({"conn_type": "callbell", "password": "a-token-1234", "extra": extra}),
     )
 
     assert CallbellHook().config.timeout == SETTINGS["timeout"].default

@@ -108,7 +108,16 @@ def test_a_templated_watermark_key_is_rendered(account: CallbellSandbox, tmp_pat
     assert Variable.get("{{ task.task_id }}-mark-{{ params.get('account', 'eu') }}", default_var=None) is None
 
 
-@pytest.mark.parametrize("stored", ["2026-11-01T00:00:00Z", "{'created_before': '2026-11-01T00:00:00Z'}"])
+@pytest.mark.parametrize(
+    "stored",
+    [
+        "2026-11-01T00:00:00Z",
+        "{'created_before': '2026-11-01T00:00:00Z'}",
+        '{"created_before": "2026-11-01T00:00:00Z", "created_before": "2030-01-01T00:00:00Z"}',
+        "[" * 100_000,
+    ],
+    ids=["a-moment", "python-text", "a-key-twice", "too-deep"],
+)
 def test_a_mark_that_is_not_json_fails_and_is_kept(
     account: CallbellSandbox, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, stored: str
 ) -> None:
