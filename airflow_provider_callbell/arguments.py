@@ -391,11 +391,20 @@ def _private_host_problem(host: str) -> str | None:
         if "." not in host or host.rpartition(".")[2] in _PRIVATE_DOMAINS:
             return f"{host!r} is not a public host name (Callbell's servers fetch the media)"
         return None
-    return (
-        None
-        if address.is_global
-        else f"{host!r} is not a public address (Callbell's servers fetch the media)"
-    )
+    embedded = _embedded_ipv4(address)
+    public = address.is_global and (embedded is None or embedded.is_global)
+    return None if public else f"{host!r} is not a public address (Callbell's servers fetch the media)"
+
+
+def _embedded_ipv4(address: Any) -> Any:
+    """The IPv4 address an IPv6 one stands for: mapped, 6to4, or NAT64's well-known prefix."""
+    import ipaddress
+
+    if address.version != 6:
+        return None
+    if address in ipaddress.IPv6Network("64:ff9b::/96"):
+        return ipaddress.IPv4Address(int(address) & 0xFFFFFFFF)
+    return address.ipv4_mapped or address.sixtofour
 
 
 def web_url(value: Any, name: str) -> str:

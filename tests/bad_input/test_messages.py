@@ -64,6 +64,8 @@ BAD_MEDIA_URLS = [
     "http://127.0.0.1:8080/x.pdf",
     "https://[::1]/x.png",
     "https://10.1.2.3/x.png",
+    "http://[64:ff9b::7f00:1]/x.png",  # NAT64 and 6to4 forms of 127.0.0.1
+    "http://[2002:7f00:1::]/x.png",
     "https://192.168.0.7/x.png",
     "https://169.254.169.254/latest/meta-data",
     "https://[fe80::1%25eth0]/x.png",
