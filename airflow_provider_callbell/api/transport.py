@@ -118,8 +118,9 @@ def _advice(error: BaseException) -> str | None:
 def _requests_advice(error: requests.RequestException) -> str | None:
     if isinstance(error, requests.exceptions.SSLError):
         return _tls_advice(error)
+    # urllib3 raises it too for an answer's conflicting Content-Length: the server's fault
     if isinstance(error, requests.exceptions.InvalidHeader):
-        return HEADER_ADVICE
+        return None if "Content-Length" in str(error) else HEADER_ADVICE
     if isinstance(error, ValueError):  # InvalidURL, InvalidSchema, MissingSchema
         return URL_ADVICE
     return None

@@ -21,6 +21,7 @@ from airflow_provider_callbell.api.selection import ContactSelection, created_at
 from airflow_provider_callbell.arguments import (
     MAX_POLL_INTERVAL,
     conn_id,
+    contact_uuid,
     optional_whole_number,
     seconds,
     whole_number,
@@ -105,7 +106,10 @@ class CallbellNewLeadsTrigger(BaseTrigger):
         self.since = _moment(since, "since")
         if not isinstance(baseline, list | tuple | set) or not all(isinstance(u, str) for u in baseline):
             raise ValueError(f"baseline must be a list of contact uuids, got {type(baseline).__name__}")
-        self.baseline = sorted(baseline)
+        checked = [contact_uuid(uuid, "baseline") for uuid in baseline]
+        if checked != list(baseline) or len(set(checked)) != len(checked):
+            raise ValueError("baseline must hold contact uuids as Callbell writes them, each once")
+        self.baseline = sorted(checked)
         self.min_leads = whole_number(min_leads, "min_leads")
         self.poll_interval = seconds(poll_interval, "poll_interval", 0.001, MAX_POLL_INTERVAL)
         self.max_leads = optional_whole_number(max_leads, "max_leads")

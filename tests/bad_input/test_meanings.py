@@ -181,6 +181,9 @@ def test_a_sensor_or_trigger_that_could_never_succeed_is_refused() -> None:
         ({"baseline": "abc"}, "baseline must be a list of contact uuids"),
         ({"baseline": None}, "baseline must be a list of contact uuids"),
         ({"baseline": [1, "a"]}, "baseline must be a list of contact uuids"),
+        ({"baseline": ["../x"]}, "baseline must be a Callbell identifier"),
+        ({"baseline": [" a1"]}, "baseline must hold contact uuids as Callbell writes them, each once"),
+        ({"baseline": ["a1", "a1"]}, "baseline must hold contact uuids as Callbell writes them, each once"),
     ],
 )
 def test_the_trigger_checks_its_moments_and_baseline(arguments: dict[str, Any], message: str) -> None:

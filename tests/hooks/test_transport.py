@@ -520,3 +520,16 @@ def test_both_hooks_go_through_the_proxy_the_environment_names(
 
     assert send(kind, "contacts", []) == {"ok": True}
     assert asked == ["http://api.callbell-proxytest.example/v1/contacts"]
+
+
+@pytest.mark.parametrize("kind", HOOKS)
+def test_an_answer_with_conflicting_lengths_is_the_servers_fault_in_both_hooks(
+    kind: str, serve: Callable[..., Server], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Not the token's: no advice to check it, and retried as any broken answer is."""
+    use(monkeypatch, serve(answering(b"{}", b"Content-Length: 3\r\n")).url())
+
+    error, _ = failure(kind)
+
+    assert type(error) is CallbellTransportError
+    assert "API token" not in str(error)
