@@ -173,7 +173,7 @@ class CallbellAsyncHook(BaseHook):
 
         return await config.retry_policy.async_retrying(self.log)(fetch)
 
-    async def iter_contacts(
+    def iter_contacts(
         self,
         filters: ContactFilters | None = None,
         *,
@@ -185,12 +185,15 @@ class CallbellAsyncHook(BaseHook):
     ) -> AsyncIterator[Contact]:
         """Yield every contact matching the filters once, even while the account changes.
 
-        The walk of :meth:`CallbellHook.iter_contacts`, driven by asyncio tasks.
+        The walk of :meth:`CallbellHook.iter_contacts`, driven by asyncio tasks. Its arguments
+        are checked at the call, as the sync hook's are, not when the first contact is awaited.
         """
         filters = ContactFilters.given(
             filters, source=source, tags=tags, team_uuid=team_uuid, include_field_types=include_field_types
         )
-        walk = ContactWalk(filters, concurrency=concurrency, log=self.log, clock=time.monotonic)
+        return self._walk(ContactWalk(filters, concurrency=concurrency, log=self.log, clock=time.monotonic))
+
+    async def _walk(self, walk: ContactWalk) -> AsyncIterator[Contact]:
         running: dict[asyncio.Task[ContactPage], PageRequest] = {}
         try:
             while not walk.done:

@@ -86,6 +86,8 @@ def test_sensor_counts(argument: str, value: Any) -> None:
 def test_hook_concurrency(sandbox: Any, value: Any) -> None:
     with pytest.raises(ValueError, match="concurrency must be a whole number from 1 to 64"):
         quick_hook().iter_contacts(concurrency=value)
+    with pytest.raises(ValueError, match="concurrency must be a whole number from 1 to 64"):
+        CallbellAsyncHook().iter_contacts(concurrency=value)  # at the call, as the sync hook
     assert sandbox.stats.total_requests == 0
 
 
