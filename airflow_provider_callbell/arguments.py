@@ -75,8 +75,9 @@ _BRACKETS = {"[": "]", "(": ")", "{": "}"}
 _BIDI_OVERRIDES = frozenset("\u202d\u202e")
 #: Line breaks other than the control characters ``\n`` and ``\r``.
 _SEPARATORS = frozenset({"Zl", "Zp"})
-#: Letters and symbols that show as nothing, as spaces and format characters (``\u200b``) do.
+#: Categories that show nothing on their own: format characters (``\u200b``) and marks.
 _SHOW_NOTHING = frozenset({"Cf", "Mn", "Me"})
+#: Letters and symbols that show as nothing, as spaces and format characters (``\u200b``) do.
 _BLANK_LOOKING = frozenset("\u115f\u1160\u3164\uffa0\u2800")
 
 
@@ -635,10 +636,10 @@ def string_list(
     not "no filter".
     """
     items: Any = value
-    unset = ", or be None" if optional else ""
+    or_none, or_be_none = (", or None", ", or be None") if optional else ("", "")
     if isinstance(value, str) and value.strip() in _NOTHING:
         raise ValueError(
-            f"{name} must name at least one, e.g. {example}{unset}; got {_shown(value)}, the text a "
+            f"{name} must name at least one, e.g. {example}{or_be_none}; got {_shown(value)}, the text a "
             "template renders for nothing"
         )
     if isinstance(value, str):
@@ -651,12 +652,12 @@ def string_list(
         if not isinstance(item, str) or not item.strip() or "," in item or _not_a_name(item):
             raise ValueError(
                 f"{name} must be non-blank printable strings without commas or quotes at either end, "
-                f"e.g. {example}{unset.replace(', or be', ', or')}; "
+                f"e.g. {example}{or_none}; "
                 f"got {_shown(item)} in {_shown(value)}"
             )
         parsed.append(item.strip())
     if not parsed:
-        raise ValueError(f"{name} must name at least one, e.g. {example}{unset}; got {_shown(value)}")
+        raise ValueError(f"{name} must name at least one, e.g. {example}{or_be_none}; got {_shown(value)}")
     return tuple(dict.fromkeys(parsed))
 
 

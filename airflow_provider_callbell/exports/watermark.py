@@ -68,10 +68,7 @@ class Watermark:
             runs = {str(run_id): _window(*bounds) for run_id, bounds in value.get("runs", {}).items()}
             return cls(_moment(value.get("created_before"), "created_before"), runs)
         except (AttributeError, TypeError, ValueError) as error:
-            raise ValueError(
-                f"Variable {key!r} does not hold a Callbell export watermark ({error}): delete it to "
-                'export everything again, or set it to {"created_before": "<ISO 8601 moment>"}'
-            ) from None
+            raise no_mark(key, str(error)) from None
 
     def dump(self) -> dict[str, Any]:
         runs = {run_id: window.dump() for run_id, window in self.runs.items()}
@@ -93,6 +90,14 @@ class Watermark:
         """Move the mark past ``window``, exported in full."""
         if self.created_before is None or window.created_before > self.created_before:
             self.created_before = window.created_before
+
+
+def no_mark(key: str, why: str) -> ValueError:
+    """The error of a Variable ``key`` that holds something else than a mark, and what to do."""
+    return ValueError(
+        f"Variable {key!r} does not hold a Callbell export watermark ({why}): delete it to export "
+        'everything again, or set it to {"created_before": "<ISO 8601 moment>"}'
+    )
 
 
 def _iso(moment: datetime | None) -> str | None:
@@ -138,15 +143,9 @@ class VariableWatermark:
         try:
             value = json.loads(text, object_pairs_hook=unique_names)
         except RepeatedNameError as error:
-            raise ValueError(
-                f"Variable {self.key!r} does not hold a Callbell export watermark (an object {error}): "
-                'delete it to export everything again, or set it to {"created_before": "<ISO 8601 moment>"}'
-            ) from None
+            raise no_mark(self.key, f"an object {error}") from None
         except (ValueError, RecursionError):
-            raise ValueError(
-                f"Variable {self.key!r} does not hold a Callbell export watermark (it is not JSON): delete "
-                'it to export everything again, or set it to {"created_before": "<ISO 8601 moment>"}'
-            ) from None
+            raise no_mark(self.key, "it is not JSON") from None
         return Watermark.parse(value, self.key)
 
     def save(self, mark: Watermark) -> None:

@@ -92,9 +92,9 @@ class Row:
                 f"has keys a contact does not have: {', '.join(map(repr, unknown))}; a row may hold "
                 f"{', '.join((*IDENTITY_KEYS, *CHANGED_KEYS))} (put other values into customFields)"
             )
-        held = phone_key(str(current.get("phoneNumber") or ""))
-        found = "uuid" in current  # not a contact about to be created
-        if found and self.match_on == "uuid" and self.phone is not None and phone_key(self.phone) != held:
+        # matched on uuid, an existing contact (not one about to be created) has the row's number
+        number = self.phone if self.match_on == "uuid" and "uuid" in current else None
+        if number is not None and phone_key(number) != phone_key(str(current.get("phoneNumber") or "")):
             raise RowError(
                 "has a phoneNumber its contact does not have: a phone number is no value an upsert "
                 "writes (match_on='phone' finds contacts by it)"
