@@ -66,6 +66,8 @@ def _parser() -> argparse.ArgumentParser:
     add("--host", default="127.0.0.1", help="address to bind (default: %(default)s)")
     add("--port", type=_port, default=8765, help="port, 0 for any (default: %(default)s)")
     add("--contacts", type=int, default=1000, help="contacts to seed (default: %(default)s)")
+    add("--contact-capacity", type=int, default=1_000_000, help="most contacts the account holds")
+    add("--message-capacity", type=int, default=100_000, help="most messages kept, the oldest forgotten")
     add("--seed", type=int, default=0, help="seed of the data and faults (default: %(default)s)")
     add(
         "--token-file",
@@ -131,6 +133,8 @@ def _token(path: str | None) -> str:
 def _settings(args: argparse.Namespace) -> SandboxSettings:
     return SandboxSettings(
         contacts=args.contacts,
+        contact_capacity=args.contact_capacity,
+        message_capacity=args.message_capacity,
         seed=args.seed,
         token=_token(args.token_file),
         page_size=args.page_size,

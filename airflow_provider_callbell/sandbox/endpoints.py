@@ -34,6 +34,7 @@ from airflow_provider_callbell.sandbox.send_payload import send_request
 from airflow_provider_callbell.sandbox.store import (
     ContactConflictError,
     ContactFilter,
+    ContactLimitError,
     ContactStore,
     Page,
     StaleCursorError,
@@ -173,6 +174,8 @@ class Endpoints:
             return error_response(400, str(error))
         except ContactConflictError:
             return error_response(409, "Contact already exists")
+        except ContactLimitError:
+            return _contact_limit()
         return _contact_response(record, call)
 
     def update_contact(self, call: Call) -> Response:
@@ -217,6 +220,8 @@ class Endpoints:
             return error_response(422, str(error))
         except UnknownRecipientError:
             return error_response(404, "Contact not found")
+        except ContactLimitError:
+            return _contact_limit()
         return json_response(200, {"message": {"uuid": message.uuid, "status": "enqueued"}})
 
     def message_status(self, call: Call) -> Response:
@@ -258,6 +263,10 @@ def _contact_filter(query: Mapping[str, str], settings: SandboxSettings) -> Cont
         all_tags=settings.tags_semantics == "all",
         team_uuid=query.get("team_uuid") or None,
     )
+
+
+def _contact_limit() -> Response:
+    return error_response(422, "Contact limit reached: the account holds as many contacts as it can")
 
 
 #: More digits than any page number needs; far fewer than Python's ``int()`` refuses (4300).

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 from airflow_provider_callbell.sandbox.catalog import random_hex_uuid, seeded_random
 from airflow_provider_callbell.sandbox.settings import TAG_EVENT_KINDS
-from airflow_provider_callbell.sandbox.store import ContactFilter, ContactStore
+from airflow_provider_callbell.sandbox.store import ContactFilter, ContactLimitError, ContactStore
 
 if TYPE_CHECKING:
     import random
@@ -142,7 +142,10 @@ class EventSource:
         """Make an event of ``kind`` happen; None when it cannot right now."""
         if kind == "create":
             fields = {"uuid": random_hex_uuid(self._rng), "name": f"New contact {len(self._log)}"}
-            return self._store.add(fields).uuid, True, None
+            try:
+                return self._store.add(fields).uuid, True, None
+            except ContactLimitError:
+                return None
         if kind in TAG_EVENT_KINDS:
             return self._change_tag(settings, add=kind == "tag_add")
         record = self._pick(self._store.listing(_EVERYONE))

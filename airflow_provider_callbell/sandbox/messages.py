@@ -103,9 +103,17 @@ def progress(message: Message, now: float, interval: float) -> Progress:
 class MessageBook:
     """The messages of the account and its customer service windows; thread-safe."""
 
-    def __init__(self, store: ContactStore, seed: int, *, clock: Callable[[], float] = time.time) -> None:
-        """Keep the messages of ``store``'s contacts; ``clock`` tells epoch seconds."""
+    def __init__(
+        self,
+        store: ContactStore,
+        seed: int,
+        *,
+        capacity: int | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        """Keep the ``capacity`` latest messages of ``store``'s contacts; ``clock`` tells epoch seconds."""
         self._store = store
+        self._capacity = capacity
         self._clock = clock
         self._windows = CustomerWindows(seed, clock())
         self._uuids = seeded_random("messages", seed)
@@ -287,7 +295,16 @@ class MessageBook:
         message = Message(uuid=random_hex_uuid(self._uuids), contact_uuid=contact_uuid, sent_at=now, **fields)
         self._messages[message.uuid] = message
         self._by_contact.setdefault(contact_uuid, []).append(message)
+        if self._capacity is not None and len(self._messages) > self._capacity:
+            self._forget(next(iter(self._messages.values())))
         return message
+
+    def _forget(self, message: Message) -> None:
+        del self._messages[message.uuid]
+        history = self._by_contact[message.contact_uuid]
+        history.remove(message)
+        if not history:
+            del self._by_contact[message.contact_uuid]
 
 
 def _text(request: SendRequest) -> str | None:

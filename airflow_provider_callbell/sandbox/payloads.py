@@ -14,6 +14,14 @@ if TYPE_CHECKING:
     from airflow_provider_callbell.sandbox.catalog import Catalog
 
 MAX_NOTE_LENGTH = 1000
+#: The sandbox's own bounds on what one contact holds (Callbell documents none
+#: but the note's): they keep a contact, and so the account, bounded.
+MAX_TEXT_LENGTH = 1000
+MAX_TAGS = 100
+MAX_TAG_LENGTH = 255
+MAX_CUSTOM_FIELDS = 100
+MAX_CUSTOM_FIELD_NAME_LENGTH = 255
+MAX_CUSTOM_FIELD_VALUE_LENGTH = 10_000
 
 ContactEdit = Callable[[dict[str, Any]], None]
 
@@ -64,7 +72,7 @@ def patch_edit(payload: Mapping[str, Any], catalog: Catalog) -> ContactEdit:
     def edit(contact: dict[str, Any]) -> None:
         contact.update(changes)
         if merged:
-            contact["customFields"] = {**(contact.get("customFields") or {}), **merged}
+            contact["customFields"] = _within_limit({**(contact.get("customFields") or {}), **merged})
 
     return edit
 
@@ -75,6 +83,10 @@ def _common_fields(payload: Mapping[str, Any], catalog: Catalog) -> dict[str, An
         tags = payload["tags"]
         if not isinstance(tags, list) or not all(isinstance(t, str) for t in tags):
             raise PayloadError("Invalid field: tags (expected a list of strings)")
+        if len(tags) > MAX_TAGS or any(len(tag) > MAX_TAG_LENGTH for tag in tags):
+            raise PayloadError(
+                f"Invalid field: tags (at most {MAX_TAGS} tags of at most {MAX_TAG_LENGTH} characters)"
+            )
         fields["tags"] = tags
     if "assigned_user" in payload:
         fields["assignedUser"] = text_field(payload, "assigned_user")
@@ -90,6 +102,8 @@ def text_field(payload: Mapping[str, Any], key: str) -> str:
     value = payload[key]
     if not isinstance(value, str):
         raise PayloadError(f"Invalid field: {key} (expected a string)")
+    if len(value) > MAX_TEXT_LENGTH:
+        raise PayloadError(f"Invalid field: {key} (longer than {MAX_TEXT_LENGTH})")
     return value
 
 
@@ -97,7 +111,21 @@ def _custom_fields(payload: Mapping[str, Any]) -> dict[str, str]:
     value = payload["custom_fields"]
     if not isinstance(value, dict) or not all(isinstance(item, str) for item in value.values()):
         raise PayloadError("Invalid field: custom_fields (expected an object of strings)")
-    return value
+    if any(
+        len(name) > MAX_CUSTOM_FIELD_NAME_LENGTH or len(item) > MAX_CUSTOM_FIELD_VALUE_LENGTH
+        for name, item in value.items()
+    ):
+        raise PayloadError(
+            f"Invalid field: custom_fields (names of at most {MAX_CUSTOM_FIELD_NAME_LENGTH} characters, "
+            f"values of at most {MAX_CUSTOM_FIELD_VALUE_LENGTH:,})"
+        )
+    return _within_limit(value)
+
+
+def _within_limit(custom_fields: dict[str, str]) -> dict[str, str]:
+    if len(custom_fields) > MAX_CUSTOM_FIELDS:
+        raise PayloadError(f"Invalid field: custom_fields (a contact holds at most {MAX_CUSTOM_FIELDS})")
+    return custom_fields
 
 
 def known_field(

@@ -22,6 +22,10 @@ MESSAGE_TYPES = ("text", "image", "document", "audio", "video")
 MAX_METADATA_KEYS = 10
 MAX_METADATA_KEY_LENGTH = 50
 MAX_METADATA_VALUE_LENGTH = 500
+#: The content a message keeps (other keys are dropped) and its longest values: WhatsApp's
+#: bound on a text, the sandbox's own on a URL; and on a template value.
+_CONTENT_LENGTHS = {"text": 4096, "url": 2048}
+MAX_TEMPLATE_VALUE_LENGTH = 1000
 
 _CHANNEL_TYPES = tuple(sorted(source for source, _ in SOURCES))
 #: Accepted, checked for their type, and otherwise ignored.
@@ -120,14 +124,18 @@ def _content(body: Mapping[str, Any], message_type: str, *, templated: bool) -> 
     content = body.get("content", {})
     if not isinstance(content, dict):
         raise PayloadError("Invalid field: content (expected an object)")
+    kept = {name: content[name] for name in _CONTENT_LENGTHS if name in content}
+    for name, value in kept.items():
+        if not isinstance(value, str):
+            raise PayloadError(f"Invalid field: content.{name} (expected a string)")
+        if len(value) > _CONTENT_LENGTHS[name]:
+            raise PayloadError(f"Invalid field: content.{name} (longer than {_CONTENT_LENGTHS[name]})")
     key = "text" if message_type == "text" else "url"
-    if key in content and not isinstance(content[key], str):
-        raise PayloadError(f"Invalid field: content.{key} (expected a string)")
-    if not content.get(key) and not (templated and key == "text"):
+    if not kept.get(key) and not (templated and key == "text"):
         raise PayloadError(f"Missing required field: content.{key}")
-    if key == "url" and not content["url"].startswith(("https://", "http://")):
+    if key == "url" and not kept["url"].startswith(("https://", "http://")):
         raise PayloadError("Invalid field: content.url (expected an http or https URL)")
-    return dict(content)
+    return kept
 
 
 def _template_values(
@@ -141,6 +149,10 @@ def _template_values(
     values = body.get("template_values")
     if values is not None and not (isinstance(values, list) and all(isinstance(v, str) for v in values)):
         raise PayloadError("Invalid field: template_values (expected a list of strings)")
+    if values is not None and any(len(value) > MAX_TEMPLATE_VALUE_LENGTH for value in values):
+        raise PayloadError(
+            f"Invalid field: template_values (each at most {MAX_TEMPLATE_VALUE_LENGTH} characters)"
+        )
     if template is None:
         return ()
     expected = placeholder_count(template["text"])

@@ -44,7 +44,7 @@ if TYPE_CHECKING:
 logger = logging.getLogger("airflow_provider_callbell.sandbox")
 
 _POLL_INTERVAL = 0.01  # how long stop() may wait for the accept loop
-_FIXED_SETTINGS = frozenset({"contacts", "seed"})
+_FIXED_SETTINGS = frozenset({"contacts", "seed", "contact_capacity", "message_capacity"})
 _SERVER_VERSION = "callbell-sandbox"
 # A longer Content-Length is too large anyway; int() would be slow on it, or fail.
 _MAX_LENGTH_DIGITS = 18
@@ -353,8 +353,9 @@ class CallbellSandbox:
         resolved = (settings or SandboxSettings()).replace(**setting_values)
         self.host = host
         self._requested_port = port
-        self._store = ContactStore.seeded(resolved.contacts, resolved.seed)
-        self._messages = MessageBook(self._store, resolved.seed)
+        capacity = resolved.contact_capacity
+        self._store = ContactStore.seeded(resolved.contacts, resolved.seed, capacity=capacity)
+        self._messages = MessageBook(self._store, resolved.seed, capacity=resolved.message_capacity)
         self._app = SandboxApp(self._store, self._messages, resolved)
         self._events = EventSource(self._store, self._messages, resolved.resolved_event_seed)
         self._pump = EventPump(self._events, lambda: self._app.settings)
@@ -445,8 +446,9 @@ class CallbellSandbox:
         """Change settings while running, e.g. ``configure(error_rate=0.2)``.
 
         Raises:
-            ValueError: an invalid value, an unknown name, or ``contacts`` or
-                ``seed``, which are fixed when the sandbox is created.
+            ValueError: an invalid value, an unknown name, or ``contacts``,
+                ``seed``, ``contact_capacity`` or ``message_capacity``, which
+                are fixed when the sandbox is created.
         """
         fixed = sorted(_FIXED_SETTINGS & set(changes))
         if fixed:
@@ -526,7 +528,8 @@ class CallbellSandbox:
         written yet: see :meth:`receive_message`.
 
         Raises:
-            ValueError: the uuid or phone number belongs to another contact.
+            ValueError: the uuid or phone number belongs to another contact,
+                or the account holds ``contact_capacity`` contacts.
         """
         values: dict[str, Any] = {"name": name, "source": source, "tags": list(tags)}
         if phoneNumber is not None:

@@ -20,6 +20,7 @@ CURSOR_SEMANTICS = frozenset({"keyset", "snapshot"})
 #: What can happen to the account while it is live; see ``events.py``.
 EVENT_KINDS = ("message", "create", "delete", "tag_add", "tag_remove")
 TAG_EVENT_KINDS = frozenset({"tag_add", "tag_remove"})
+MAX_CONTACTS = 10_000_000
 
 
 def _check_int(name: str, value: object, *, minimum: int | None, maximum: int | None = None) -> None:
@@ -105,8 +106,11 @@ DEFAULT_EVENT_MIX = EventMix(
 class SandboxSettings:
     """How the sandbox behaves; immutable, change it with :meth:`replace`.
 
-    ``contacts`` and ``seed`` shape the seeded data; everything else can be
-    changed while the sandbox runs (see ``CallbellSandbox.configure``).
+    ``contacts`` and ``seed`` shape the seeded data, ``contact_capacity``
+    and ``message_capacity`` bound what the account can grow to (contacts
+    past the first are refused, the oldest messages past the second
+    forgotten); everything else can be changed while the sandbox runs (see
+    ``CallbellSandbox.configure``).
     The five fault rates are probabilities of disjoint outcomes of one draw,
     so their sum must not exceed 1. Faults hit the requests under
     ``/contacts`` and ``/messages``; truncation spoils only the answers to
@@ -129,6 +133,8 @@ class SandboxSettings:
 
     contacts: int = 100
     seed: int = 0
+    contact_capacity: int = 1_000_000
+    message_capacity: int = 100_000
     token: str = dataclasses.field(default=DEFAULT_TOKEN, repr=False)
     page_size: int = 20
     page_cap: int | None = 500
@@ -155,7 +161,14 @@ class SandboxSettings:
     message_failure_rate: float = 0.0
 
     def __post_init__(self) -> None:
-        _check_int("contacts", self.contacts, minimum=0, maximum=10_000_000)
+        _check_int("contact_capacity", self.contact_capacity, minimum=0, maximum=MAX_CONTACTS)
+        _check_int("contacts", self.contacts, minimum=0, maximum=MAX_CONTACTS)
+        if self.contacts > self.contact_capacity:
+            raise ValueError(
+                f"contacts must be <= contact_capacity ({self.contact_capacity:,}), got {self.contacts:,}: "
+                "raise contact_capacity to seed more"
+            )
+        _check_int("message_capacity", self.message_capacity, minimum=1, maximum=MAX_CONTACTS)
         _check_int("seed", self.seed, minimum=None)
         if not isinstance(self.token, str) or token_problem(self.token) is not None:
             raise ValueError(

@@ -44,6 +44,10 @@ class ContactConflictError(ValueError):
     """A contact with the same uuid or phone number already exists."""
 
 
+class ContactLimitError(ValueError):
+    """The account holds as many contacts as it can."""
+
+
 class StaleCursorError(LookupError):
     """The listing a snapshot cursor reads is no longer kept."""
 
@@ -117,9 +121,12 @@ def _descending_seq(record: ContactRecord) -> int:
 class ContactStore:
     """All contacts of the sandbox account; every method is thread-safe."""
 
-    def __init__(self, catalog: Catalog, records: Iterable[ContactRecord], *, seed: int) -> None:
-        """Store ``records``, which must come in ascending ``seq`` order."""
+    def __init__(
+        self, catalog: Catalog, records: Iterable[ContactRecord], *, seed: int, capacity: int | None = None
+    ) -> None:
+        """Store ``records``, in ascending ``seq`` order; :meth:`add` keeps within ``capacity``."""
         self.catalog = catalog
+        self._capacity = capacity
         self._lock = threading.RLock()
         self._records: dict[str, ContactRecord] = {}
         self._by_phone: dict[str, str] = {}
@@ -135,11 +142,11 @@ class ContactStore:
             self._insert(record)
 
     @classmethod
-    def seeded(cls, count: int, seed: int) -> ContactStore:
-        """A store holding ``count`` generated contacts."""
+    def seeded(cls, count: int, seed: int, *, capacity: int | None = None) -> ContactStore:
+        """A store holding ``count`` generated contacts, and at most ``capacity``."""
         catalog = Catalog.for_seed(seed)
         with _gc_paused():
-            return cls(catalog, generate_contacts(count, seed, catalog), seed=seed)
+            return cls(catalog, generate_contacts(count, seed, catalog), seed=seed, capacity=capacity)
 
     def __len__(self) -> int:
         return len(self._records)
@@ -275,8 +282,11 @@ class ContactStore:
 
         Raises:
             ContactConflictError: the uuid or the phone number is taken.
+            ContactLimitError: the store holds ``capacity`` contacts.
         """
         with self._lock:
+            if self._capacity is not None and len(self._records) >= self._capacity:
+                raise ContactLimitError(f"the account holds {self._capacity:,} contacts, as many as it can")
             uuid = fields.get("uuid") or random_hex_uuid(self._uuids)
             phone = fields.get("phoneNumber") or self._unused_phone_number()
             contact = new_contact(

@@ -154,6 +154,16 @@ def test_create_names_a_missing_field(sandbox: CallbellSandbox, missing: str) ->
         ({"team_uuid": "f" * 32}, "Invalid field: team_uuid"),
         ({"channel_uuid": "f" * 32}, "Invalid field: channel_uuid"),
         ({"note": "x" * 1001}, "Invalid field: note"),
+        ({"name": "x" * 1001}, "Invalid field: name (longer than 1000)"),
+        ({"identifier": "1" * 1001}, "Invalid field: identifier (longer than 1000)"),
+        ({"tags": [f"t{n}" for n in range(101)]}, "Invalid field: tags (at most 100 tags"),
+        ({"tags": ["t" * 256]}, "Invalid field: tags (at most 100 tags of at most 255 characters)"),
+        ({"custom_fields": {"f" * 256: "v"}}, "Invalid field: custom_fields (names of at most 255"),
+        ({"custom_fields": {"f": "v" * 10_001}}, "Invalid field: custom_fields (names of at most 255"),
+        (
+            {"custom_fields": {f"f{n}": "v" for n in range(101)}},
+            "Invalid field: custom_fields (a contact holds",
+        ),
     ],
 )
 def test_create_rejects_invalid_fields(sandbox: CallbellSandbox, extra: dict[str, Any], message: str) -> None:
@@ -258,6 +268,28 @@ def test_patch_rejects_invalid_fields(sandbox: CallbellSandbox, body: dict[str, 
     assert response.status_code == 400
     assert message in response.json()["error"]
     assert sandbox.get_contact(target["uuid"]) == target
+
+
+def test_patches_cannot_grow_a_contact_past_100_custom_fields(sandbox: CallbellSandbox) -> None:
+    client = ApiClient(sandbox)
+    target = sandbox.contacts()[0]
+    room = 100 - len(target["customFields"])
+    path = f"/contacts/{target['uuid']}"
+    assert client.patch(path, {"custom_fields": {f"new {n}": "v" for n in range(room)}}).status_code == 200
+    full = sandbox.get_contact(target["uuid"])
+
+    more = client.patch(path, {"custom_fields": {"one more": "v"}})
+    rewrite = client.patch(path, {"custom_fields": {"new 0": "changed"}})
+
+    assert (more.status_code, more.json()) == (
+        400,
+        {"error": "Invalid field: custom_fields (a contact holds at most 100)"},
+    )
+    assert rewrite.status_code == 200
+    assert sandbox.get_contact(target["uuid"]) == {
+        **full,
+        "customFields": {**full["customFields"], "new 0": "changed"},
+    }
 
 
 # DELETE

@@ -391,6 +391,13 @@ INVALID_TEXT = [
     ({"assigned_user": 7}, "Invalid field: assigned_user"),
     ({"bot_status": True}, "Invalid field: bot_status"),
     ({"template_values": "a"}, "Invalid field: template_values"),
+    ({"content": {"text": "x" * 4097}}, "Invalid field: content.text (longer than 4096)"),
+    (
+        {"type": "image", "content": {"url": "https://x.io/" + "a" * 2036}},
+        "Invalid field: content.url (longer",
+    ),
+    ({"type": "image", "content": {"url": "https://x.io/a", "text": 7}}, "Invalid field: content.text"),
+    ({"assigned_user": "a" * 1001}, "Invalid field: assigned_user (longer than 1000)"),
 ]
 INVALID_TEMPLATE = [
     ({"optin_contact": None}, "Missing required field: optin_contact"),
@@ -401,6 +408,7 @@ INVALID_TEMPLATE = [
     ({"template_values": ["a", "b", "c"]}, "Invalid field: template_values"),
     ({"template_values": None}, "Invalid field: template_values"),
     ({"template_values": ["a", 2]}, "Invalid field: template_values (expected a list of strings)"),
+    ({"template_values": ["a", "b" * 1001]}, "Invalid field: template_values (each at most 1000 characters)"),
 ]
 
 
