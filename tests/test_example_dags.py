@@ -72,9 +72,11 @@ def test_new_leads_dag_runs_end_to_end(sandbox_factory: SandboxFactory, tmp_path
 
 
 @pytest.mark.skipif(not AIRFLOW_V_3_0_PLUS, reason="event-driven scheduling needs Airflow 3")
-def test_event_driven_dag_is_scheduled_by_the_lead_watcher(sandbox: object, tmp_path: Path) -> None:
+def test_event_driven_dag_is_scheduled_by_the_lead_watcher(sandbox: Any, tmp_path: Path) -> None:
+    """A manual run has no asset event: it writes none of the account's leads, although there is one."""
     from airflow_provider_callbell.triggers.contacts import CallbellNewLeadsEventTrigger
 
+    sandbox.add_contact(name="Fresh lead", tags=["lead"], createdAt="2026-11-24T08:30:00Z")
     asset = runpy.run_path(str(DAGS / "callbell_new_leads_event_driven.py"))["new_callbell_leads"]
     assert isinstance(asset.watchers[0].trigger, CallbellNewLeadsEventTrigger)
 

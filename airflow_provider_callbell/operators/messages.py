@@ -35,6 +35,7 @@ if TYPE_CHECKING:
     from airflow_provider_callbell.messaging.sender import Sent
 
 MESSAGE_FIELDS = MESSAGE_PARTS
+DEFAULT_POLL_INTERVAL, DEFAULT_DELIVERY_TIMEOUT = 10.0, 3600.0
 #: A deferred wait for delivery lasts at most this long.
 MAX_DELIVERY_TIMEOUT = 30 * 86_400.0
 
@@ -78,8 +79,9 @@ class CallbellSendMessageOperator(BaseOperator):
     :param wait_for_delivery: wait until every sent message is delivered, read or failed, and
         fail when deliveries failed (beyond ``max_failures``).
     :param poll_interval: seconds (or a ``timedelta``) between two looks at the statuses while
-        waiting.
-    :param delivery_timeout: seconds (or a ``timedelta``) to wait for deliveries at most.
+        waiting (default 10); only with ``wait_for_delivery``.
+    :param delivery_timeout: seconds (or a ``timedelta``) to wait for deliveries at most
+        (default 3600); only with ``wait_for_delivery``.
     :param deferrable: wait for deliveries on the triggerer (default: ``[operators]
         default_deferrable``).
     """
@@ -114,8 +116,8 @@ class CallbellSendMessageOperator(BaseOperator):
         max_failures: int = 0,
         concurrency: int = 4,
         wait_for_delivery: bool = False,
-        poll_interval: float | timedelta = 10.0,
-        delivery_timeout: float | timedelta = 3600.0,
+        poll_interval: float | timedelta | None = None,
+        delivery_timeout: float | timedelta | None = None,
         deferrable: bool = conf.getboolean("operators", "default_deferrable", fallback=False),
         **kwargs: Any,
     ) -> None:
@@ -143,8 +145,20 @@ class CallbellSendMessageOperator(BaseOperator):
             self.max_failures = whole_number(max_failures, "max_failures", minimum=0)
             self.concurrency = whole_number(concurrency, "concurrency", maximum=MAX_CONCURRENCY)
             self.wait_for_delivery = flag(wait_for_delivery, "wait_for_delivery")
-            self.poll_interval = seconds(poll_interval, "poll_interval", 0.001, MAX_POLL_INTERVAL)
-            self.delivery_timeout = seconds(delivery_timeout, "delivery_timeout", 0.001, MAX_DELIVERY_TIMEOUT)
+            if not self.wait_for_delivery and (poll_interval, delivery_timeout) != (None, None):
+                raise ValueError("poll_interval and delivery_timeout need wait_for_delivery=True")
+            self.poll_interval = seconds(
+                DEFAULT_POLL_INTERVAL if poll_interval is None else poll_interval,
+                "poll_interval",
+                0.001,
+                MAX_POLL_INTERVAL,
+            )
+            self.delivery_timeout = seconds(
+                DEFAULT_DELIVERY_TIMEOUT if delivery_timeout is None else delivery_timeout,
+                "delivery_timeout",
+                0.001,
+                MAX_DELIVERY_TIMEOUT,
+            )
             self.deferrable = flag(deferrable, "deferrable")
         self._check(at_parse_time=True)
 
@@ -257,12 +271,13 @@ class CallbellSendMessageOperator(BaseOperator):
                     watch.update(uuid, hook.get_message_status(uuid).get("status"))
                 if watch.done or self.deferrable:
                     return watch
-                if time.monotonic() + self.poll_interval > deadline:
+                left = deadline - time.monotonic()
+                if left <= 0:
                     raise AirflowException(
                         f"{len(watch.pending)} messages were not delivered within delivery_timeout="
                         f"{self.delivery_timeout:g} s"
                     )
-                time.sleep(self.poll_interval)
+                time.sleep(min(self.poll_interval, left))  # the last look comes at the deadline
 
     def _defer(self, uuids: list[str], summary: dict[str, Any]) -> None:
         from airflow_provider_callbell.triggers.messages import CallbellMessageDeliveryTrigger

@@ -117,6 +117,25 @@ def test_waiting_for_delivery(account: CallbellSandbox, tmp_path: Path, deferrab
     assert tolerant.returned["failed"] == 1
 
 
+def test_the_last_look_at_the_statuses_comes_at_the_deadline(
+    account: CallbellSandbox, tmp_path: Path
+) -> None:
+    """A poll_interval longer than delivery_timeout: the task waits out the timeout and looks once
+    more, which finds the message read (after 3 status steps of 0.05 s), rather than giving up
+    after the first look."""
+    (contact,) = whatsapp(account, 1)
+    kwargs = {"to": contact["phoneNumber"], "text": "Ciao", "wait_for_delivery": True, "deferrable": False}
+
+    result = run(tmp_path, **kwargs, poll_interval=3600, delivery_timeout=0.5)
+
+    assert result.state == "success"
+    assert result.returned["messages"][0]["status"] == "read"
+    account.configure(message_status_interval=3600)
+    account.receive_message(contact["uuid"])
+    pending = run(tmp_path / "pending", **kwargs, poll_interval=3600, delivery_timeout=0.3)
+    assert pending.state == "failed"
+
+
 def test_an_exported_segment_is_a_batch(account: CallbellSandbox, tmp_path: Path) -> None:
     segment = whatsapp(account, 4)
     for contact in segment:
@@ -139,7 +158,18 @@ def test_an_exported_segment_is_a_batch(account: CallbellSandbox, tmp_path: Path
         ({"to": "not a number", "text": "x"}, "to must be a phone number"),
         ({"messages": [], "template_values": ["a"]}, "template_values need template_uuid"),
         ({"messages": [], "text": "x", "metadata": "nope"}, "metadata must be a mapping"),
-        ({"to": "+39 100 000 0001", "text": "x", "poll_interval": 0}, "poll_interval must be a number from"),
+        (
+            {"to": "+39 100 000 0001", "text": "x", "wait_for_delivery": True, "poll_interval": 0},
+            "poll_interval must be a number from",
+        ),
+        (
+            {"to": "+39 100 000 0001", "text": "x", "poll_interval": 5},
+            "poll_interval and delivery_timeout need wait_for_delivery=True",
+        ),
+        (
+            {"to": "+39 100 000 0001", "text": "x", "delivery_timeout": 60, "deferrable": True},
+            "poll_interval and delivery_timeout need wait_for_delivery=True",
+        ),
         (
             {"to": "+39 100 000 0001", "text": "x", "wait_for_delivery": "yes"},
             "wait_for_delivery must be True or False",
@@ -264,6 +294,7 @@ def test_waits_may_be_given_as_timedeltas() -> None:
         task_id="send",
         to="+39 333 000 1111",
         text="hi",
+        wait_for_delivery=True,
         poll_interval=datetime.timedelta(seconds=30),
         delivery_timeout=datetime.timedelta(hours=2),
     )
