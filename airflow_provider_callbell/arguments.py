@@ -11,6 +11,7 @@ import ast
 import builtins
 import contextlib
 import decimal
+import fractions
 import itertools
 import json
 import math
@@ -140,7 +141,7 @@ def _shown(value: Any) -> str:
     return repr(value) if len(repr(value)) <= 80 else repr(value)[:77] + "..."
 
 
-def _number(value: Any) -> float | None:
+def number_of(value: Any) -> float | None:
     """A number, or its text in plain ASCII notation (``5``, ``-2.5``, ``1e3``), as a float."""
     if isinstance(value, bool):
         return None
@@ -169,7 +170,7 @@ def _exactly_whole(value: Any, number: float) -> bool:
 
 def whole_number(value: Any, name: str, *, minimum: int = 1, maximum: int = MAX_COUNT) -> int:
     """A whole number from ``minimum`` to ``maximum``, given as a number or as text."""
-    number = _number(value)
+    number = number_of(value)
     if number is None or not _exactly_whole(value, number) or not minimum <= number <= maximum:
         raise ValueError(f"{name} must be a whole number from {minimum} to {maximum}, got {_shown(value)}")
     return int(number)
@@ -189,10 +190,41 @@ def optional_whole_number(value: Any, name: str, *, minimum: int = 1, maximum: i
 
 def number_between(value: Any, name: str, minimum: float, maximum: float) -> float:
     """A finite number from ``minimum`` to ``maximum``, given as a number or as text."""
-    number = _number(value)
+    number = number_of(value)
     if number is None or not math.isfinite(number) or not minimum <= number <= maximum:
         raise ValueError(f"{name} must be a number from {minimum:g} to {maximum:g}, got {_shown(value)}")
     return number
+
+
+def is_finite_number(value: Any) -> bool:
+    """Whether ``value`` is a finite ``int``, ``float``, ``Decimal`` or ``Fraction`` (not a bool)."""
+    if isinstance(value, bool):
+        return False
+    if isinstance(value, decimal.Decimal):
+        return value.is_finite()
+    return isinstance(value, int | fractions.Fraction) or (isinstance(value, float) and math.isfinite(value))
+
+
+def plain_number(value: int | float | decimal.Decimal | fractions.Fraction, name: str) -> str:
+    """A finite number written plainly and exactly: ``91``, not ``91.0``; ``0.0000001``, not
+    ``1e-07``; ``1/4`` as ``0.25``.
+
+    Raises:
+        ValueError: it has no exact form of at most 100 digits (``1/3``, a 150-digit Decimal).
+    """
+    exact = decimal.Context(prec=100, traps=[decimal.Inexact, decimal.InvalidOperation, decimal.Overflow])
+    try:
+        if isinstance(value, int):
+            return str(value)
+        if isinstance(value, fractions.Fraction):
+            number = exact.divide(decimal.Decimal(value.numerator), decimal.Decimal(value.denominator))
+        else:
+            number = decimal.Decimal(repr(value) if isinstance(value, float) else value)
+        return "0" if number.is_zero() else format(number.normalize(exact), "f")
+    except (ValueError, ArithmeticError):  # more digits than Python writes out, or than 100
+        raise ValueError(
+            f"{name} holds a number with no exact plain form of at most 100 digits: give it as text"
+        ) from None
 
 
 def seconds(value: Any, name: str, minimum: float, maximum: float) -> float:
@@ -466,7 +498,7 @@ HTTP_METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
 
 
 def query_params(value: Any, name: str = "params") -> dict[str, str] | None:
-    """Query parameters: names to texts or finite numbers (sent as their text), or ``None``."""
+    """Query parameters: names to texts or finite numbers (sent written plainly), or ``None``."""
     if value is None:
         return None
     if not isinstance(value, Mapping):
@@ -477,23 +509,38 @@ def query_params(value: Any, name: str = "params") -> dict[str, str] | None:
     for key, item in value.items():
         if not isinstance(key, str) or not visible(key):
             raise ValueError(f"{name} must name each parameter with non-empty text, got {key!r}")
-        number = isinstance(item, int | float) and not isinstance(item, bool) and math.isfinite(item)
-        if not (isinstance(item, str) or number):
-            raise ValueError(f"{name}[{key!r}] must be text or a finite number, got {_shown(item)}")
-        checked[key] = str(item)
+        if not (isinstance(item, str) or is_finite_number(item)):
+            raise ValueError(
+                f"{name}[{key!r}] must be text or a finite int, float, Decimal or Fraction, "
+                f"got {_shown(item)}"
+            )
+        checked[key] = item if isinstance(item, str) else plain_number(item, f"{name}[{key!r}]")
     return checked
 
 
 def json_body(value: Any, name: str = "json") -> Any:
-    """A request body JSON can write as it is (no NaN, no sets), or ``None``."""
+    """A request body JSON can write as it is (no NaN, no sets, objects named by texts), or ``None``."""
     if value is not None:
         try:
             json.dumps(value, allow_nan=False)
+            _texts_name(value)
         except (TypeError, ValueError, RecursionError) as error:
             raise ValueError(
                 f"{name} must be what JSON writes (objects, lists, text, finite numbers): {error}"
             ) from None
     return value
+
+
+def _texts_name(value: Any) -> None:
+    """Check that every object's keys are texts: JSON would write ``1`` and ``"1"`` both as ``"1"``."""
+    if isinstance(value, Mapping):
+        for key, item in value.items():
+            if not isinstance(key, str):
+                raise TypeError(f"keys must be texts, got {_shown(key)}, which JSON would write as text")
+            _texts_name(item)
+    elif isinstance(value, list | tuple):
+        for item in value:
+            _texts_name(item)
 
 
 def optional_identifier(value: Any, name: str) -> str | None:
@@ -533,7 +580,7 @@ def phone_number(value: Any, name: str) -> str:
         "digits, an optional leading +, spaces, dots, dashes and closed brackets"
     )
     if not isinstance(value, str):
-        lost = ", not a number: its + and leading zeros would be lost" if _number(value) is not None else ""
+        lost = ", not a number: its + and leading zeros would be lost" if number_of(value) is not None else ""
         raise ValueError(f"{name} must be {rule}; got a {type(value).__name__}{lost}")
     given = international(value.strip())
     if _PLUS_ZERO.match(given):
@@ -656,6 +703,8 @@ def string_list(
                 f"got {_shown(item)} in {_shown(value)}"
             )
         parsed.append(item.strip())
+    if isinstance(items, set | frozenset):
+        parsed.sort()  # a set has no order: the same set, the same tuple, in any process
     if not parsed:
         raise ValueError(f"{name} must name at least one, e.g. {example}{or_be_none}; got {_shown(value)}")
     return tuple(dict.fromkeys(parsed))

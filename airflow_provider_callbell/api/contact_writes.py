@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import decimal
 import functools
 import json
-import math
+import re
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
@@ -18,8 +17,10 @@ from airflow_provider_callbell.arguments import (
     contact_uuid,
     free_text,
     identifier,
+    is_finite_number,
     no_controls,
     phone_number,
+    plain_number,
     visible,
 )
 from airflow_provider_callbell.exceptions import CallbellInvalidResponseError, CallbellNotFoundError
@@ -28,6 +29,8 @@ if TYPE_CHECKING:
     from airflow_provider_callbell.api.pagination import Contact
 
 MAX_NOTE_LENGTH = 1000
+#: The text a template renders for an empty list, tuple or set.
+_EMPTY_LIST = re.compile(r"\[\s*\]|\(\s*\)|(?:frozen)?set\(\)")
 #: The API's names of what a ``PATCH /contacts/{uuid}`` may change.
 CHANGEABLE = ("name", "tags", "custom_fields", "assigned_user", "unassign_user", "team_uuid", "note")
 
@@ -77,12 +80,19 @@ def _name(value: Any, name: str) -> str:
 
 
 def tag_list(value: Any, name: str) -> list[str]:
-    """A contact's whole tag list: a list, a set, a comma-separated or rendered list; empty clears."""
+    """A contact's whole tag list: a list, a set, a comma-separated or rendered list; empty clears.
+
+    ``None`` is refused: as a filter it means "any tags", here it would clear them.
+    """
+    if value is None:
+        raise ValueError(
+            f"{name} must be a list of tags, or [] to clear them, got None: leave {name} out to keep them"
+        )
     if (isinstance(value, list | tuple | set | frozenset) and not value) or (
-        isinstance(value, str) and value.strip() in ("[]", "()", "set()")
+        isinstance(value, str) and _EMPTY_LIST.fullmatch(value.strip())
     ):
         return []
-    return list(parse_tags(value, argument=name))
+    return list(parse_tags(value, argument=name, optional=False))
 
 
 def _custom_fields(value: Any, name: str) -> dict[str, str]:
@@ -111,29 +121,14 @@ def field_value(value: Any, name: str) -> str:
     ``91.0``; ``0.0000001``, not ``1e-07``), a list of texts as JSON."""
     if isinstance(value, str):
         return no_controls(value, name, lines=True)
-    if _finite_number(value):
-        try:
-            return _plain_number(value)
-        except (ValueError, ArithmeticError):  # more digits than Python writes out, or Decimal can
-            raise ValueError(f"{name} holds a number too long to write: give it as text") from None
+    if is_finite_number(value):
+        return plain_number(value, name)
     if isinstance(value, list | tuple) and all(isinstance(item, str) for item in value):
         return json.dumps(list(value), ensure_ascii=False)
-    raise ValueError(f"{name} must be text, a finite number or a list of texts, got {type(value).__name__}")
-
-
-def _finite_number(value: Any) -> bool:
-    if isinstance(value, bool):
-        return False
-    if isinstance(value, decimal.Decimal):
-        return value.is_finite()
-    return isinstance(value, int) or (isinstance(value, float) and math.isfinite(value))
-
-
-def _plain_number(value: int | float | decimal.Decimal) -> str:
-    if isinstance(value, int):
-        return str(value)
-    exact = decimal.Decimal(repr(value) if isinstance(value, float) else value)
-    return "0" if exact.is_zero() else format(exact.normalize(decimal.Context(prec=100)), "f")
+    raise ValueError(
+        f"{name} must be text, a finite int, float, Decimal or Fraction, or a list of texts, "
+        f"got {type(value).__name__}"
+    )
 
 
 def _unassign(value: Any, name: str) -> bool:

@@ -10,7 +10,7 @@ from airflow_provider_callbell.arguments import channel_type, flag, optional_ide
 TagsArg = str | Iterable[str] | None
 
 
-def parse_tags(tags: TagsArg, *, argument: str = "tags") -> tuple[str, ...]:
+def parse_tags(tags: TagsArg, *, argument: str = "tags", optional: bool = True) -> tuple[str, ...]:
     """The tags given as a list, a comma-separated string or a rendered list; ``None`` is none.
 
     Surrounding white space is stripped; case is kept, since Callbell matches tags
@@ -19,7 +19,7 @@ def parse_tags(tags: TagsArg, *, argument: str = "tags") -> tuple[str, ...]:
     if tags is None:
         return ()
     spellings: dict[str, str] = {}
-    for tag in string_list(tags, argument, example="['lead', 'vip']"):
+    for tag in string_list(tags, argument, example="['lead', 'vip']", optional=optional):
         spellings.setdefault(tag.lower(), tag)
     return tuple(spellings.values())
 

@@ -43,16 +43,22 @@ Writer = Callable[[Iterable[Contact], IO[bytes], Sequence[str] | None], Written]
 
 
 def format_of(path: str, given: str | None, *, side: str = "output") -> str:
-    """The format of a file: ``given`` if set, else the path's suffix.
+    """The format of a file: ``given`` if set, else the path's suffix; a suffix naming another
+    format than ``given`` is an error (readers that go by the suffix would misread the file).
 
     :param side: ``output`` or ``input``: errors name ``<side>_format`` and ``<side>_path``.
     """
+    suffix = PurePosixPath(path).suffix.lower()
     if given is not None:
         if given not in FORMATS:
             allowed = ", ".join(FORMATS)
             raise ValueError(f"{side}_format must be one of {allowed} or None, got {given!r}")
+        if SUFFIXES.get(suffix, given) != given:
+            raise ValueError(
+                f"{side}_format {given!r} contradicts the suffix {suffix} of {side}_path {path!r}, which "
+                f"names {SUFFIXES[suffix]}: rename the file, or leave {side}_format out"
+            )
         return given
-    suffix = PurePosixPath(path).suffix.lower()
     if suffix not in SUFFIXES:
         raise ValueError(
             f"{side}_format is not set and the suffix of {side}_path {path!r} names no format: use one of "

@@ -16,7 +16,14 @@ from airflow_provider_callbell.api.pagination import Contact, ContactPage
 from airflow_provider_callbell.api.responses import CHUNK_BYTES, CappedBody, decode_response, request_name
 from airflow_provider_callbell.api.transport import Environment, transport_failure
 from airflow_provider_callbell.api.walk import ContactWalk, PageRequest
-from airflow_provider_callbell.arguments import HTTP_METHODS, api_path, choice, conn_id, query_params
+from airflow_provider_callbell.arguments import (
+    HTTP_METHODS,
+    api_path,
+    choice,
+    conn_id,
+    json_body,
+    query_params,
+)
 from airflow_provider_callbell.connection import CONN_TYPE, DEFAULT_CONN_ID, ClientConfig, checked_settings
 from airflow_provider_callbell.exceptions import CallbellError, CallbellNotFoundError
 
@@ -65,16 +72,22 @@ class CallbellAsyncHook(BaseHook):
         return self._config
 
     async def request(
-        self, method: str, path: str, *, params: Mapping[str, str | float] | None = None
+        self,
+        method: str,
+        path: str,
+        *,
+        params: Mapping[str, str | float] | None = None,
+        json: Any = None,
     ) -> Any:
-        """Send one API call with retries and rate limiting; return the decoded JSON answer."""
-        method, path, params = (
+        """:meth:`CallbellHook.request` from an event loop: the same arguments, checked alike."""
+        checked = (
             choice(method, "method", HTTP_METHODS),
             api_path(path, "path"),
             query_params(params),
+            json_body(json),
         )
         config = await self.config()
-        return await config.retry_policy.async_retrying(self.log)(self._send, config, method, path, params)
+        return await config.retry_policy.async_retrying(self.log)(self._send, config, *checked)
 
     async def write(self, write: Write[T]) -> T:
         """:meth:`CallbellHook.write` from an event loop: retried, never applied twice."""

@@ -4,14 +4,17 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import decimal
 import logging
 import os
+import re
 import signal
 import sys
 import threading
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
+from airflow_provider_callbell.arguments import number_of
 from airflow_provider_callbell.sandbox.server import CallbellSandbox
 from airflow_provider_callbell.sandbox.settings import (
     CURSOR_SEMANTICS,
@@ -25,18 +28,45 @@ from airflow_provider_callbell.sandbox.settings import (
 )
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator
+    from collections.abc import Callable, Iterator
     from types import FrameType
 
+T = TypeVar("T", int, float)
+
 TOKEN_ENV = "CALLBELL_SANDBOX_TOKEN"  # noqa: S105 - a variable name
+
+
+def _whole(text: str) -> int:
+    """A whole number in ASCII digits (``int()`` would also read ``1_000`` and other scripts' digits)."""
+    if not re.fullmatch(r"[+-]?[0-9]+", text.strip()):
+        raise argparse.ArgumentTypeError(f"expected a whole number in ASCII digits, got {text!r}")
+    return int(text)
+
+
+def _decimal(text: str) -> float:
+    """A number in plain ASCII notation (``5``, ``2.5``, ``1e3``), none too small for a float."""
+    number = number_of(text)
+    if number is None or (number == 0 and decimal.Decimal(text.strip()) != 0):
+        raise argparse.ArgumentTypeError(f"expected a number such as 5, 2.5 or 1e3, got {text!r}")
+    return number
+
+
+def _or_none(parse: Callable[[str], T]) -> Callable[[str], T | None]:
+    """``parse``, with 0 meaning None: no limit."""
+
+    def parse_or_none(text: str) -> T | None:
+        value = parse(text)
+        return None if value == 0 else value
+
+    return parse_or_none
 
 
 def _event_mix(text: str) -> dict[str, float]:
     """Parse ``message=0.7,create=0.1,...``; the settings check the kinds and weights."""
     pairs = [item.partition("=") for item in text.split(",")]
     try:
-        mix = {kind.strip(): float(weight) for kind, _, weight in pairs}
-    except ValueError:
+        mix = {kind.strip(): _decimal(weight) for kind, _, weight in pairs}
+    except argparse.ArgumentTypeError:
         mix = {}
     if len(mix) != len(pairs):
         raise argparse.ArgumentTypeError(f"expected KIND=WEIGHT,... with distinct kinds, got {text!r}")
@@ -44,13 +74,18 @@ def _event_mix(text: str) -> dict[str, float]:
 
 
 def _tags(text: str) -> tuple[str, ...]:
-    """Parse ``lead,vip``; an empty string means no tags."""
-    return tuple(tag.strip() for tag in text.split(",") if tag.strip())
+    """Parse ``lead,vip``; an empty string means no tags, a blank entry is an error."""
+    if not text.strip():
+        return ()
+    tags = tuple(tag.strip() for tag in text.split(","))
+    if not all(tags):
+        raise argparse.ArgumentTypeError(f"expected TAG,... without blank entries, got {text!r}")
+    return tags
 
 
 def _port(text: str) -> int:
     """A TCP port number, 0 for any free one."""
-    if not text.isdigit() or int(text) > 65_535:
+    if not re.fullmatch(r"[0-9]+", text) or int(text) > 65_535:
         raise argparse.ArgumentTypeError(f"expected a port from 0 to 65535, got {text!r}")
     return int(text)
 
@@ -65,29 +100,29 @@ def _parser() -> argparse.ArgumentParser:
     add = parser.add_argument
     add("--host", default="127.0.0.1", help="address to bind (default: %(default)s)")
     add("--port", type=_port, default=8765, help="port, 0 for any (default: %(default)s)")
-    add("--contacts", type=int, default=1000, help="contacts to seed (default: %(default)s)")
-    add("--contact-capacity", type=int, default=1_000_000, help="most contacts the account holds")
-    add("--message-capacity", type=int, default=100_000, help="most messages kept, the oldest forgotten")
-    add("--seed", type=int, default=0, help="seed of the data and faults (default: %(default)s)")
+    add("--contacts", type=_whole, default=1000, help="contacts to seed (default: %(default)s)")
+    add("--contact-capacity", type=_whole, default=1_000_000, help="most contacts the account holds")
+    add("--message-capacity", type=_whole, default=100_000, help="most messages kept, the oldest forgotten")
+    add("--seed", type=_whole, default=0, help="seed of the data and faults (default: %(default)s)")
     add(
         "--token-file",
         metavar="PATH",
         help=f"file holding the API token (default: ${TOKEN_ENV}, else {DEFAULT_TOKEN!r})",
     )
-    add("--page-size", type=int, default=20, help="contacts per page (default: %(default)s)")
-    add("--page-cap", type=int, default=500, help="last page number allowed, 0 for none")
+    add("--page-size", type=_whole, default=20, help="contacts per page (default: %(default)s)")
+    add("--page-cap", type=_or_none(_whole), default=500, help="last page number allowed, 0 for none")
     add("--pagination", choices=sorted(PAGINATION_MODES), default="cursor")
     add("--tags-semantics", choices=sorted(TAGS_SEMANTICS), default="any")
-    add("--rate-limit", type=float, default=300, help="requests per second, 0 for none")
+    add("--rate-limit", type=_or_none(_decimal), default=300, help="requests per second, 0 for none")
     add("--retry-after-format", choices=sorted(RETRY_AFTER_FORMATS), default="seconds")
-    add("--latency", type=float, default=0.0, help="seconds added to every request")
-    add("--latency-jitter", type=float, default=0.0, help="random extra latency, up to")
+    add("--latency", type=_decimal, default=0.0, help="seconds added to every request")
+    add("--latency-jitter", type=_decimal, default=0.0, help="random extra latency, up to")
     for kind in ("error", "throttle", "drop", "truncate", "lost-reply"):
-        add(f"--{kind}-rate", type=float, default=0.0, help=f"probability of {kind} faults")
-    add("--lost-reply-delay", type=float, default=0.0, help="seconds before a lost reply's connection drops")
-    add("--max-faults-per-request", type=int, default=2)
+        add(f"--{kind}-rate", type=_decimal, default=0.0, help=f"probability of {kind} faults")
+    add("--lost-reply-delay", type=_decimal, default=0.0, help="seconds until a lost reply's connection ends")
+    add("--max-faults-per-request", type=_whole, default=2)
     add("--cursor-semantics", choices=sorted(CURSOR_SEMANTICS), default="keyset")
-    add("--events-per-second", type=float, default=0.0, help="live events applied per second")
+    add("--events-per-second", type=_decimal, default=0.0, help="live events applied per second")
     add(
         "--event-mix",
         type=_event_mix,
@@ -95,16 +130,16 @@ def _parser() -> argparse.ArgumentParser:
         metavar="KIND=WEIGHT,...",
         help=f"weights of the event kinds ({', '.join(EVENT_KINDS)}); kinds left out weigh 0",
     )
-    add("--tag-message-rate", type=float, default=0.5, help="chance a tag change comes with a message")
+    add("--tag-message-rate", type=_decimal, default=0.5, help="chance a tag change comes with a message")
     add("--event-tags", type=_tags, default=("lead",), metavar="TAG,...", help="tags events add and remove")
-    add("--event-seed", type=int, default=None, help="seed of the events (default: --seed)")
+    add("--event-seed", type=_whole, default=None, help="seed of the events (default: --seed)")
     add(
         "--message-status-interval",
-        type=float,
+        type=_decimal,
         default=0.2,
         help="seconds between a sent message's status steps (default: %(default)s)",
     )
-    add("--message-failure-rate", type=float, default=0.0, help="probability a sent message fails")
+    add("--message-failure-rate", type=_decimal, default=0.0, help="probability a sent message fails")
     add("--verbose", "-v", action="store_true", help="log every request to stderr")
     return parser
 
@@ -138,10 +173,10 @@ def _settings(args: argparse.Namespace) -> SandboxSettings:
         seed=args.seed,
         token=_token(args.token_file),
         page_size=args.page_size,
-        page_cap=args.page_cap or None,
+        page_cap=args.page_cap,
         pagination=args.pagination,
         tags_semantics=args.tags_semantics,
-        rate_limit=args.rate_limit or None,
+        rate_limit=args.rate_limit,
         retry_after_format=args.retry_after_format,
         error_rate=args.error_rate,
         throttle_rate=args.throttle_rate,

@@ -8,6 +8,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from airflow_provider_callbell.api.filters import parse_tags
 from airflow_provider_callbell.connection import MAX_TOKEN_LENGTH, MIN_TOKEN_LENGTH, token_problem
 
 DEFAULT_TOKEN = "sandbox-token"  # noqa: S105 - public, like moto's fake keys
@@ -177,7 +178,10 @@ class SandboxSettings:
             )
         _check_int("page_size", self.page_size, minimum=1, maximum=10_000)
         if self.page_cap is not None:
-            _check_int("page_cap", self.page_cap, minimum=1)
+            try:
+                _check_int("page_cap", self.page_cap, minimum=1)
+            except ValueError as error:
+                raise ValueError(f"{error}; or None for no cap (0 on the command line)") from None
         _check_choice("pagination", self.pagination, PAGINATION_MODES)
         _check_choice("tags_semantics", self.tags_semantics, TAGS_SEMANTICS)
         if self.rate_limit is not None:
@@ -185,7 +189,8 @@ class SandboxSettings:
             _check_number("rate_limit", self.rate_limit, positive=True, maximum=1_000_000)
             if self.rate_limit < 1:
                 raise ValueError(
-                    f"rate_limit must be >= 1 request a second, or None, got {self.rate_limit!r}"
+                    f"rate_limit must be >= 1 request a second, or None (0 on the command line), "
+                    f"got {self.rate_limit!r}"
                 )
         _check_choice("retry_after_format", self.retry_after_format, RETRY_AFTER_FORMATS)
         self._check_fault_rates()
@@ -235,13 +240,10 @@ class SandboxSettings:
 
 
 def _check_tags(tags: object) -> None:
-    """Check that ``tags`` is a tuple of distinct tags the ``tags`` filter can name."""
+    """Check that ``tags`` is a tuple of distinct tags the ``tags`` filter can name, by its rule."""
     if not isinstance(tags, tuple):
         raise ValueError(f"event_tags must be a tuple of tags, got {tags!r}")
-    for tag in tags:
-        if not isinstance(tag, str) or not tag or tag != tag.strip() or "," in tag:
-            raise ValueError(
-                f"event_tags must hold non-empty tags without commas or edge spaces, got {tag!r}"
-            )
-    if len({tag.lower() for tag in tags}) < len(tags):
-        raise ValueError(f"event_tags must not repeat a tag (case is ignored), got {tags!r}")
+    if tags and parse_tags(tags, argument="event_tags", optional=False) != tags:
+        raise ValueError(
+            f"event_tags must not repeat a tag (case is ignored) nor have spaces around one, got {tags!r}"
+        )

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from decimal import Decimal
+from fractions import Fraction
 from pathlib import Path
 from typing import Any, cast
 
@@ -351,10 +353,27 @@ def test_non_strings_are_named_by_type_not_shown() -> None:
         ({"method": "get"}, "method must be one of"),
         ({"method": "FOO"}, "method must be one of"),
         ({"params": "page=2&x"}, "params must be a mapping of names to texts or numbers"),
-        ({"params": {"page": None}}, r"params\['page'\] must be text or a finite number"),
-        ({"params": {"page": float("nan")}}, r"params\['page'\] must be text or a finite number"),
-        ({"params": {"page": True}}, r"params\['page'\] must be text or a finite number"),
+        (
+            {"params": {"page": None}},
+            r"params\['page'\] must be text or a finite int",
+        ),
+        (
+            {"params": {"page": float("nan")}},
+            r"params\['page'\] must be text or a finite int",
+        ),
+        (
+            {"params": {"page": True}},
+            r"params\['page'\] must be text or a finite int",
+        ),
         ({"params": {"": "1"}}, "params must name each parameter with non-empty text"),
+        pytest.param(
+            {"params": {"page": 10**5000}},
+            r"params\['page'\] holds a number with no exact plain form",
+            id="a 5001-digit int",
+        ),
+        ({"params": {"page": Fraction(1, 3)}}, r"params\['page'\] holds a number with no exact plain form"),
+        ({"json": {1: "a", "1": "b"}}, "json must be what JSON writes .*keys must be texts, got 1"),
+        ({"json": {"a": [{True: 1}]}}, "json must be what JSON writes .*keys must be texts, got True"),
     ],
     ids=_id,
 )
@@ -372,6 +391,14 @@ def test_a_request_is_checked_before_it_is_sent_in_both_hooks(
     with pytest.raises(ValueError, match=message):
         asyncio.run(CallbellAsyncHook().request(call.pop("method"), call.pop("path"), **call))
     assert sandbox.stats.total_requests == 0
+
+
+@pytest.mark.parametrize("page", [2, 2.0, Decimal("2.00"), Fraction(4, 2), "2"], ids=_id)
+def test_a_number_in_params_is_sent_as_written_plainly(sandbox: Any, page: Any) -> None:
+    """``2.0`` goes as ``page=2``, as a custom field's value would be written, not as Python's repr."""
+    second = quick_hook().request("GET", "contacts", params={"page": 2})
+
+    assert quick_hook().request("GET", "contacts", params={"page": page}) == second
 
 
 @pytest.mark.parametrize("body", [{"x": float("nan")}, {"x": {1}}, {1j: 2}], ids=_id)

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any, cast
@@ -288,3 +291,51 @@ def test_tags_spelt_in_two_cases_are_one_tag_as_callbell_matches_them() -> None:
     assert CallbellNewLeadsTrigger(since="2026-01-01", baseline=[], tags=["vip", "VIP"]).serialize()[1][
         "tags"
     ] == ["vip"]
+
+
+def test_a_set_of_tags_is_one_tuple_in_any_process() -> None:
+    """A set has no order, and string hashes differ from one process to the next: the trigger
+    that identifies an asset watcher must serialize the same set the same way in each."""
+    script = (
+        "from airflow_provider_callbell.api.filters import parse_tags;"
+        "print(parse_tags({'lead', 'vip', 'hot', 'new', 'b2b', 'cold'}),"
+        "parse_tags(\"frozenset({'lead', 'vip', 'hot', 'new', 'b2b', 'cold'})\"))"
+    )
+    seen = {
+        subprocess.run(
+            [sys.executable, "-c", script],
+            env={**os.environ, "PYTHONHASHSEED": str(seed)},
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
+        for seed in range(1, 5)
+    }
+    ordered = ("b2b", "cold", "hot", "lead", "new", "vip")
+    assert seen == {f"{ordered} {ordered}\n"}
+
+
+@pytest.mark.parametrize("cleared", [[], (), set(), "[]", "[ ]", "( )", "set()", "frozenset()"], ids=_id)
+def test_every_empty_list_clears_a_contacts_tags(sandbox: Any, cleared: Any) -> None:
+    contact = next(c for c in sandbox.contacts() if c["tags"])
+
+    assert quick_hook().update_contact(contact["uuid"], tags=cleared)["tags"] == []
+
+
+def test_tags_none_is_refused_where_it_would_clear_the_tags(sandbox: Any) -> None:
+    """None means "no filter" everywhere; as a change it would wipe the tags, so it is refused."""
+    contact = next(c for c in sandbox.contacts() if c["tags"])
+    writes: list[Callable[[], object]] = [
+        lambda: quick_hook().update_contact(contact["uuid"], tags=None),
+        lambda: quick_hook().create_contact(phone_number="+39 333 000 4444", name="Ada", tags=None),
+    ]
+    for write in writes:
+        with pytest.raises(ValueError, match=r"tags must be a list of tags, or \[\] to clear them, got None"):
+            write()
+    with pytest.raises(
+        ValueError, match=r"tags must name at least one, e.g. \['lead', 'vip'\]; got ''"
+    ) as caught:
+        quick_hook().update_contact(contact["uuid"], tags="")
+    assert "None" not in str(caught.value)
+    assert sandbox.stats.total_requests == 0
+    assert sandbox.get_contact(contact["uuid"])["tags"] == contact["tags"]

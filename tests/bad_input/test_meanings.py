@@ -91,6 +91,37 @@ def test_output_formats(value: Any) -> None:
         CallbellListContactsOperator(task_id="export", output_path="/tmp/out.data", output_format=value)
 
 
+@pytest.mark.parametrize(
+    ("path", "given", "named"),
+    [
+        ("/data/x.csv", "parquet", "csv"),
+        ("/data/x.jsonl", "json", "jsonl"),
+        ("/data/x.json", "jsonl", "json"),
+        ("s3://bucket/x.PARQUET", "csv", "parquet"),
+    ],
+)
+def test_a_format_that_contradicts_the_suffix_is_refused(path: str, given: str, named: str) -> None:
+    """Readers that go by the suffix would misread the file; an agreeing or unknown suffix is fine."""
+    from airflow_provider_callbell.operators.contacts import CallbellUpsertContactsOperator
+    from airflow_provider_callbell.operators.messages import CallbellSendMessageOperator
+
+    makers: list[tuple[str, Callable[[str, str], object]]] = [
+        ("output", lambda p, f: CallbellListContactsOperator(task_id="t", output_path=p, output_format=f)),
+        ("input", lambda p, f: CallbellUpsertContactsOperator(task_id="t", input_path=p, input_format=f)),
+        (
+            "input",
+            lambda p, f: CallbellSendMessageOperator(task_id="t", input_path=p, input_format=f, text="Hi"),
+        ),
+    ]
+    for side, make in makers:
+        with pytest.raises(
+            ValueError, match=f"{side}_format '{given}' contradicts the suffix .* names {named}"
+        ):
+            make(path, given)
+        assert make(path, named)
+        assert make("/data/x.data", given)
+
+
 @pytest.mark.parametrize("before", ["2026-01-01T00:00:00Z", "2025-12-31T23:00:00Z"])
 def test_a_window_that_holds_no_moment_is_refused(before: str) -> None:
     """From created_after, included, to created_before, excluded: equal bounds hold nothing."""
@@ -255,3 +286,16 @@ def test_reschedule_with_deferrable_says_deferrable_wins(logs: Callable[[], str]
 
     assert sensor.deferrable
     assert "deferrable=True waits in the triggerer, so mode='reschedule' has no effect" in logs()
+
+
+def test_a_fraction_is_a_number_wherever_numbers_are_written(sandbox: CallbellSandbox) -> None:
+    """The README's numbers include Fractions: a custom field holds one written exactly, or refuses it."""
+    from fractions import Fraction
+
+    contact = sandbox.contacts()[0]
+
+    written = quick_hook().update_contact(contact["uuid"], custom_fields={"score": Fraction(1, 4)})
+
+    assert written["customFields"]["score"] == "0.25"
+    with pytest.raises(ValueError, match=r"custom_fields\['score'\] holds a number with no exact plain form"):
+        quick_hook().update_contact(contact["uuid"], custom_fields={"score": Fraction(1, 3)})

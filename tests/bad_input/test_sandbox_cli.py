@@ -13,7 +13,20 @@ from airflow_provider_callbell.sandbox.__main__ import main
     ("arguments", "message"),
     [
         (["--latency", "1e10"], "latency must be >= 0 and <= 60"),
-        (["--latency-jitter", "nan"], "latency_jitter must be a finite number"),
+        (["--latency-jitter", "nan"], "--latency-jitter: expected a number such as 5, 2.5 or 1e3, got 'nan'"),
+        (["--contacts", "\u0663"], "--contacts: expected a whole number in ASCII digits"),
+        (["--contacts", "1_000"], "--contacts: expected a whole number in ASCII digits"),
+        (["--port", "\u0663\u0660\u0660\u0660"], "--port: expected a port from 0 to 65535"),
+        (["--rate-limit", "1e-400"], "--rate-limit: expected a number such as"),  # not 0: no limit
+        (["--rate-limit", "1_000"], "--rate-limit: expected a number such as"),
+        (["--event-mix", "message=1_0"], "--event-mix: expected KIND=WEIGHT"),
+        (["--event-tags", "lead,,vip"], "--event-tags: expected TAG,... without blank entries"),
+        (["--event-tags", "lead,Lead"], "event_tags must not repeat a tag"),
+        (
+            ["--event-tags", "'lead'"],
+            "event_tags must be non-blank printable strings",
+        ),
+        (["--page-cap", "-1"], "page_cap must be >= 1, got -1; or None for no cap (0 on the command line)"),
         (["--port", "-1"], "expected a port from 0 to 65535"),
         (["--port", "70000"], "expected a port from 0 to 65535"),
         (["--host", "256.1.1.1", "--port", "0"], "cannot listen on 256.1.1.1:0"),
@@ -21,7 +34,7 @@ from airflow_provider_callbell.sandbox.__main__ import main
         (["--contacts", "100000000000"], "contacts must be <= 10,000,000"),
         (["--page-size", "100000"], "page_size must be <= 10,000"),
         (["--rate-limit", "0.0001"], "rate_limit must be >= 1 request a second"),
-        (["--events-per-second", "inf"], "events_per_second must be a finite number"),
+        (["--events-per-second", "1e400"], "events_per_second must be a finite number"),
         (["--max-faults-per-request", "100000"], "max_faults_per_request must be <= 1,000"),
     ],
 )

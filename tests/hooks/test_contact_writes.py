@@ -64,10 +64,13 @@ def test_delete(sandbox: CallbellSandbox) -> None:
         ({}, "at least one change"),
         ({"tagz": ["x"]}, "contact changes must be among .*tags.* got tagz"),
         ({"tags": "a,,b"}, "tags must be non-blank"),
-        ({"custom_fields": {"score": {"a": 1}}}, r"custom_fields\['score'\] must be text, a finite number"),
+        (
+            {"custom_fields": {"score": {"a": 1}}},
+            r"custom_fields\['score'\] must be text, a finite int",
+        ),
         (
             {"custom_fields": {"score": float("nan")}},
-            r"custom_fields\['score'\] must be text, a finite number",
+            r"custom_fields\['score'\] must be text, a finite int",
         ),
         ({"custom_fields": {"": "x"}}, "custom_fields must map field names"),
         ({"note": "x" * 1001}, "note must hold at most 1000"),
