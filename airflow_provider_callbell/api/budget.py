@@ -45,6 +45,10 @@ PARTY_TTL_MS = 5_000
 BEAT_SECONDS = 0.25
 #: Alone, a hook takes at most this part of the budget, however few hooks it saw sharing it.
 MIN_PARTIES = 4
+#: Seconds a Redis has to connect and to answer each command, and the retries of one that did
+#: not (a few seconds in all); past them the hook goes alone.
+REDIS_TIMEOUT = 2.0
+REDIS_RETRIES = 2
 
 # KEYS: the hooks drawing from the budget, the budget's window. ARGV: this hook, how long
 # a hook counts, how long the window's requests are kept. On Redis's clock, like the window.
@@ -283,21 +287,42 @@ def redis_client(conn_id: str) -> redis.Redis:
         ) from None
     from airflow.providers.common.compat.sdk import AirflowNotFoundException
 
+    hook = RedisHook(redis_conn_id=conn_id)
     try:
-        client = RedisHook(redis_conn_id=conn_id).get_conn()  # type: ignore[no-untyped-call]
+        conn = hook.get_connection(conn_id)
     except AirflowNotFoundException:
-        client = None
-    if client is None:
+        conn = None
+    if conn is None:
         raise CallbellConfigurationError(
             f"rate_limit_redis_conn_id names {conn_id!r}, which is no Airflow connection: create a "
             "redis connection of that id, or remove the extra for a limit per hook"
         )
+    if conn.conn_type != "redis" or not conn.host or not conn.port:
+        # another service's connection would get its password, or the Callbell token, as Redis AUTH
+        raise CallbellConfigurationError(
+            f"rate_limit_redis_conn_id names {conn_id!r}, a {conn.conn_type!r} connection"
+            f"{'' if conn.conn_type != 'redis' else ' without a host and a port'}: name a redis "
+            "connection with a host and a port, such as the Celery broker's"
+        )
+    client = hook.get_conn()  # type: ignore[no-untyped-call]
     if not isinstance(client, redis.Redis):
         raise CallbellConfigurationError(
             f"rate_limit_redis_conn_id names {conn_id!r}, a Redis cluster: the request budget needs "
             "a single Redis server (or one behind a proxy), such as the Celery broker"
         )
+    # The Redis provider sets no timeouts (redis-py 8 waits 5 s, older ones for ever), and redis-py
+    # retries a timeout 10 times: a Redis that never answers would hold a request for minutes.
+    client.connection_pool.connection_kwargs.update(
+        socket_timeout=REDIS_TIMEOUT, socket_connect_timeout=REDIS_TIMEOUT
+    )
+    client.set_retry(redis.retry.Retry(_redis_backoff(), REDIS_RETRIES))
     return client
+
+
+def _redis_backoff() -> redis.backoff.AbstractBackoff:
+    import redis.backoff
+
+    return redis.backoff.ExponentialBackoff(cap=1.0, base=0.1)
 
 
 #: The options of a sync client that an asyncio client takes too, besides ``ssl``.
@@ -314,7 +339,11 @@ def async_redis_client(conn_id: str) -> redis.asyncio.Redis:
     """:func:`redis_client` for asyncio code, set up from the same connection in the same way."""
     import redis
     import redis.asyncio
+    import redis.asyncio.retry
 
     pool = redis_client(conn_id).connection_pool
     options = {name: value for name, value in pool.connection_kwargs.items() if name in _ASYNC_OPTIONS}
-    return redis.asyncio.Redis(ssl=issubclass(pool.connection_class, redis.SSLConnection), **options)
+    retry = redis.asyncio.retry.Retry(_redis_backoff(), REDIS_RETRIES)
+    return redis.asyncio.Redis(
+        ssl=issubclass(pool.connection_class, redis.SSLConnection), retry=retry, **options
+    )

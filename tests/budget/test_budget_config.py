@@ -48,7 +48,9 @@ def test_no_redis_conn_id_is_a_limit_per_hook(monkeypatch: pytest.MonkeyPatch, v
 def test_the_redis_conn_id_is_a_known_extra(
     monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
-    monkeypatch.setenv("AIRFLOW_CONN_BUDGET_REDIS", json.dumps({"conn_type": "redis", "host": "127.0.0.1"}))
+    monkeypatch.setenv(
+        "AIRFLOW_CONN_BUDGET_REDIS", json.dumps({"conn_type": "redis", "host": "127.0.0.1", "port": 6379})
+    )
     connect(monkeypatch, rate_limit_redis_conn_id="budget_redis", max_requests_per_second=250)
     caplog.set_level(logging.WARNING)
 
@@ -79,6 +81,31 @@ def test_a_redis_connection_that_does_not_exist_fails_before_any_request(
 
     with pytest.raises(CallbellConfigurationError, match=message):
         asyncio.run(first_page())
+
+
+@pytest.mark.parametrize(
+    ("redis", "what"),
+    [
+        ("callbell_default", "a 'callbell' connection"),
+        ({"conn_type": "http", "host": "127.0.0.1", "port": 6379, "password": "other-secret"}, "a 'http'"),
+        ({"conn_type": "redis", "host": "127.0.0.1"}, "a 'redis' connection without a host and a port"),
+    ],
+    ids=["the Callbell connection itself", "another service's", "no port"],
+)
+def test_a_redis_conn_id_naming_no_usable_redis_fails_before_any_request(
+    monkeypatch: pytest.MonkeyPatch, redis: Any, what: str
+) -> None:
+    """Another service's connection would get its password (or the Callbell token) as Redis AUTH."""
+    if isinstance(redis, dict):
+        monkeypatch.setenv("AIRFLOW_CONN_OTHER", json.dumps(redis))
+    connect(monkeypatch, rate_limit_redis_conn_id=redis if isinstance(redis, str) else "other")
+
+    with pytest.raises(
+        CallbellConfigurationError, match=f"rate_limit_redis_conn_id names '.*', {what}"
+    ) as caught:
+        CallbellHook().budget  # noqa: B018
+    assert TOKEN not in str(caught.value)
+    assert "other-secret" not in str(caught.value)
 
 
 def test_the_account_key_is_a_digest_holding_no_piece_of_the_token() -> None:

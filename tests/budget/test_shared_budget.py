@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import asyncio
 import os
+import socket
 import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
+from airflow_provider_callbell.api import budget as budget_module
 from airflow_provider_callbell.api.budget import KEY_PREFIX, SharedBudget, account_key
 from airflow_provider_callbell.hooks.callbell import CallbellHook
 from airflow_provider_callbell.hooks.callbell_async import CallbellAsyncHook
@@ -145,6 +148,32 @@ def test_a_hook_that_never_reaches_redis_takes_a_quarter_of_the_budget(
     assert "its share of 100 (Redis never answered)" in caplog.text
     assert account.stats.max_requests_per_second <= BUDGET / 4 + 2
     assert elapsed >= 0.9 * (account.stats.total_requests - BUDGET / 4) / (BUDGET / 4)
+
+
+def test_a_redis_that_never_answers_is_left_after_its_timeout(
+    account: CallbellSandbox, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A Redis that accepts connections and never answers held every request for ever: the
+    Redis provider sets no timeout. Past REDIS_TIMEOUT the hooks go alone, sync and async."""
+    monkeypatch.setattr(budget_module, "REDIS_TIMEOUT", 0.3)
+    with socket.create_server(("127.0.0.1", 0)) as silent:  # the kernel accepts; nothing answers
+        for name, value in connection_env(account, silent.getsockname()[1], BUDGET).items():
+            monkeypatch.setenv(name, value)
+
+        walked = [contact["uuid"] for contact in CallbellHook().iter_contacts()]
+
+        async def first_page() -> Any:
+            hook = CallbellAsyncHook()
+            try:
+                return await hook.request("GET", "contacts")
+            finally:
+                await hook.aclose()
+
+        page = asyncio.run(first_page())
+
+    assert sorted(walked) == sorted(contact["uuid"] for contact in account.contacts())
+    assert len(page["contacts"]) == 20
+    assert caplog.text.count("cannot be reached (TimeoutError)") == 2
 
 
 def test_sync_and_async_hooks_and_writes_draw_from_one_budget(
