@@ -413,20 +413,33 @@ def _ascii_host(host: str) -> str:
         return host
 
 
-def _private_host_problem(host: str) -> str | None:
-    """Why Callbell's servers, which fetch the media, could not reach ``host``; ``None`` if they may."""
+def is_public_host(host: str) -> bool:
+    """Whether ``host`` names a machine of the public internet: neither this one nor one of a
+    private network (by address, or by a name without a dot or under ``.local``, ``.internal``...)."""
+    host = _ascii_host(host).rstrip(".").lower()  # IDNA maps other full stops (U+3002) to "."
+    address = _ip_address(host)
+    if address is None:
+        return "." in host and host.rpartition(".")[2] not in _PRIVATE_DOMAINS
+    embedded = _embedded_ipv4(address)
+    return bool(address.is_global and (embedded is None or embedded.is_global))
+
+
+def _ip_address(host: str) -> Any:
     import ipaddress
 
-    host = _ascii_host(host).rstrip(".").lower()  # IDNA maps other full stops (U+3002) to "."
     try:
-        address = ipaddress.ip_address(host)
+        return ipaddress.ip_address(host)
     except ValueError:
-        if "." not in host or host.rpartition(".")[2] in _PRIVATE_DOMAINS:
-            return f"{host!r} is not a public host name (Callbell's servers fetch the media)"
         return None
-    embedded = _embedded_ipv4(address)
-    public = address.is_global and (embedded is None or embedded.is_global)
-    return None if public else f"{host!r} is not a public address (Callbell's servers fetch the media)"
+
+
+def _private_host_problem(host: str) -> str | None:
+    """Why Callbell's servers, which fetch the media, could not reach ``host``; ``None`` if they may."""
+    if is_public_host(host):
+        return None
+    host = _ascii_host(host).rstrip(".").lower()
+    what = "host name" if _ip_address(host) is None else "address"
+    return f"{host!r} is not a public {what} (Callbell's servers fetch the media)"
 
 
 def _embedded_ipv4(address: Any) -> Any:

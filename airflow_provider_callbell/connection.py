@@ -16,7 +16,13 @@ from urllib.parse import SplitResult, urlsplit
 from airflow_provider_callbell import __version__
 from airflow_provider_callbell.api.secrets import conceal
 from airflow_provider_callbell.arguments import conn_id as conn_id_rule
-from airflow_provider_callbell.arguments import host_problem, number_between, unique_names, whole_number
+from airflow_provider_callbell.arguments import (
+    host_problem,
+    is_public_host,
+    number_between,
+    unique_names,
+    whole_number,
+)
 
 if TYPE_CHECKING:
     from airflow.providers.common.compat.sdk import Connection
@@ -203,7 +209,7 @@ def base_url_of(conn: Connection, conn_id: str) -> str:
     elif "://" not in host and ":" in host and conn.port is not None:
         problem = "it names a port, and so does the connection's port field: give it once"
     else:
-        problem = _url_problem(url)
+        problem = _url_problem(url) or _destination_problem(url)
     if problem:
         from airflow_provider_callbell.exceptions import CallbellConfigurationError
 
@@ -242,6 +248,22 @@ def _parts_problem(parts: SplitResult) -> str | None:
         "its path holds an empty segment (//)": "" in parts.path.split("/")[1:],
     }
     return host_problem(parts) or next((problem for problem, found in problems.items() if found), None)
+
+
+def _destination_problem(url: str) -> str | None:
+    """What is wrong with sending the token to this valid URL: in clear text over the internet, or
+    to a path of Callbell's host where no API answers."""
+    parts = urlsplit(url)
+    if parts.scheme.lower() == "http" and is_public_host(parts.hostname or ""):
+        return (
+            f"http:// would send the API token in clear text to {parts.hostname!r}, a public host: use "
+            "https:// (plain http is for this machine and private networks, such as the sandbox)"
+        )
+    if _is_callbell(url) and parts.path != urlsplit(DEFAULT_BASE_URL).path:
+        return (
+            f"Callbell's API is at {DEFAULT_BASE_URL}, where the path {parts.path or '/'!r} answers nothing"
+        )
+    return None
 
 
 def _is_callbell(base_url: str) -> bool:
@@ -372,6 +394,14 @@ class ClientConfig:
     @classmethod
     def of(cls, conn: Connection, overrides: Mapping[str, float], conn_id: str) -> ClientConfig:
         """Settings from ``overrides`` (checked hook arguments), else the extras, else defaults."""
+        if conn.conn_type not in (None, "", CONN_TYPE):
+            from airflow_provider_callbell.exceptions import CallbellConfigurationError
+
+            # its password, another service's secret, would go to Callbell as the API token
+            raise CallbellConfigurationError(
+                f"The connection {conn_id!r} is a {conn.conn_type!r} connection, not a {CONN_TYPE!r} one: "
+                "give the id of a Callbell connection"
+            )
         token = token_of(conn, conn_id)
         # Before anything else is checked: a message about a field would quote it.
         _check_token_is_in_place(conn, token, conn_id)

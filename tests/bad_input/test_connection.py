@@ -75,6 +75,11 @@ def use(monkeypatch: pytest.MonkeyPatch, **connection: Any) -> None:
         ("http://[::1]:/v1", "the port '' is no port number"),
         ("https://api.callbell.eu//v1", r"an empty segment \(//\)"),
         ("2001:db8::1", "an IPv6 address goes in brackets"),
+        ("http://api.callbell.eu/v1", "http:// would send the API token in clear text to 'api.callbell.eu'"),
+        ("http://8.8.8.8:8080/v1", "in clear text to '8.8.8.8', a public host: use https://"),
+        ("HTTP://proxy.example.com/v1", "in clear text to 'proxy.example.com'"),
+        ("https://api.callbell.eu", "Callbell's API is at https://api.callbell.eu/v1, where the path '/'"),
+        ("https://API.callbell.eu./v2", "where the path '/v2' answers nothing"),
     ],
 )
 def test_hosts_that_cannot_work(monkeypatch: pytest.MonkeyPatch, host: str, problem: str) -> None:
@@ -103,6 +108,7 @@ def test_hosts_that_cannot_work(monkeypatch: pytest.MonkeyPatch, host: str, prob
         ({"host": "http://127.0.0.1:8765/v1", "schema": "v2"}, "schema would be ignored"),
         ({"host": "http://127.0.0.1/v1", "port": 1, "schema": "v2"}, "port and schema would be ignored"),
         ({"host": "api.callbell.eu", "schema": "/"}, "its schema '/' names no path"),
+        ({"host": "api.callbell.eu", "schema": "v2"}, "where the path '/v2' answers nothing"),
         ({"host": "api.callbell.eu", "schema": "//"}, "names no path"),
         ({"schema": "v2"}, "has no host, so its schema would be ignored for https://api.callbell.eu/v1"),
         ({"port": 8443}, "has no host, so its port would be ignored"),
@@ -120,6 +126,40 @@ def test_connection_fields_that_would_be_ignored(fields: dict[str, Any], problem
     conn = Connection(conn_id="callbell_default", conn_type="callbell", **fields)
     with pytest.raises(CallbellConfigurationError, match=problem):
         base_url_of(conn, "callbell_default")
+
+
+@pytest.mark.parametrize(
+    "host",
+    [
+        "http://127.0.0.1:8765/v1",
+        "http://[::1]:8765/v1",
+        "http://sandbox:8765/v1",
+        "http://10.20.30.40/v1",
+        "http://callbell.internal/api",
+        "https://proxy.example.com/callbell/v1",
+        "https://api.callbell.eu/v1",
+    ],
+)
+def test_plain_http_is_for_this_machine_and_private_networks(host: str) -> None:
+    from airflow.providers.common.compat.sdk import Connection
+
+    from airflow_provider_callbell.connection import base_url_of
+
+    assert base_url_of(Connection(conn_id="c", conn_type="callbell", host=host), "c") == host
+
+
+@pytest.mark.parametrize("conn_type", ["http", "slack", "redis"])
+def test_a_connection_of_another_type_is_refused_before_its_password_is_sent(
+    monkeypatch: pytest.MonkeyPatch, conn_type: str
+) -> None:
+    """Its password, another service's secret, would go to Callbell as the API token."""
+    use(monkeypatch, conn_type=conn_type, host="http://127.0.0.1:9/v1")
+    refusal = f"The connection 'callbell_default' is a '{conn_type}' connection, not a 'callbell' one"
+
+    for hook in (CallbellHook(), CallbellAsyncHook()):
+        with pytest.raises(CallbellConfigurationError, match=refusal) as caught:
+            hook.config if isinstance(hook, CallbellHook) else asyncio.run(hook.config())
+        assert TOKEN[:6] not in str(caught.value)
 
 
 def test_a_host_name_takes_the_port_and_schema_fields() -> None:

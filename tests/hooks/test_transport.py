@@ -516,10 +516,10 @@ def test_both_hooks_go_through_the_proxy_the_environment_names(
     for name in ("NO_PROXY", "no_proxy", "HTTPS_PROXY", "https_proxy", "ALL_PROXY", "all_proxy"):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("HTTP_PROXY", server.url().removesuffix("/v1"))
-    use(monkeypatch, "http://api.callbell-proxytest.example/v1")
+    use(monkeypatch, "http://api.callbell-proxytest.test/v1")
 
     assert send(kind, "contacts", []) == {"ok": True}
-    assert asked == ["http://api.callbell-proxytest.example/v1/contacts"]
+    assert asked == ["http://api.callbell-proxytest.test/v1/contacts"]
 
 
 @pytest.mark.parametrize("kind", HOOKS)
