@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import hmac
 import time
 from typing import TYPE_CHECKING
@@ -16,6 +15,7 @@ from airflow_provider_callbell.sandbox.faults import (
     FaultInjector,
     FaultKind,
     fault_response,
+    request_key,
     truncate,
 )
 from airflow_provider_callbell.sandbox.responses import (
@@ -100,10 +100,9 @@ class SandboxApp:
         """The fault ``request`` meets, if any; a retried write is the same request."""
         if not _is_faulty_path(path):
             return None
-        if request.method == "GET":
-            return self._faults.draw(settings, f"GET {request.target}", write=False)
-        digest = hashlib.sha256(request.body).hexdigest()
-        return self._faults.draw(settings, f"{request.method} {request.target} {digest}", write=True)
+        write = request.method != "GET"
+        key = request_key(request.method, request.target, request.body if write else b"")
+        return self._faults.draw(settings, key, write=write)
 
     def _dispatch(self, request: Request, target: SplitResult, settings: SandboxSettings) -> Response:
         handler, params = self._endpoints.resolve(request.method, target.path)

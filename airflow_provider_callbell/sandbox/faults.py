@@ -12,8 +12,9 @@ that lands on the other one's share is no fault.
 from __future__ import annotations
 
 import enum
+import hashlib
 import threading
-from collections import Counter
+from collections import Counter, OrderedDict
 from dataclasses import dataclass, replace
 from http import HTTPStatus
 from typing import TYPE_CHECKING
@@ -31,6 +32,9 @@ if TYPE_CHECKING:
     from airflow_provider_callbell.sandbox.settings import SandboxSettings
 
 _ERROR_STATUSES = (500, 502, 503)
+#: How many faulted requests the per-request bound remembers, the one least recently
+#: seen going first: a client sending ever new requests cannot grow the injector.
+REMEMBERED_REQUESTS = 100_000
 _THROTTLE_DELAY = 1.0
 #: A connection closed without an answer.
 DROPPED = Response(0, delivery=Delivery.DROP)
@@ -79,14 +83,21 @@ class FaultInjector:
         self._lock = threading.Lock()
         self._faults = seeded_random("faults", seed)
         self._jitter = seeded_random("latency", seed)
-        self._per_request: Counter[str] = Counter()
+        self._per_request: OrderedDict[bytes, int] = OrderedDict()
         self._per_kind: Counter[FaultKind] = Counter()
 
-    def draw(self, settings: SandboxSettings, request_key: str, *, write: bool) -> Fault | None:
-        """Decide whether the request identified by ``request_key`` fails.
+    @property
+    def remembered(self) -> int:
+        """How many requests' fault counts are kept (at most :data:`REMEMBERED_REQUESTS`)."""
+        with self._lock:
+            return len(self._per_request)
 
-        A request key gets at most ``settings.max_faults_per_request`` faults
-        in the injector's lifetime, so a client that retries gets through.
+    def draw(self, settings: SandboxSettings, key: bytes, *, write: bool) -> Fault | None:
+        """Decide whether the request whose :func:`request_key` is ``key`` fails.
+
+        A request gets at most ``settings.max_faults_per_request`` faults,
+        so a client that retries gets through; the count is kept for the
+        :data:`REMEMBERED_REQUESTS` requests last faulted or refused a fault.
         ``write`` tells a write, which a lost reply may hit, from a read,
         which truncation may spoil.
         """
@@ -94,15 +105,23 @@ class FaultInjector:
         if not any(rate for _, rate in rates):
             return None
         with self._lock:
-            if self._per_request[request_key] >= settings.max_faults_per_request:
+            faults = self._per_request.get(key, 0)
+            if faults:
+                self._per_request.move_to_end(key)
+            if faults >= settings.max_faults_per_request:
                 return None
             kind = _pick(rates, self._faults.random())
             if kind is None:
                 return None
-            self._per_request[request_key] += 1
+            self._remember(key, faults + 1)
             ordinal = self._per_kind[kind]
             self._per_kind[kind] += 1
             return Fault(kind, ordinal)
+
+    def _remember(self, key: bytes, faults: int) -> None:
+        self._per_request[key] = faults  # a known key was moved to the end already
+        if len(self._per_request) > REMEMBERED_REQUESTS:
+            self._per_request.popitem(last=False)
 
     def latency(self, settings: SandboxSettings) -> float:
         """Seconds to wait before answering: the latency plus random jitter."""
@@ -110,6 +129,13 @@ class FaultInjector:
             return settings.latency
         with self._lock:
             return settings.latency + self._jitter.uniform(0, settings.latency_jitter)
+
+
+def request_key(method: str, target: str, body: bytes) -> bytes:
+    """A fixed-size digest of a request, for :meth:`FaultInjector.draw`."""
+    # The body's digest has a fixed length, a method no space: the parts cannot run together.
+    named = hashlib.sha256(body).digest() + f"{method} {target}".encode()
+    return hashlib.sha256(named).digest()
 
 
 def _pick(rates: tuple[tuple[FaultKind, float], ...], draw: float) -> FaultKind | None:

@@ -11,6 +11,8 @@ from typing import TYPE_CHECKING, Any
 import pytest
 import requests
 
+from airflow_provider_callbell.sandbox import SandboxSettings, faults
+from airflow_provider_callbell.sandbox.faults import FaultInjector, request_key
 from airflow_provider_callbell.sandbox.traffic import RateLimiter
 from tests.sandbox.client import ApiClient
 
@@ -219,3 +221,40 @@ def test_latency(make_sandbox: MakeSandbox, latency: float, jitter: float) -> No
     elapsed = time.perf_counter() - started
 
     assert latency <= elapsed < latency + jitter + 0.5
+
+
+def test_a_request_is_remembered_by_a_digest_of_fixed_size() -> None:
+    long_read = request_key("GET", "/v1/contacts?pad=" + "x" * 60_000, b"")
+    big_write = request_key("POST", "/v1/contacts", b"{" + b" " * 60_000 + b"}")
+
+    assert len(long_read) == len(big_write) == len(request_key("GET", "/v1/contacts", b"")) == 32
+    # The parts cannot run together: a target's end moved into the body is another request.
+    assert request_key("POST", "/v1/a b", b"c") != request_key("POST", "/v1/a", b"b c")
+
+
+def test_the_fault_counts_kept_are_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(faults, "REMEMBERED_REQUESTS", 3)
+    injector = FaultInjector(seed=0)
+    settings = SandboxSettings(error_rate=1.0, max_faults_per_request=2)
+
+    sizes = []
+    for number in range(10):
+        assert injector.draw(settings, request_key("GET", f"/v1/contacts?x={number}", b""), write=False)
+        sizes.append(injector.remembered)
+
+    assert sizes == [1, 2, 3, 3, 3, 3, 3, 3, 3, 3]
+
+
+def test_recent_requests_keep_their_fault_budget_past_the_bound(
+    make_sandbox: MakeSandbox, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(faults, "REMEMBERED_REQUESTS", 3)
+    client = ApiClient(make_sandbox(contacts=5, error_rate=1.0, max_faults_per_request=1))
+
+    first_tries = [outcome(client, "/contacts", x=number)[:3] for number in range(10)]
+    retries = [outcome(client, "/contacts", x=number)[:3] for number in (9, 7, 10, 7, 9, 8)]
+
+    assert first_tries == ["500", "502", "503"] * 3 + ["500"]
+    # 7, 8 and 9 are remembered, so their retries get through; retried, 7 is recent again:
+    # the new 10 pushes 8 out, not 7, and 8 fails once more.
+    assert retries == ["200", "200", "502", "200", "200", "503"]
