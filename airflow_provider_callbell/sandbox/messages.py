@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 from airflow_provider_callbell.sandbox.catalog import ISO_FORMAT, random_hex_uuid, seeded_random
 from airflow_provider_callbell.sandbox.payloads import PayloadError
-from airflow_provider_callbell.sandbox.records import phone_key
+from airflow_provider_callbell.sandbox.records import check_unicode, phone_key
 from airflow_provider_callbell.sandbox.store import ContactConflictError
 from airflow_provider_callbell.sandbox.templates import render
 from airflow_provider_callbell.sandbox.windows import CustomerWindows
@@ -169,7 +169,9 @@ class MessageBook:
 
         Raises:
             KeyError: no contact has ``uuid``.
+            ValueError: ``text`` is not valid Unicode.
         """
+        check_unicode({"text": text})
         with self._store.lock:
             record = self._customer_wrote(uuid)
             return self._add(

@@ -10,6 +10,8 @@ import json
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
+from airflow_provider_callbell.sandbox.records import check_unicode
+
 if TYPE_CHECKING:
     from airflow_provider_callbell.sandbox.catalog import Catalog
 
@@ -31,7 +33,7 @@ class PayloadError(ValueError):
 
 
 def parse_object(body: bytes) -> dict[str, Any]:
-    """Parse a request body that must be a JSON object."""
+    """Parse a request body that must be a JSON object, whose every text is valid Unicode."""
     try:
         value = json.loads(body)
     except ValueError as error:
@@ -40,6 +42,7 @@ def parse_object(body: bytes) -> dict[str, Any]:
         raise PayloadError("Malformed JSON body: nested too deeply") from error
     if not isinstance(value, dict):
         raise PayloadError("Request body must be a JSON object")
+    check_unicode(value, PayloadError)
     return value
 
 

@@ -316,6 +316,13 @@ class _SandboxServer(ThreadingHTTPServer):
                 connection.shutdown(socket.SHUT_RDWR)
 
 
+def _tag_list(tags: object) -> list[str]:
+    """``tags`` as a contact holds them; a string is refused, not split into its letters."""
+    if not isinstance(tags, list | tuple) or not all(isinstance(tag, str) for tag in tags):
+        raise ValueError(f"tags must be a list or tuple of strings, got {tags!r}")
+    return list(tags)
+
+
 class CallbellSandbox:
     """A local, Callbell-compatible API server for tests, demos and benchmarks.
 
@@ -528,10 +535,12 @@ class CallbellSandbox:
         written yet: see :meth:`receive_message`.
 
         Raises:
-            ValueError: the uuid or phone number belongs to another contact,
-                or the account holds ``contact_capacity`` contacts.
+            ValueError: ``tags`` is no list or tuple of strings, a field holds
+                text that is not valid Unicode, the uuid or phone number belongs
+                to another contact, or the account holds ``contact_capacity``
+                contacts.
         """
-        values: dict[str, Any] = {"name": name, "source": source, "tags": list(tags)}
+        values: dict[str, Any] = {"name": name, "source": source, "tags": _tag_list(tags)}
         if phoneNumber is not None:
             values["phoneNumber"] = phoneNumber
         if createdAt is not None:
@@ -546,8 +555,12 @@ class CallbellSandbox:
 
         Raises:
             KeyError: no contact has ``uuid``.
-            ValueError: ``fields`` change the uuid or reuse a phone number.
+            ValueError: ``tags`` is no list or tuple of strings, a field holds
+                text that is not valid Unicode, or ``fields`` change the uuid or
+                reuse a phone number.
         """
+        if "tags" in fields:
+            fields["tags"] = _tag_list(fields["tags"])
         record = self._store.update(uuid, lambda contact: contact.update(fields), touch=touch)
         return record.decode()
 

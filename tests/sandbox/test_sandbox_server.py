@@ -140,6 +140,43 @@ def test_python_api_add_update_get(make_sandbox: MakeSandbox) -> None:
         sandbox.delete_contact(added["uuid"])
 
 
+def test_python_api_tags_are_a_list_or_tuple_of_strings(make_sandbox: MakeSandbox) -> None:
+    sandbox = make_sandbox(contacts=3)
+    uuid = sandbox.contacts()[0]["uuid"]
+    before = sandbox.contacts()
+
+    for tags in ("vip", ["vip", 1], None, {"vip"}):
+        with pytest.raises(ValueError, match=r"^tags must be a list or tuple of strings, got "):
+            sandbox.add_contact(name="Tagged", tags=tags)  # type: ignore[arg-type]
+        with pytest.raises(ValueError, match=r"^tags must be a list or tuple of strings, got "):
+            sandbox.update_contact(uuid, tags=tags)
+
+    assert sandbox.contacts() == before
+    assert sandbox.add_contact(name="Tagged", tags=("vip", "lead"))["tags"] == ["vip", "lead"]
+    assert sandbox.update_contact(uuid, tags=("abc",))["tags"] == ["abc"]
+
+
+def test_python_api_refuses_text_that_is_not_unicode(make_sandbox: MakeSandbox) -> None:
+    sandbox = make_sandbox(contacts=3)
+    uuid = sandbox.contacts()[0]["uuid"]
+    before = sandbox.contacts()
+    lone = r" \(not valid Unicode: it holds a lone surrogate\)$"
+
+    with pytest.raises(ValueError, match=r"^Invalid field: name" + lone):
+        sandbox.add_contact(name="\ud800")
+    with pytest.raises(ValueError, match=r"^Invalid field: customFields\.City" + lone):
+        sandbox.add_contact(name="Ada", customFields={"City": "Rome \udc00"})
+    with pytest.raises(ValueError, match=r"^Invalid field: tags\[0\]" + lone):
+        sandbox.update_contact(uuid, tags=["\udfff"])
+    with pytest.raises(ValueError, match=r"^Invalid field: note" + lone):
+        sandbox.update_contact(uuid, note="\ud800")
+    with pytest.raises(ValueError, match=r"^Invalid field: text" + lone):
+        sandbox.receive_message(uuid, "Hi \ud800")
+
+    assert sandbox.contacts() == before
+    assert sandbox.messages() == []
+
+
 def test_teams(make_sandbox: MakeSandbox) -> None:
     teams = make_sandbox(contacts=1, seed=8).teams
 
