@@ -605,6 +605,11 @@ def phone_number(value: Any, name: str) -> str:
     return given
 
 
+def phone_key(number: str) -> str:
+    """A phone number's digits: formatting never tells two numbers apart (nor ``00`` from ``+``)."""
+    return "".join(char for char in international(number.strip()) if char.isdigit())
+
+
 def _python_literal(value: str) -> Any:
     """The Python literal ``value`` writes (a template renders lists, tuples and mappings so),
     never strings joined because a comma is missing between them (``"['a' 'b']"``)."""

@@ -19,6 +19,7 @@ from airflow_provider_callbell.arguments import (
     identifier,
     is_finite_number,
     no_controls,
+    phone_key,
     phone_number,
     plain_number,
     visible,
@@ -35,9 +36,9 @@ _EMPTY_LIST = re.compile(r"\[\s*\]|\(\s*\)|(?:frozen)?set\(\)")
 CHANGEABLE = ("name", "tags", "custom_fields", "assigned_user", "unassign_user", "team_uuid", "note")
 
 
-def single_contact(document: Any, uuid: str | None = None) -> Contact:
+def single_contact(document: Any, uuid: str | None = None, *, phone: str | None = None) -> Contact:
     """The contact of a one-contact answer, ``{"contact": {...}}`` or ``{"contact": [{...}]}``;
-    the one with ``uuid`` when the request named it."""
+    the one with ``uuid``, or with the ``phone`` number, when the request named it."""
     contact = document.get("contact") if isinstance(document, Mapping) else None
     if isinstance(contact, list) and len(contact) == 1:
         contact = contact[0]
@@ -47,6 +48,11 @@ def single_contact(document: Any, uuid: str | None = None) -> Contact:
     if uuid is not None and contact["uuid"] != uuid:
         raise CallbellInvalidResponseError(
             f"Callbell answered a request for contact {uuid} with another contact ({contact['uuid']})"
+        )
+    if phone is not None and phone_key(str(contact.get("phoneNumber") or "")) != phone_key(phone):
+        raise CallbellInvalidResponseError(
+            f"Callbell answered a lookup of the phone number …{phone_key(phone)[-2:]} with a contact "
+            f"({contact['uuid']}) of another number"
         )
     return contact
 
@@ -174,7 +180,7 @@ def create_contact(
 
     def find() -> Lookup[Contact]:
         try:
-            return single_contact((yield lookup))
+            return single_contact((yield lookup), phone=body["identifier"])
         except CallbellNotFoundError:
             return None
 

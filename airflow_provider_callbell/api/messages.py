@@ -275,7 +275,7 @@ def send_message(message: OutgoingMessage, key: str, *, now: datetime | None = N
 
 def _message_with_key(message: OutgoingMessage, key: str, since: datetime) -> Lookup[dict[str, Any]]:
     try:
-        contact = single_contact((yield phone_lookup(message.to, message.channel_uuid)))
+        contact = single_contact((yield phone_lookup(message.to, message.channel_uuid)), phone=message.to)
         for page in count(1):
             document = yield Get(f"contacts/{quote(contact['uuid'], safe='')}/messages", {"page": str(page)})
             recent = [item for item in _messages(document) if _created(item) >= since]

@@ -357,7 +357,8 @@ class CallbellHook(BaseHook):
         """
         number = _phone_number(phone_number, "phone_number")
         lookup = contact_writes.phone_lookup(number, optional_identifier(channel_uuid, "channel_uuid"))
-        return contact_writes.single_contact(self.request("GET", lookup.path, params=lookup.params))
+        answer = self.request("GET", lookup.path, params=lookup.params)
+        return contact_writes.single_contact(answer, phone=number)
 
     def write(self, write: Write[T]) -> T:
         """Send one write with retries, never applying it twice.

@@ -14,7 +14,8 @@ from collections.abc import Mapping
 from typing import Any
 
 from airflow_provider_callbell.api.messages import MESSAGE_PARTS, OutgoingMessage, rendered_parts
-from airflow_provider_callbell.upserts.rows import ROW_KEYS, number_of, phone_key, without_value
+from airflow_provider_callbell.arguments import phone_key
+from airflow_provider_callbell.upserts.rows import ROW_KEYS, number_of, without_value
 
 MESSAGE_KEYS = MESSAGE_PARTS
 RECIPIENT_KEYS = ("to", "phoneNumber")

@@ -14,10 +14,10 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from airflow_provider_callbell.api.messages import OutgoingMessage, idempotency_key
+from airflow_provider_callbell.arguments import phone_key
 from airflow_provider_callbell.batches import BATCH_FATAL, done, in_order, window_for
 from airflow_provider_callbell.exceptions import CallbellClientError, CallbellError, CallbellNotFoundError
 from airflow_provider_callbell.messaging.ledger import Ledger, sending_mark, sent_mark
-from airflow_provider_callbell.upserts.rows import phone_key
 
 if TYPE_CHECKING:
     from airflow_provider_callbell.hooks.callbell import CallbellHook

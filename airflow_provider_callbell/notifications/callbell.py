@@ -107,7 +107,8 @@ class CallbellNotifier(BaseNotifier):
 
     def _recipients(self) -> list[str]:
         """The phone numbers of ``to``, each once however it is written; errors never show them."""
-        from airflow_provider_callbell.upserts.rows import phone_key, without_value
+        from airflow_provider_callbell.arguments import phone_key
+        from airflow_provider_callbell.upserts.rows import without_value
 
         try:
             numbers = string_list(self.to, "to", example="['+39 333 000 1111']", ordered=True, optional=False)
@@ -188,7 +189,7 @@ class CallbellNotifier(BaseNotifier):
 
 def _recipient(number: int, message: OutgoingMessage) -> str:
     """A recipient as logs name one: by place in ``to`` and last two digits, not the phone number."""
-    from airflow_provider_callbell.upserts.rows import phone_key
+    from airflow_provider_callbell.arguments import phone_key
 
     return f"recipient {number} (…{phone_key(message.to)[-2:]})"
 

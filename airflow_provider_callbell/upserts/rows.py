@@ -17,8 +17,8 @@ from airflow_provider_callbell.arguments import (
     channel_type,
     contact_uuid,
     identifier,
-    international,
     no_controls,
+    phone_key,
     phone_number,
     rendered,
     visible,
@@ -104,11 +104,6 @@ class Row:
     def key(self) -> str:
         """The row's contact, as matched: its uuid, or (matching on phone) its number's digits."""
         return phone_key(self.phone or "") if self.match_on == "phone" else self.uuid or ""
-
-
-def phone_key(number: str) -> str:
-    """A phone number's digits: formatting never tells two numbers apart (nor ``00`` from ``+``)."""
-    return "".join(char for char in international(number.strip()) if char.isdigit())
 
 
 def number_of(row: Mapping[str, Any], key: str) -> Any:

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 from airflow_provider_callbell.api.contact_writes import patch_contact
 from airflow_provider_callbell.api.pagination import ContactPage
-from airflow_provider_callbell.arguments import contact_uuid
+from airflow_provider_callbell.arguments import contact_uuid, phone_key
 from airflow_provider_callbell.batches import BATCH_FATAL, done, in_order, window_for
 from airflow_provider_callbell.exceptions import (
     CallbellClientError,
@@ -27,7 +27,7 @@ from airflow_provider_callbell.exceptions import (
     CallbellInvalidResponseError,
     CallbellNotFoundError,
 )
-from airflow_provider_callbell.upserts.rows import Contact, Row, RowError, changes_for, creation, phone_key
+from airflow_provider_callbell.upserts.rows import Contact, Row, RowError, changes_for, creation
 
 if TYPE_CHECKING:
     from airflow_provider_callbell.hooks.callbell import CallbellHook
@@ -167,23 +167,13 @@ class Upsert:
 
     def _fetch(self, row: Row) -> Contact | None:
         """The row's contact as Callbell finds it (by phone, on the main WhatsApp channel unless
-        ``channel_uuid``), which must be the contact the row names."""
+        ``channel_uuid``); the hook checks it is the contact asked for."""
         try:
             if row.uuid is not None and self.settings.match_on == "uuid":
-                found = self.hook.get_contact(row.uuid)
-            else:
-                found = self.hook.get_contact_by_phone(
-                    str(row.phone), channel_uuid=self.settings.channel_uuid
-                )
+                return self.hook.get_contact(row.uuid)
+            return self.hook.get_contact_by_phone(str(row.phone), channel_uuid=self.settings.channel_uuid)
         except CallbellNotFoundError:
             return None
-        if self._key_of(found) != row.key:
-            what = "uuid" if self.settings.match_on == "uuid" else "phone number"
-            raise CallbellInvalidResponseError(
-                f"Callbell answered the lookup of row {row.number}'s contact with a contact of another "
-                f"{what}: nothing was written to it"
-            )
-        return found
 
     def _update(self, row: Row, current: Contact) -> Outcome:
         uuid = current["uuid"]

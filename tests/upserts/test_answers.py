@@ -37,11 +37,11 @@ class Answers:
 
     def get_contact(self, uuid: str) -> dict[str, Any]:
         self.asked.append(f"uuid {uuid}")
-        return single_contact({"contact": self.contact})
+        return single_contact({"contact": self.contact}, uuid)
 
     def get_contact_by_phone(self, number: str, channel_uuid: str | None) -> dict[str, Any]:
         self.asked.append(f"phone {number}")
-        return single_contact({"contact": self.contact})
+        return single_contact({"contact": self.contact}, phone=number)
 
     def write(self, write: Write[Any]) -> Any:
         self.written.append(write.path)
@@ -56,12 +56,12 @@ def upsert(hook: Answers, rows: list[dict[str, Any]], match_on: str = "uuid") ->
 @pytest.mark.parametrize(
     ("contact", "row", "match_on", "reason"),
     [
-        ({"uuid": OTHER, "tags": []}, {"uuid": UUID}, "uuid", "with a contact of another uuid"),
+        ({"uuid": OTHER, "tags": []}, {"uuid": UUID}, "uuid", f"with another contact ({OTHER})"),
         (
             {"uuid": OTHER, "phoneNumber": "+39 333 000 2222", "tags": []},
             {"phoneNumber": NUMBER},
             "phone",
-            "with a contact of another phone number",
+            f"number …11 with a contact ({OTHER}) of another number",
         ),
         ({"name": "x", "tags": []}, {"uuid": UUID}, "uuid", "without a uuid that is a Callbell identifier"),
         ({"uuid": "../auth", "tags": []}, {"uuid": UUID}, "uuid", "without a uuid that is a Callbell"),
@@ -114,3 +114,23 @@ def test_an_answer_for_another_contact_than_the_one_asked_for_is_invalid() -> No
     with pytest.raises(CallbellInvalidResponseError, match="with another contact"):
         patch_contact(UUID, {"name": "Ada"}).parse(answer)
     assert single_contact(answer, OTHER)["name"] == "Someone else"
+
+
+def test_a_phone_lookup_answered_with_another_number_is_invalid() -> None:
+    """Taken for the contact asked for, it would settle a lost create (or send) as applied."""
+    from airflow_provider_callbell.api.contact_writes import create_contact
+    from airflow_provider_callbell.exceptions import CallbellInvalidResponseError
+
+    another = {"contact": {"uuid": OTHER, "phoneNumber": "+39 333 000 2222"}}
+    refusal = rf"lookup of the phone number …11 with a contact \({OTHER}\) of another number"
+    with pytest.raises(CallbellInvalidResponseError, match=refusal):
+        single_contact(another, phone=NUMBER)
+    same = {"contact": {"uuid": OTHER, "phoneNumber": "0039 3330001111"}}
+    assert single_contact(same, phone=NUMBER)["uuid"] == OTHER
+
+    find = create_contact(NUMBER, "Ada", "whatsapp", None, {}).find
+    assert find is not None
+    lookup = find()
+    next(lookup)
+    with pytest.raises(CallbellInvalidResponseError, match=refusal):
+        lookup.send(another)
