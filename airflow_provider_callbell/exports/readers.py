@@ -19,13 +19,18 @@ strings in UTC ending in ``Z``, numbers numbers, nulls ``None``.
 
 The file is read a row at a time (a batch at a time for Parquet), except a JSON array: with no
 streaming JSON parser installed, its bytes are read whole, though its rows are still decoded one
-at a time. A row that cannot be read raises :class:`ValueError` naming the file, the line or row
-and the column or key, never a value: rows hold personal data.
+at a time. A line holds at most 64 MiB, so that a file without line breaks is not held whole. Text
+is UTF-8, a byte order mark at its start dropped. A row that cannot be read raises
+:class:`ValueError` naming the file, the line or row and the column or key, never a value: rows
+hold personal data. :class:`InputFile` reads an operator's ``input_path`` as often as it asks,
+each time from the file it checked.
 """
 
 from __future__ import annotations
 
+import codecs
 import csv
+import io
 import re
 import struct
 from collections.abc import Callable, Iterator
@@ -57,6 +62,17 @@ _JSON_DECODERS: dict[Kind, Decoder] = {
 _OBJECT: Decoder = msgspec.json.Decoder(dict[str, Any])
 _ARRAY = msgspec.json.Decoder(list[msgspec.Raw])
 _AT_BYTE = re.compile(r"\(byte (\d+)\)")
+#: A \u escape of a first half of a character with no second half after it (msgspec calls that
+#: "Input data was truncated"); an escaped backslash before it is no escape.
+_LONE_SURROGATE = re.compile(
+    rb"(?<!\\)(?:\\\\)*\\u[dD][89abAB][0-9a-fA-F]{2}(?!\\u[dD][c-fC-F][0-9a-fA-F]{2})"
+)
+#: A row holds one contact or message, far shorter; a longer line (a file with no line breaks, a
+#: stream) would be held whole in memory.
+MAX_LINE_BYTES = 64 * 1024 * 1024
+_READ_SIZE = 1024 * 1024
+#: Separators a CSV header row may be written with by mistake: it then reads as one column.
+_OTHER_SEPARATORS = (";", "\t", "|")
 
 
 def input_format_of(path: str, input_format: str | None) -> str:
@@ -64,32 +80,103 @@ def input_format_of(path: str, input_format: str | None) -> str:
     return format_of(path, input_format, side="input")
 
 
-def read_rows(source: ObjectStoragePath, input_format: str) -> Iterator[Row]:
+class InputFile:
+    """The rows of the file ``input_path`` names, read afresh at each call: the operators read it
+    twice, a pass to check the rows, one to act on them.
+
+    The file is checked when this is made (it exists, is a regular file, its filesystem is
+    installed), and every pass, before it starts and once it is done, finds the file as it was
+    then, or fails: a file rewritten between the passes would be acted on unchecked. ``keys`` are
+    the columns rows are matched on (see :func:`read_rows`).
+    """
+
+    def __init__(
+        self, path: str, conn_id: str | None, input_format: str | None, keys: tuple[str, ...] = ()
+    ) -> None:
+        from airflow.providers.common.compat.sdk import ObjectStoragePath
+
+        self.path = path
+        self.source = ObjectStoragePath(path, conn_id=conn_id)
+        self.input_format = input_format_of(path, input_format)
+        self.keys = keys
+        self._state = self._current_state()
+
+    def __call__(self) -> Iterator[Row]:
+        """The rows, one at a time; the file was found unchanged before this returns."""
+        self._check_unchanged()
+        return self._rows()
+
+    def _rows(self) -> Iterator[Row]:
+        yield from read_rows(self.source, self.input_format, self.keys)
+        self._check_unchanged()
+
+    def _current_state(self) -> tuple[object, ...]:
+        from airflow_provider_callbell.exports.storage import source_state
+
+        return source_state(self.source, self.path, "input_path")
+
+    def _check_unchanged(self) -> None:
+        if self._current_state() != self._state:
+            raise ValueError(
+                f"input_path {self.path!r} changed while it was read: write it atomically or copy it first"
+            )
+
+
+def read_rows(source: ObjectStoragePath, input_format: str, keys: tuple[str, ...] = ()) -> Iterator[Row]:
     """The rows of ``source`` in ``input_format`` (one of ``formats.FORMATS``), one at a time.
 
     The file stays open until the rows are exhausted or the generator is closed. ``source`` is
-    the task's ``input_path``: a missing filesystem for its scheme fails naming it.
+    the task's ``input_path``: a missing filesystem for its scheme, or no file to read there,
+    fails naming it. ``keys`` are the columns rows are matched on: CSV or Parquet columns naming
+    none of them, but one spelt otherwise (``UUID``) or run together (``uuid;note``), fail.
     """
-    from airflow_provider_callbell.exports.storage import check_filesystem
+    from airflow_provider_callbell.exports.storage import source_state
 
-    check_filesystem(source, "input_path")
+    source_state(source, str(source), "input_path")
     read = _READERS[input_format_of(str(source), input_format)]
     with source.open("rb") as file:  # type: ignore[no-untyped-call]
-        yield from read(file, str(source))
+        yield from read(file, str(source), keys)
 
 
 def _decoded(decoder: Decoder, data: str | bytes, path: str, where: str) -> Any:
-    """``data`` decoded; malformed JSON, JSON of the wrong shape or an object naming a key twice
-    fails naming ``path`` and ``where``."""
+    """``data`` decoded; malformed JSON, JSON of the wrong shape or nested too deeply, or an
+    object naming a key twice, fails naming ``path`` and ``where``."""
     try:
         decoded = decoder.decode(data)
-    except msgspec.DecodeError as error:  # msgspec names types and offsets, not values
-        raise ValueError(f"{path}: {where}: {error}") from None
-    try:
         json_without_repeats(data)
+    except msgspec.DecodeError as error:  # msgspec names types and offsets, not values
+        raise ValueError(f"{path}: {where}: {_problem(data, error)}") from None
+    except RecursionError:
+        raise ValueError(f"{path}: {where}: nested too deeply") from None
     except RepeatedNameError as error:
         raise ValueError(f"{path}: {where}: an object {error}") from None
     return decoded
+
+
+def _problem(data: str | bytes, error: msgspec.DecodeError) -> str:
+    """What msgspec found wrong with ``data``, said plainly where it says it vaguely."""
+    raw = data.encode() if isinstance(data, str) else data
+    if _not_utf8(raw):
+        return "is not UTF-8 text"
+    if _lone_surrogate(raw, error):
+        return "JSON is malformed: a \\u escape holds half a character (a lone surrogate)"
+    return str(error)
+
+
+def _lone_surrogate(data: bytes, error: msgspec.DecodeError) -> re.Match[bytes] | None:
+    """The escape msgspec took for the end of ``data``, if that is what it meant."""
+    return _LONE_SURROGATE.search(data) if str(error) == "Input data was truncated" else None
+
+
+def _not_utf8(data: bytes) -> bool:
+    """Whether ``data`` is not UTF-8 text; NUL bytes, which no JSON holds but UTF-16 text does, count."""
+    if b"\x00" in data:
+        return True
+    try:
+        data.decode()
+    except UnicodeDecodeError:
+        return True
+    return False
 
 
 def _json_text(decoder: Decoder, text: str | None, path: str, where: str) -> Any:
@@ -104,53 +191,112 @@ def _json_or_text(decoder: Decoder, text: str | None, path: str, where: str) -> 
     return _json_text(decoder, text, path, where)
 
 
-def _lines(file: IO[bytes]) -> Iterator[bytes]:
-    """The file's lines; by ``readline``, since Airflow 2's object-storage files cannot be iterated."""
-    return iter(file.readline, b"")
+class _Raw(io.RawIOBase):
+    """``file`` as raw bytes to buffer: object-storage files read, but take no limit on a line."""
+
+    def __init__(self, file: IO[bytes]) -> None:
+        super().__init__()
+        self._file = file
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        data = self._file.read(len(buffer))
+        buffer[: len(data)] = data
+        return len(data)
 
 
-def _jsonl_rows(file: IO[bytes], path: str) -> Iterator[Row]:
-    """One JSON object per line; blank lines are skipped."""
-    for number, line in enumerate(_lines(file), 1):
+def _lines(file: IO[bytes], path: str) -> Iterator[bytes]:
+    """The file's lines, a UTF-8 byte order mark dropped from the first; a line longer than
+    :data:`MAX_LINE_BYTES` fails naming it."""
+    reader = io.BufferedReader(_Raw(file), _READ_SIZE)
+    number = 0
+    while line := reader.readline(MAX_LINE_BYTES + 1):
+        number += 1
+        if len(line) > MAX_LINE_BYTES and not line.endswith(b"\n"):
+            raise ValueError(
+                f"{path}: line {number} is longer than {MAX_LINE_BYTES // 1024 // 1024} MiB: "
+                "a line holds one row; is this a file of rows?"
+            )
+        yield line.removeprefix(codecs.BOM_UTF8) if number == 1 else line
+
+
+def _jsonl_rows(file: IO[bytes], path: str, keys: tuple[str, ...]) -> Iterator[Row]:
+    """One JSON object per line; blank lines are skipped. ``keys`` are not checked: JSON has no header."""
+    for number, line in enumerate(_lines(file, path), 1):
         if not line.isspace():
             yield _decoded(_OBJECT, line, path, f"line {number}")
 
 
-def _json_rows(file: IO[bytes], path: str) -> Iterator[Row]:
+def _json_rows(file: IO[bytes], path: str, keys: tuple[str, ...]) -> Iterator[Row]:
     """A JSON array of objects: its bytes read whole, its rows decoded one at a time."""
-    data = file.read()
+    data = file.read().removeprefix(codecs.BOM_UTF8)
     try:
         items = _ARRAY.decode(data)
     except msgspec.DecodeError as error:
-        raise ValueError(f"{path}: {_where_in(data, error)}: {error}") from None
+        raise ValueError(f"{path}: {_where_in(data, error)}: {_problem(data, error)}") from None
+    except RecursionError:
+        raise ValueError(f"{path}: the top-level array: nested too deeply") from None
     for number, item in enumerate(items, 1):
         yield _decoded(_OBJECT, bytes(item), path, f"row {number}")
 
 
 def _where_in(data: bytes, error: msgspec.DecodeError) -> str:
-    """The line of the byte ``error`` names, or, if it names none, the whole array."""
+    """The line of the byte ``error`` names (or of a lone surrogate), or, if none, the whole array."""
     at = _AT_BYTE.search(str(error))
-    if at is None:
+    offset = int(at[1]) if at else None
+    if offset is None and (lone := _lone_surrogate(data, error)):
+        offset = lone.start()
+    if offset is None:
         return "the top-level array"
-    newlines = data.count(b"\n", 0, int(at[1]))
+    newlines = data.count(b"\n", 0, offset)
     return f"line {newlines + 1}"
 
 
-def _csv_rows(file: IO[bytes], path: str) -> Iterator[Row]:
+def _csv_rows(file: IO[bytes], path: str, keys: tuple[str, ...]) -> Iterator[Row]:
     """A header row of column names, then a row of cells per line; see the module's docstring."""
-    records = _csv_records(_text_lines(file), path)
+    records = _csv_records(_text_lines(file, path), path)
     first = next(records, None)
     if first is None:
         raise ValueError(f"{path}: no header row: a CSV input starts with a line of column names")
-    columns = _csv_columns(*first, path)
+    number, header = first
+    _check_keys(header, keys, f"{path}: line {number}")
+    columns = _csv_columns(number, header, path)
     for number, cells in records:
         yield _csv_row(columns, cells, path, number)
 
 
-def _text_lines(file: IO[bytes]) -> Iterator[str]:
-    """The file's lines, each decoded from UTF-8 on its own so that an error names its line; no BOM."""
-    for number, line in enumerate(_lines(file)):
-        yield line.decode("utf-8-sig" if number == 0 else "utf-8")
+def _text_lines(file: IO[bytes], path: str) -> Iterator[str]:
+    """The file's lines, each decoded from UTF-8 on its own so that an error names its line."""
+    for line in _lines(file, path):
+        yield line.decode("utf-8")
+
+
+def _check_keys(names: list[str], keys: tuple[str, ...], where: str) -> None:
+    """Refuse column ``names`` holding none of ``keys``, the columns rows are matched on, but one
+    spelt otherwise or run together with other names: every row would fail for want of it, and
+    the column at fault would go unnamed."""
+    if not keys or any(key in names for key in keys):
+        return
+    plain = {_plain(key): key for key in keys}
+    for name in names:
+        if _plain(name) in plain:
+            raise ValueError(
+                f"{where}: the column {name!r} is not {plain[_plain(name)]!r}, the column rows are matched "
+                "on: column names are read as written (case, spaces and byte order marks count)"
+            )
+        for separator in _OTHER_SEPARATORS:
+            key = next((plain[_plain(part)] for part in name.split(separator) if _plain(part) in plain), None)
+            if key is not None:
+                raise ValueError(
+                    f"{where}: the column {name!r} runs {key!r} together with other names: columns are "
+                    f"separated by commas, not {separator!r}"
+                )
+
+
+def _plain(name: str) -> str:
+    return name.replace("\ufeff", "").strip().casefold()
 
 
 def _csv_records(lines: Iterator[str], path: str) -> Iterator[tuple[int, list[str]]]:
@@ -197,11 +343,12 @@ def _csv_cell(decoder: Decoder | None, text: str, path: str, number: int, name: 
     return _json_or_text(decoder, text, path, f"line {number}, column {name}")
 
 
-def _parquet_rows(file: IO[bytes], path: str) -> Iterator[Row]:
+def _parquet_rows(file: IO[bytes], path: str, keys: tuple[str, ...]) -> Iterator[Row]:
     """Typed rows a batch at a time; ``_extra``'s keys merged into the row."""
     number = 0
     for batch in _parquet_batches(file, path):
         names = batch.schema.names
+        _check_keys(names, keys, path)
         if _repeated(names):
             raise ValueError(f"{path}: names the columns {', '.join(_repeated(names))} more than once")
         columns = [
@@ -319,7 +466,7 @@ def _with_extra(row: Row, path: str, number: int) -> Row:
     return row
 
 
-_READERS: dict[str, Callable[[IO[bytes], str], Iterator[Row]]] = {
+_READERS: dict[str, Callable[[IO[bytes], str, tuple[str, ...]], Iterator[Row]]] = {
     "jsonl": _jsonl_rows,
     "json": _json_rows,
     "csv": _csv_rows,

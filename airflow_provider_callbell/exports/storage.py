@@ -1,4 +1,5 @@
-"""Object-storage paths checked before any request: their scheme, and a filesystem for it.
+"""Object-storage paths checked before any request: their scheme, a filesystem for it, and an
+input file that can be read.
 
 Airflow's own errors for a path it cannot open (``Unsupported filesystem: 'foo'``, ``Install
 s3fs to access S3``, ``No filesystem registered for scheme s3``) name neither the argument nor
@@ -7,7 +8,9 @@ the path; these name both, and the fix.
 
 from __future__ import annotations
 
+import errno
 import os
+import stat
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -31,6 +34,11 @@ PROVIDERS = {
     "sftp": "apache-airflow-providers-sftp",
     "ftp": "apache-airflow-providers-ftp",
 }
+#: What object stores tell of an object that a rewrite changes (s3fs, gcsfs, adlfs, fsspec's own).
+VERSION_KEYS = frozenset(
+    {"etag", "size", "mtime", "lastmodified", "last_modified", "updated", "created", "generation"}
+    | {"versionid", "version_id"}
+)
 
 
 def scheme_of(path: str) -> str:
@@ -102,3 +110,54 @@ def check_filesystem(target: ObjectStoragePath, name: str, path: str | None = No
         raise ValueError(
             f"{name} {shown!r}: no filesystem for {scheme}:// is installed ({error}): {_fix(scheme, name)}"
         ) from None
+
+
+def source_state(source: ObjectStoragePath, path: str, name: str) -> tuple[object, ...]:
+    """Fail, naming ``name`` and ``path``, unless ``source`` is a file to read; else its state, which
+    changes when the file is rewritten.
+
+    Checks what :func:`check_filesystem` does, then the file itself: a directory, nothing (a
+    missing file, a link to nothing, a loop of links) and, on the local disk, a FIFO, a device or
+    a socket (a read would wait for a writer, or never end) are refused. The state of a local
+    file is its device, inode, size and times; of an object, what its store tells (ETag, size,
+    modification time...).
+    """
+    check_filesystem(source, name, path)
+    if source.protocol in LOCAL_SCHEMES:
+        return _local_state(source.path, path, name)
+    try:
+        info = source.fs.info(source.path)
+    except FileNotFoundError:
+        raise _unreadable(name, path, "names nothing: it must name the file to read") from None
+    except OSError as error:
+        raise _unreadable(name, path, f"cannot be read: {error.strerror or error}") from None
+    if info.get("type") == "directory":
+        raise _directory(name, path)
+    return tuple(sorted((key, str(value)) for key, value in info.items() if key.lower() in VERSION_KEYS))
+
+
+def _local_state(local: str, path: str, name: str) -> tuple[object, ...]:
+    try:
+        status = os.stat(local)
+    except FileNotFoundError:
+        what = "a symbolic link to nothing" if os.path.islink(local) else "nothing"
+        raise _unreadable(name, path, f"names {what}: it must name the file to read") from None
+    except OSError as error:
+        if error.errno == errno.ELOOP:
+            raise _unreadable(name, path, "names a loop of symbolic links") from None
+        raise _unreadable(name, path, f"cannot be read: {error.strerror or error}") from None
+    if stat.S_ISDIR(status.st_mode):
+        raise _directory(name, path)
+    if not stat.S_ISREG(status.st_mode):
+        special = "names a FIFO, a device or a socket: it must name a regular file (copy the data to one)"
+        raise _unreadable(name, path, special)
+    return status.st_dev, status.st_ino, status.st_size, status.st_mtime_ns, status.st_ctime_ns
+
+
+def _directory(name: str, path: str) -> ValueError:
+    example = f"{path.rstrip('/')}/contacts.jsonl"
+    return _unreadable(name, path, f"names a directory: it must name the file to read, such as {example}")
+
+
+def _unreadable(name: str, path: str, problem: str) -> ValueError:
+    return ValueError(f"{name} {path!r} {problem}")

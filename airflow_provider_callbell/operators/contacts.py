@@ -377,8 +377,8 @@ class CallbellUpsertContactsOperator(BaseOperator):
     :param max_failures: how many rows may fail before the task does (default 0); the task
         fails only after every row was tried, and the report is written first.
     :param report_path: where to write one line per row (``row``, ``outcome``: created, updated,
-        unchanged or failed, ``uuid``, ``changed``, ``reason``): a ``.jsonl``, ``.json`` or
-        ``.csv`` file, local or on object storage. (templated)
+        unchanged or failed, ``uuid``, ``changed``, ``reason``): a ``.jsonl`` (or ``.ndjson``),
+        ``.json`` or ``.csv`` file, local or on object storage. (templated)
     :param report_conn_id: the object-storage connection of ``report_path``. (templated)
     :param concurrency: rows written at once, under the connection's rate limit.
     """
@@ -473,7 +473,9 @@ class CallbellUpsertContactsOperator(BaseOperator):
             if report is not None:
                 report_format = SUFFIXES.get(PurePosixPath(file_path(report, "report_path")).suffix.lower())
                 if report_format not in REPORT_FORMATS:
-                    raise ValueError(f"report_path must end in .jsonl, .json or .csv, got {report!r}")
+                    raise ValueError(
+                        f"report_path must end in .jsonl, .ndjson, .json or .csv, got {report!r}"
+                    )
             return input_format, report_format
 
     def execute(self, context: Context) -> dict[str, Any]:
@@ -486,6 +488,7 @@ class CallbellUpsertContactsOperator(BaseOperator):
             from airflow_provider_callbell.exports.atomic import check_target
 
             check_target(self._report_target(), file_path(self.report_path, "report_path"), "report_path")
+        rows = self._rows(input_format)
         settings = UpsertSettings(
             match_on=self.match_on,
             channel_uuid=self.channel_uuid,
@@ -495,7 +498,7 @@ class CallbellUpsertContactsOperator(BaseOperator):
             concurrency=self.concurrency,
         )
         hook = CallbellHook(callbell_conn_id=self.callbell_conn_id)
-        upsert = Upsert(hook, settings, self._rows(input_format))
+        upsert = Upsert(hook, settings, rows)
         started = time.monotonic()
         with contextlib.closing(hook):
             report = self._report(upsert, report_format)
@@ -524,12 +527,10 @@ class CallbellUpsertContactsOperator(BaseOperator):
             with named_for(self):
                 rows = rendered(self.contacts, "contacts", list)
             return lambda: rows
-        from airflow.providers.common.compat.sdk import ObjectStoragePath
+        from airflow_provider_callbell.exports.readers import InputFile
 
-        from airflow_provider_callbell.exports.readers import read_rows
-
-        source = ObjectStoragePath(file_path(self.input_path, "input_path"), conn_id=self.input_conn_id)
-        return lambda: read_rows(source, input_format)
+        key = "uuid" if self.match_on == "uuid" else "phoneNumber"
+        return InputFile(file_path(self.input_path, "input_path"), self.input_conn_id, input_format, (key,))
 
     def _report(self, upsert: Upsert, report_format: str | None) -> str | None:
         failures = 0

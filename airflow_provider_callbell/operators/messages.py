@@ -237,15 +237,12 @@ class CallbellSendMessageOperator(BaseOperator):
             with named_for(self):
                 rows: list[Any] = rendered(self.messages, "messages", list)
             return rows
-        from airflow.providers.common.compat.sdk import ObjectStoragePath
-
-        from airflow_provider_callbell.exports.readers import input_format_of, read_rows
+        from airflow_provider_callbell.exports.readers import InputFile
 
         path = file_path(self.input_path, "input_path")
-        source = ObjectStoragePath(path, conn_id=self.input_conn_id)
-        input_format = input_format_of(path, self.input_format)
-        deque(read_rows(source, input_format), maxlen=0)  # a file that cannot be read fails before any send
-        return read_rows(source, input_format)
+        read = InputFile(path, self.input_conn_id, self.input_format, ("to", "phoneNumber"))
+        deque(read(), maxlen=0)  # a file that cannot be read fails before any send
+        return read()
 
     def _logged(self, sent: Sent) -> dict[str, Any]:
         if sent.error:

@@ -192,7 +192,10 @@ def test_tags_modes_on_a_live_account(
         ({"contacts": [], "max_failures": -1}, "max_failures must be"),
         ({"contacts": [], "dry_run": "yes"}, "dry_run must be True or False"),
         ({"contacts": [], "report_path": "report.jsonl"}, "report_path must be an absolute path"),
-        ({"contacts": [], "report_path": "/r.parquet"}, r"report_path must end in .jsonl, .json or .csv"),
+        (
+            {"contacts": [], "report_path": "/r.parquet"},
+            r"report_path must end in .jsonl, .ndjson, .json or .csv",
+        ),
         ({"input_path": "/rows.xlsx"}, "input_path"),
         ({"contacts": "not a list"}, "contacts must be a list, got str"),
         ({"contacts": [], "report_conn_id": "s3"}, "report_conn_id needs report_path"),
