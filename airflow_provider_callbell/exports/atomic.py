@@ -10,6 +10,7 @@ import io
 import logging
 import os
 import stat
+import time
 from typing import IO, TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -24,6 +25,10 @@ LOCAL_PROTOCOLS = ("", "file", "local")
 LEFT_BEHIND = "removing the partial file a killed run left: %s"
 #: The longest file name most file systems take.
 MAX_NAME_BYTES = 255
+#: A partial file untouched this long and locked by no writer was left by a killed run.
+STALE_SECONDS = 3600.0
+#: Tries at claiming a partial file that another writer moves or removes as it is opened.
+_CLAIMS = 3
 
 
 def partial_path(target: ObjectStoragePath) -> ObjectStoragePath:
@@ -95,7 +100,8 @@ def atomic_write(target: ObjectStoragePath) -> Iterator[IO[bytes]]:
 
     On a local file system the file is synced to disk, renamed (readers see the old file or the
     new one, never a mix, even after a power loss) and locked meanwhile: a second writer of
-    ``target`` fails at once. On object storage the move is a copy then a delete, and the copy
+    ``target`` fails at once; the partial files killed runs left in the directory are removed.
+    On object storage the move is a copy then a delete, and the copy
     makes the object appear whole. If anything fails, the partial file is removed and ``target``
     is left as it was. Errors of the file name ``target``; errors of the block pass unchanged.
     """
@@ -131,6 +137,7 @@ def _local_partial(target: ObjectStoragePath, partial: ObjectStoragePath) -> Ite
         except FileExistsError:
             raise NotADirectoryError(errno.ENOTDIR, "a directory above it is a file") from None
         file = _claim(target, partial)
+        _sweep(target.parent.path, partial.path)
     # Removed before closing: once unlocked, the name may belong to the next writer.
     with contextlib.closing(file), _removed_on_error(partial):
         yield file
@@ -142,29 +149,36 @@ def _local_partial(target: ObjectStoragePath, partial: ObjectStoragePath) -> Ite
 
 
 def _claim(target: ObjectStoragePath, partial: ObjectStoragePath) -> io.FileIO:
-    """``partial`` opened, locked and emptied; a second writer of ``target`` fails here, at once."""
+    """``partial`` opened, locked and emptied; a second writer of ``target`` fails here, at once.
+
+    The file opened may stop being the one at its path before it is locked (its writer just moved
+    it onto ``target``, or a sweep removed a killed run's): then a new one is opened.
+    """
     path = partial.path
-    left = os.path.lexists(path)
-    # Non-blocking, so a FIFO in the way fails here rather than waiting for a reader for ever.
-    flags = os.O_WRONLY | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC | os.O_NONBLOCK
-    try:
-        file = io.FileIO(os.open(path, flags, 0o666), "wb")
-    except OSError as error:
-        if error.errno not in (errno.EISDIR, errno.ENXIO):
+    for _ in range(_CLAIMS):
+        left = os.path.lexists(path)
+        # Non-blocking, so a FIFO in the way fails here rather than waiting for a reader for ever.
+        flags = os.O_WRONLY | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC | os.O_NONBLOCK
+        try:
+            file = io.FileIO(os.open(path, flags, 0o666), "wb")
+        except OSError as error:
+            if error.errno not in (errno.EISDIR, errno.ENXIO):
+                raise
+            raise _in_the_way(target, partial) from None
+        try:
+            if not stat.S_ISREG(os.fstat(file.fileno()).st_mode):
+                raise _in_the_way(target, partial)
+            os.set_blocking(file.fileno(), True)
+            if _locked(file, path, target):
+                if left:
+                    log.warning(LEFT_BEHIND, partial)
+                file.truncate(0)
+                return file
+        except BaseException:
+            file.close()
             raise
-        raise _in_the_way(target, partial) from None
-    try:
-        if not stat.S_ISREG(os.fstat(file.fileno()).st_mode):
-            raise _in_the_way(target, partial)
-        os.set_blocking(file.fileno(), True)
-        _lock(file, path, target)
-        if left:
-            log.warning(LEFT_BEHIND, partial)
-        file.truncate(0)
-    except BaseException:
         file.close()
-        raise
-    return file
+    raise BlockingIOError(errno.EAGAIN, f"another process is writing {target}", str(target))
 
 
 def _in_the_way(target: ObjectStoragePath, partial: ObjectStoragePath) -> OSError:
@@ -176,15 +190,51 @@ def _in_the_way(target: ObjectStoragePath, partial: ObjectStoragePath) -> OSErro
     )
 
 
-def _lock(file: io.FileIO, path: str, target: ObjectStoragePath) -> None:
-    """Lock ``file`` if no one else holds it and it is still the file at ``path``."""
+def _locked(file: io.FileIO, path: str, target: ObjectStoragePath) -> bool:
+    """Lock ``file``, unless another writer holds it; whether it is still the file at ``path``."""
     try:
         fcntl.flock(file.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
-        ours = os.path.samestat(os.fstat(file.fileno()), os.stat(path))
-    except (BlockingIOError, FileNotFoundError):
-        ours = False
-    if not ours:
-        raise BlockingIOError(errno.EAGAIN, f"another process is writing {target}", str(target))
+    except BlockingIOError:
+        raise BlockingIOError(errno.EAGAIN, f"another process is writing {target}", str(target)) from None
+    try:
+        return os.path.samestat(os.fstat(file.fileno()), os.stat(path))
+    except FileNotFoundError:
+        return False
+
+
+def _sweep(directory: str, own: str) -> None:
+    """Remove the partial files killed runs left beside ``own``: a run writing a templated path
+    (``.../{{ run_id }}.jsonl``) leaves one no later run reuses. Only files untouched for
+    :data:`STALE_SECONDS` that no writer holds locked go; nothing that fails stops the write."""
+    try:
+        names = [entry.path for entry in os.scandir(directory) if _is_partial_name(entry.name)]
+    except OSError:
+        return
+    for path in names:
+        if path != own:
+            _remove_if_abandoned(path, time.time() - STALE_SECONDS)
+
+
+def _is_partial_name(name: str) -> bool:
+    return name.startswith(".") and name.endswith(".partial") and len(name) > len("..partial")
+
+
+def _remove_if_abandoned(path: str, untouched_since: float) -> None:
+    try:
+        descriptor = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
+    except OSError:
+        return
+    try:
+        found = os.fstat(descriptor)
+        if stat.S_ISREG(found.st_mode) and found.st_mtime < untouched_since:
+            fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)  # a live writer holds its lock
+            if os.path.samestat(found, os.stat(path)):
+                os.unlink(path)
+                log.warning(LEFT_BEHIND, path)
+    except OSError:  # locked, gone, or not ours to remove: left as it is
+        pass
+    finally:
+        os.close(descriptor)
 
 
 def _sync_directory(path: str) -> None:

@@ -11,6 +11,7 @@ import re
 import stat
 import subprocess
 import sys
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -184,7 +185,42 @@ def test_a_writer_in_another_process_excludes_others_until_it_is_killed(
     assert _warnings(caplog) == [f"removing the partial file a killed run left: {left}"]
 
 
-def test_a_writer_whose_partial_file_was_just_moved_onto_the_target_leaves_it_alone(
+def _age(path: Path, seconds: float) -> None:
+    then = time.time() - seconds
+    os.utime(path, (then, then), follow_symlinks=False)
+
+
+def test_the_partial_files_killed_runs_left_for_other_targets_go_with_the_next_write(
+    holder: subprocess.Popen[bytes], local: MakeTarget, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A templated path gives each run its own target: a killed run's partial file would never be
+    reused. Those untouched for an hour that no writer holds go; the rest stay."""
+    holder.kill()
+    holder.wait()
+    killed = tmp_path / ".out.jsonl.partial"  # the real one a killed writer left
+    others = [tmp_path / ".run_1.csv.partial", tmp_path / f".{'f' * 64}.partial"]
+    fresh, held, folder = (tmp_path / f".{name}.jsonl.partial" for name in ("fresh", "held", "dir"))
+    for path in [*others, fresh, held]:
+        path.write_bytes(b"half a file")
+    folder.mkdir()
+    kept = [tmp_path / ".hidden", tmp_path / "data.partial"]
+    for path in kept:
+        path.write_bytes(b"not ours")
+    for path in [killed, *others, held, folder, *kept]:
+        _age(path, 2 * 3600)
+    with held.open("rb") as holding:
+        fcntl.flock(holding.fileno(), fcntl.LOCK_EX)  # a writer still at work
+        _write(local(tmp_path / "run_2.jsonl"), b"today\n")
+
+    assert (tmp_path / "run_2.jsonl").read_bytes() == b"today\n"
+    assert sorted(path.name for path in tmp_path.iterdir()) == sorted(
+        ["run_2.jsonl", fresh.name, held.name, folder.name, *(path.name for path in kept)]
+    )
+    removed = [f"removing the partial file a killed run left: {path}" for path in [killed, *others]]
+    assert sorted(_warnings(caplog)) == sorted(removed)
+
+
+def test_a_writer_whose_partial_file_was_just_moved_onto_the_target_starts_a_new_one(
     local: MakeTarget, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     target = local(tmp_path / "out.jsonl")
@@ -200,10 +236,11 @@ def test_a_writer_whose_partial_file_was_just_moved_onto_the_target_leaves_it_al
 
     monkeypatch.setattr(fcntl, "flock", other_writer_finishes_then_flock)
 
-    with pytest.raises(BlockingIOError, match=f"another process is writing {re.escape(str(target))}"):
-        _write(target, b"today\n")
+    with atomic_write(target) as out:
+        assert target.read_bytes() == b"the other writer's file\n"  # never emptied
+        out.write(b"today\n")
 
-    assert target.read_bytes() == b"the other writer's file\n"
+    assert target.read_bytes() == b"today\n"
     assert _siblings(target) == ["out.jsonl"]
 
 
