@@ -11,6 +11,11 @@ from urllib.parse import unquote
 
 #: Runs of the token at least this long are blanked (the whole token when it is shorter).
 MIN_HIDDEN = 6
+#: A shorter start or end of the token is blanked where a mask shows it is one (``sk_l…``,
+#: ``****uiop``), as servers show a key "safely".
+MIN_HINTED = 4
+#: Masks, each of a fixed width (a lookbehind takes no other; nor can a repeat backtrack then).
+_MASKS = (r"[*•·…]{2}", r"\.{3}", r"[xX]{3}")
 MASK = "***"
 #: Servers and libraries change the case of what they quote; lowering ASCII letters alone keeps
 #: every character in its place.
@@ -32,12 +37,25 @@ def conceal(text: str, secret: str | None) -> str:
         return text
     for form in _forms(secret):
         text = _conceal(next((read for read in _readings(text) if _conceal(read, form) != read), text), form)
-    return text
+    return _conceal_hinted(text, secret)
 
 
 def _forms(secret: str) -> dict[str, None]:
+    """The secret as a server may quote it, its own escapes decoded first (``%2F``, ``&amp;``): a
+    text decoded to find the secret in it is searched for the secret decoded too."""
     quoted = (repr(secret)[1:-1], json.dumps(secret)[1:-1])
-    return dict.fromkeys((*quoted, secret, secret.encode().hex(), *_base64_forms(secret)))
+    return dict.fromkeys((*_readings(secret), *quoted, secret, secret.encode().hex(), *_base64_forms(secret)))
+
+
+def _conceal_hinted(text: str, secret: str) -> str:
+    """``text`` with the token's first or last few characters blanked where a mask beside them
+    shows what they are."""
+    for size in range(MIN_HINTED, min(MIN_HIDDEN, len(secret))):
+        start, end = re.escape(secret[:size]), re.escape(secret[-size:])
+        for mask in _MASKS:
+            text = re.sub(rf"(?<![A-Za-z0-9]){start}(?={mask})", MASK, text, flags=re.IGNORECASE)
+            text = re.sub(rf"(?<={mask}){end}(?![A-Za-z0-9])", MASK, text, flags=re.IGNORECASE)
+    return text
 
 
 def _base64_forms(secret: str) -> Iterator[str]:

@@ -226,6 +226,20 @@ def test_errors_are_classified_before_the_token_is_hidden(secret: str) -> None:
         ("invalid token CB-SECRET-7F3A9E1D2C", "cb-secret-7f3a9e1d2c", "invalid token ***"),
         ("lowered cb-secret-7f3a9e", "CB-Secret-7F3A9E1D2C", "lowered ***"),
         ("token AB given", "ab", "token *** given"),
+        # the token's own escapes, echoed as they are: the text is decoded, and so is the token
+        ("bad tok%2Fen%2Fwith%2Fslashes99", "tok%2Fen%2Fwith%2Fslashes99", "bad ***"),
+        ("k Ab&amp;cd&lt;ef12345", "Ab&amp;cd&lt;ef12345", "k ***"),
+        ("k abc\\u0041def123", "abc\\u0041def123", "k ***"),
+        # a start or an end shorter than 6 characters, where a mask shows what it is
+        (
+            '{"error": "Invalid API key provided: ****9e1d"}',
+            "cb-secret-7f3a9e1d",
+            '{"error": "Invalid API key provided: *******"}',
+        ),
+        ("key cb-s... is revoked", "cb-secret-7f3a9e1d", "key ***... is revoked"),
+        ("key cb-se••• is revoked", "cb-secret-7f3a9e1d", "key ***••• is revoked"),
+        ("ends xxxx9e1d", "cb-secret-7f3a9e1d", "ends xxxx***"),
+        ("the 9e1d build and cb-s shown", "cb-secret-7f3a9e1d", "the 9e1d build and cb-s shown"),
     ],
 )
 def test_conceal(text: str, secret: str, shown: str) -> None:
