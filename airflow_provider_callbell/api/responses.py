@@ -154,6 +154,7 @@ def one_line(text: str, secret: str | None = None) -> str:
     return text[: _MAX_MESSAGE_CHARS - 1] + "…" if len(text) > _MAX_MESSAGE_CHARS else text
 
 
+_DIGITS = re.compile(r"[0-9]+")
 _WINDOW = re.compile(r"\b24\b.*\b(hours?|window)\b|\bwindow\b.*\b24\b", re.IGNORECASE)
 _WINDOW_ADVICE = (
     "WhatsApp delivers a free-form message only within 24 hours of the customer's last message: "
@@ -163,6 +164,9 @@ _AUTH_ADVICE = "Check the API token (the password) of the Callbell connection."
 #: The error of an answer and what it asks the user to check, by the exact status, else by its
 #: class (3 for 3xx, 5 for 5xx); any other is a client error.
 _ERRORS: dict[int, tuple[type[CallbellError], str | None]] = {
+    # a final 1xx: the server, or a proxy, ended the exchange without an answer (aiohttp's own
+    # error for it is a transport error, retried too)
+    1: (CallbellServerError, "An informational status is no answer."),
     401: (CallbellAuthError, _AUTH_ADVICE),
     403: (CallbellAuthError, _AUTH_ADVICE),
     3: (
@@ -202,6 +206,13 @@ def decode_response(
     what = conceal(what, secret)
     if not 200 <= status < 300:
         raise _error_for(status, body, headers, what, secret)
+    length = headers.get("Content-Length")
+    if length is not None and not _DIGITS.fullmatch(length.strip()):
+        # requests reads on past such a header, aiohttp refuses it: both fail alike so
+        raise CallbellInvalidResponseError(
+            f"Callbell answered HTTP {status} to {what} with a Content-Length that is no length",
+            status=status,
+        )
     try:
         document = msgspec.json.decode(body)
         json_without_repeats(body)

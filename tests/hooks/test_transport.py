@@ -29,6 +29,7 @@ from airflow_provider_callbell.exceptions import (
     CallbellConfigurationError,
     CallbellError,
     CallbellInvalidResponseError,
+    CallbellTransientError,
     CallbellTransportError,
 )
 from airflow_provider_callbell.hooks.callbell import CallbellHook
@@ -520,6 +521,37 @@ def test_both_hooks_go_through_the_proxy_the_environment_names(
 
     assert send(kind, "contacts", []) == {"ok": True}
     assert asked == ["http://api.callbell-proxytest.test/v1/contacts"]
+
+
+def raw(answer: bytes) -> Answer:
+    def send(client: socket.socket, path: str) -> bool:
+        client.sendall(answer)
+        return False
+
+    return send
+
+
+@pytest.mark.parametrize("kind", HOOKS)
+@pytest.mark.parametrize(
+    "answer",
+    [
+        b"HTTP/1.1 103 Early Hints\r\nConnection: close\r\n\r\n",
+        b"HTTP/1.1 200 OK\r\nContent-Length: -5\r\nConnection: close\r\n\r\n{}",
+        b"HTTP/1.1 200 OK\r\nContent-Length: two\r\nConnection: close\r\n\r\n{}",
+    ],
+    ids=["a final 1xx", "a negative length", "a length in words"],
+)
+def test_an_answer_that_is_no_answer_is_a_transient_fault_in_both_hooks(
+    kind: str, answer: bytes, serve: Callable[..., Server], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The server's fault, retried in both hooks alike (the sync hook took a final 103 for a
+    client error and read on past a length that is none)."""
+    use(monkeypatch, serve(raw(answer)).url())
+
+    error, _ = failure(kind)
+
+    assert isinstance(error, CallbellTransientError), type(error)
+    assert "API token" not in str(error)
 
 
 @pytest.mark.parametrize("kind", HOOKS)
