@@ -20,6 +20,7 @@ from airflow_provider_callbell.arguments import (
     host_problem,
     is_public_host,
     number_between,
+    seconds,
     unique_names,
     whole_number,
 )
@@ -66,12 +67,15 @@ class Setting:
     whole: bool = False
     #: What a fraction above 1 would mean, when the setting only has whole values there.
     whole_above_one: str = ""
+    #: A duration: a ``timedelta`` is taken too, as its seconds.
+    duration: bool = False
 
     def check(self, name: str, value: Any) -> float:
         """The value as a number, or ``ValueError`` naming the setting and what it accepts."""
         if self.whole:
             return whole_number(value, name, minimum=int(self.minimum), maximum=int(self.maximum))
-        number = number_between(value, name, self.minimum, self.maximum)
+        read = seconds if self.duration else number_between
+        number = read(value, name, self.minimum, self.maximum)
         if self.whole_above_one and number > 1 and not number.is_integer():
             raise ValueError(
                 f"{name} must be whole from 1 to {self.maximum:g}, or a fraction below 1, got {number:g}: "
@@ -87,6 +91,7 @@ SETTINGS = {
         30.0,
         minimum=0.001,
         maximum=3600,
+        duration=True,
     ),
     "connect_timeout": Setting(
         "Connect timeout (seconds)",
@@ -94,6 +99,7 @@ SETTINGS = {
         10.0,
         minimum=0.001,
         maximum=600,
+        duration=True,
     ),
     "max_retries": Setting(
         "Retries of a failed request",
@@ -109,6 +115,7 @@ SETTINGS = {
         0.5,
         minimum=0.001,
         maximum=30,
+        duration=True,
     ),
     "max_requests_per_second": Setting(
         "Requests per second at most",

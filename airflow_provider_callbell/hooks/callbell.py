@@ -7,7 +7,7 @@ import threading
 import time
 from collections.abc import Callable, Generator, Mapping
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
-from datetime import datetime
+from datetime import datetime, timedelta
 from functools import cached_property
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -104,10 +104,10 @@ class CallbellHook(BaseHook):
         self,
         callbell_conn_id: str = default_conn_name,
         *,
-        timeout: float | None = None,
-        connect_timeout: float | None = None,
+        timeout: float | timedelta | None = None,
+        connect_timeout: float | timedelta | None = None,
         max_retries: int | None = None,
-        retry_backoff: float | None = None,
+        retry_backoff: float | timedelta | None = None,
         max_requests_per_second: float | None = None,
         **kwargs: Any,
     ) -> None:

@@ -28,6 +28,8 @@ from airflow_provider_callbell.connection import CONN_TYPE, DEFAULT_CONN_ID, Cli
 from airflow_provider_callbell.exceptions import CallbellError, CallbellNotFoundError
 
 if TYPE_CHECKING:
+    from datetime import timedelta
+
     import aiohttp
 
     from airflow_provider_callbell.api.writes import Lookup, Write
@@ -53,7 +55,7 @@ class CallbellAsyncHook(BaseHook):
     conn_type = CONN_TYPE
     hook_name = "Callbell (asyncio)"
 
-    def __init__(self, callbell_conn_id: str = DEFAULT_CONN_ID, **settings: float | None) -> None:
+    def __init__(self, callbell_conn_id: str = DEFAULT_CONN_ID, **settings: float | timedelta | None) -> None:
         super().__init__()
         self.callbell_conn_id = conn_id(callbell_conn_id, "callbell_conn_id")
         self._overrides = checked_settings(settings)

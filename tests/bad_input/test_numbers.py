@@ -174,3 +174,19 @@ def test_fractions_below_one_and_whole_rates_are_read(
     )
 
     assert CallbellHook(max_requests_per_second=value).config.max_requests_per_second == read
+
+
+def test_the_hooks_durations_may_be_timedeltas_as_the_operators_are() -> None:
+    from datetime import timedelta
+
+    hook = CallbellHook(
+        timeout=timedelta(seconds=5),
+        connect_timeout=timedelta(seconds=3),
+        retry_backoff=timedelta(milliseconds=250),
+    )
+
+    assert hook._overrides == {"timeout": 5.0, "connect_timeout": 3.0, "retry_backoff": 0.25}
+    with pytest.raises(ValueError, match=r"timeout must be a number from 0\.001 to 3600, got 7200\.0"):
+        CallbellHook(timeout=timedelta(hours=2))
+    with pytest.raises(ValueError, match="max_retries must be a whole number"):
+        CallbellHook(max_retries=timedelta(seconds=3))  # type: ignore[arg-type]
