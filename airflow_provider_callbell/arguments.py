@@ -18,7 +18,8 @@ import math
 import numbers
 import re
 import unicodedata
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections import deque
+from collections.abc import Iterable, Iterator, KeysView, Mapping, Sequence, ValuesView
 from typing import Any
 from urllib.parse import SplitResult, unquote, urlsplit
 
@@ -709,6 +710,8 @@ def string_list(
         )
     if isinstance(value, str):
         items = _items_of(value.strip(), name)
+    elif isinstance(value, deque | KeysView | ValuesView):  # as their texts are read
+        items = list(value)
     if not isinstance(items, list | tuple) and (ordered or not isinstance(items, set | frozenset)):
         kind = "a list" if ordered else "a list or a set"
         raise ValueError(f"{name} must be {kind} of strings or a comma-separated string, got {_shown(value)}")

@@ -339,3 +339,16 @@ def test_tags_none_is_refused_where_it_would_clear_the_tags(sandbox: Any) -> Non
     assert "None" not in str(caught.value)
     assert sandbox.stats.total_requests == 0
     assert sandbox.get_contact(contact["uuid"])["tags"] == contact["tags"]
+
+
+def test_a_collection_reads_as_its_text_does() -> None:
+    """``deque(['lead'])`` and ``dict_keys(['lead'])`` are read as lists when rendered as text:
+    the objects themselves, given with native rendering, are too."""
+    from collections import deque
+
+    collections: list[Any] = [deque(["lead", "vip"]), {"lead": 1, "vip": 2}.keys()]
+    collections.append({1: "lead", 2: "vip"}.values())
+    for given in collections:
+        assert operator_tags(given) == operator_tags(repr(given)) == ("lead", "vip")
+        export = CallbellListContactsOperator(task_id="export", fields=given)
+        assert export._check()[1].fields == ("lead", "vip")
