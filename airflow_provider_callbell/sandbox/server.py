@@ -9,6 +9,7 @@ import io
 import json
 import logging
 import socket
+import sys
 import threading
 import time
 import traceback
@@ -249,6 +250,15 @@ class _SandboxServer(ThreadingHTTPServer):
         self._connections_lock = threading.Lock()
         self._slots = threading.BoundedSemaphore(self.max_connections)
         super().__init__((host, port), _Handler)
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """A client gone before its answer is no error of the sandbox's: a debug line, not a
+        traceback on stderr (the handlers answer their own errors with a 500)."""
+        error = sys.exc_info()[1]
+        if isinstance(error, ConnectionError | TimeoutError):
+            logger.debug("client %s gone before its answer: %s", client_address, type(error).__name__)
+            return
+        super().handle_error(request, client_address)
 
     def get_request(self) -> tuple[socket.socket, Any]:
         connection, address = super().get_request()

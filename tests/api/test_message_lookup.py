@@ -40,7 +40,7 @@ def look(*pages: Any) -> tuple[Any, list[Get]]:
     raise AssertionError(f"the lookup wanted more than the pages given: {request}")
 
 
-CONTACT = {"contact": {"uuid": "c1"}}
+CONTACT = {"contact": {"uuid": "c1", "phoneNumber": "+393330001111"}}
 
 
 def test_found_on_the_second_page() -> None:
@@ -60,6 +60,14 @@ def test_not_sent_when_only_older_messages_follow() -> None:
     older = [{"uuid": "old", "createdAt": at(-60), "metadata": {"idempotency_key": "key-1"}}]
 
     assert look(CONTACT, {"messages": older})[0] is None
+
+
+def test_a_lookup_answered_with_a_contact_of_another_number_is_invalid() -> None:
+    """Its messages are not the ones to search: the send's outcome stays unknown, not settled."""
+    another = {"contact": {"uuid": "c2", "phoneNumber": "+39 333 000 2222"}}
+
+    with pytest.raises(CallbellInvalidResponseError, match=r"…11 with a contact \(c2\) of another number"):
+        look(another)
 
 
 def test_not_sent_when_the_recipient_is_no_contact() -> None:

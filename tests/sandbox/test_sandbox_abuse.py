@@ -6,6 +6,7 @@ import json
 import logging
 import select
 import socket
+import struct
 import threading
 import time
 from typing import TYPE_CHECKING
@@ -237,3 +238,19 @@ def test_an_exception_answers_500_and_is_logged(
     assert f"{type(error).__name__}: " in logged.getMessage()
     assert "SECRET" not in caplog.text
     assert ApiClient(sandbox).get("/contacts/nobody").status_code == 404
+
+
+def test_a_client_gone_before_its_answer_leaves_no_traceback(
+    make_sandbox: MakeSandbox, capfd: pytest.CaptureFixture[str]
+) -> None:
+    """A client that gives up (a timeout, a kill) resets the connection; the answer written then
+    fails, which is the client's doing: nothing on stderr, and the sandbox serves on."""
+    sandbox = make_sandbox(contacts=3, token=TOKEN, latency=0.2)
+    for _ in range(3):
+        with _connect(sandbox) as client:
+            client.sendall(_head("GET /v1/contacts"))
+            client.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))  # reset on close
+    time.sleep(0.5)
+
+    assert ApiClient(sandbox).get("/contacts").status_code == 200
+    assert "Traceback" not in capfd.readouterr().err
