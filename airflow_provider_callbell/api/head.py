@@ -9,15 +9,19 @@ contacts it finds there.
 A look reads pages from the top (page 1, then by cursor where the server has them; see
 :class:`ContactWalk`) until it reaches contacts that did not move since the previous look:
 ``run`` contacts that the previous look saw, in the order it saw them, with only contacts it
-did not see between them (new ones, or in a filtered list, contacts tagged where they stand).
-Everything that moved in between sits above them, so it was read. The one thing a look
-cannot tell from uuids alone is a page or more of contacts that all moved since the previous
-look in exactly their former order: looking every ``interval`` seconds makes that need more
-than a page of moves in that time.
+did not see between them (new ones, or in a filtered list, contacts tagged where they stand),
+and between two of them at most one contact the previous look saw there that this look has not
+read above (one deleted, or untagged, where it stood). Everything that moved in between sits
+above them, so it was read. Order alone would not do: contacts that moved again since the
+previous look, in any order, often hold five in their former order by chance, and a look ending
+on them would miss what moved below them. The one thing a look cannot tell from uuids alone is
+a stretch of contacts that all moved since the previous look in exactly their former order:
+looking every ``interval`` seconds makes that need more than a page of moves in that time.
 """
 
 from __future__ import annotations
 
+import itertools
 import math
 from dataclasses import dataclass, field
 
@@ -37,6 +41,7 @@ class _Look:
 
     final: bool
     uuids: list[str] = field(default_factory=list)
+    read: set[str] = field(default_factory=set)
     pages: int = 0
     found: int = 0
     run: int = 0
@@ -54,6 +59,7 @@ class HeadWatch:
         self._interval = interval
         self._run = run
         self._previous: dict[str, int] = {}
+        self._previous_order: list[str] = []
         self._look: _Look | None = None
         self._next_at = math.inf
         self._busy = False
@@ -63,7 +69,7 @@ class HeadWatch:
 
     def begin(self, top: list[str], now: float) -> None:
         """The walk's first page is the first look."""
-        self._previous = {uuid: position for position, uuid in enumerate(top)}
+        self._remember(top)
         self._next_at = now + self._interval
 
     def next_page(self, now: float, *, final: bool) -> int | None:
@@ -96,9 +102,13 @@ class HeadWatch:
         if not settled and look.pages < MAX_LOOK_PAGES:
             return False
         self.overflowed = self.overflowed or not settled
-        self._previous = {uuid: position for position, uuid in enumerate(look.uuids)}
+        self._remember(look.uuids)
         self._end(look, now)
         return True
+
+    def _remember(self, uuids: list[str]) -> None:
+        self._previous = {uuid: position for position, uuid in enumerate(uuids)}
+        self._previous_order = uuids
 
     def stop(self, now: float) -> None:
         """End the look under way: its page was refused before the look reached unmoved contacts."""
@@ -118,9 +128,21 @@ class HeadWatch:
 
     def _extend(self, look: _Look, uuid: str) -> None:
         look.uuids.append(uuid)
+        look.read.add(uuid)
         position = self._previous.get(uuid)
         if position is None:
             # new since the previous look, or (in a filtered list) tagged where it stands
             return
-        look.run = look.run + 1 if look.run and position > look.last_position else 1
+        follows = look.run and position > look.last_position and self._explained(look, position)
+        look.run = look.run + 1 if follows else 1
         look.last_position = position
+
+    def _explained(self, look: _Look, position: int) -> bool:
+        """Whether the contacts the previous look saw between the run's last one and ``position``
+        were read above by this look (they moved), all but one at most (deleted where it stood)."""
+        unread = 0
+        for uuid in itertools.islice(self._previous_order, look.last_position + 1, position):
+            unread += uuid not in look.read
+            if unread > 1:
+                return False
+        return True

@@ -44,6 +44,26 @@ def test_a_top_that_moved_a_lot_is_read_until_unmoved_contacts_in_their_order() 
     assert watch.accept(["t0", "t1", "t4", "t6", "t7"], found=0, last_page=False, now=1.2)
 
 
+def test_contacts_that_moved_again_in_their_former_order_by_chance_do_not_end_a_look() -> None:
+    """t0, t3, t6, t9 moved again since the previous look, which saw them in that order: the
+    contacts between them (t1, t2, t4...) are still below, unread, so what moved below the four
+    (``escaped``, on the next page) would be missed if the look ended here."""
+    watch = started()
+    watch.next_page(1.0, final=False)
+
+    assert not watch.accept(["m1", "t0", "m2", "t3", "t6", "t9"], found=2, last_page=False, now=1.1)
+    assert watch.next_page(1.1, final=False) == 2
+    assert watch.accept(["escaped", "t1", "t2", "t4", "t5"], found=1, last_page=False, now=1.2)
+
+
+def test_a_contact_deleted_among_unmoved_ones_still_ends_a_look() -> None:
+    watch = started()
+    watch.next_page(1.0, final=False)
+
+    # t0 and t5 moved to the top; t3 was deleted where it stood
+    assert watch.accept(["t5", "t0", "t1", "t2", "t4", "t6"], found=0, last_page=False, now=1.1)
+
+
 def test_a_look_reads_deeper_until_the_end_of_the_list() -> None:
     watch = started()
     watch.next_page(1.0, final=False)
