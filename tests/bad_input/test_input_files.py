@@ -14,12 +14,12 @@ import pytest
 from airflow.providers.common.compat.sdk import ObjectStoragePath
 
 from airflow_provider_callbell.exports import readers
-from airflow_provider_callbell.operators.contacts import CallbellUpsertContactsOperator
 from airflow_provider_callbell.operators.messages import CallbellSendMessageOperator
 from airflow_provider_callbell.sandbox import CallbellSandbox
 from airflow_provider_callbell.upserts import runner
 from tests.conftest import SandboxFactory, connect
 from tests.dag_runs import run_task
+from tests.operators.test_upsert_contacts import upsert
 
 
 @pytest.fixture
@@ -27,11 +27,6 @@ def account(sandbox_factory: SandboxFactory, monkeypatch: pytest.MonkeyPatch) ->
     sandbox = sandbox_factory(contacts=12, seed=5)
     connect(monkeypatch, sandbox, max_requests_per_second=5000)
     return sandbox
-
-
-def upsert(**kwargs: Any) -> dict[str, Any]:
-    result: dict[str, Any] = CallbellUpsertContactsOperator(task_id="upsert", **kwargs).execute({})
-    return result
 
 
 def lines(*rows: dict[str, Any]) -> str:
