@@ -532,6 +532,18 @@ def query_params(value: Any, name: str = "params") -> dict[str, str] | None:
     return checked
 
 
+def request_arguments(
+    method: Any, path: Any, params: Any, json: Any
+) -> tuple[str, str, dict[str, str] | None, Any]:
+    """The arguments of ``hook.request``, checked alike in both hooks."""
+    return (
+        choice(method, "method", HTTP_METHODS),
+        api_path(path, "path"),
+        query_params(params),
+        json_body(json),
+    )
+
+
 def json_body(value: Any, name: str = "json") -> Any:
     """A request body JSON can write as it is (no NaN, no sets, objects named by texts), or ``None``."""
     if value is not None:

@@ -35,15 +35,11 @@ from airflow_provider_callbell.api.transport import (
 )
 from airflow_provider_callbell.api.walk import ContactWalk, PageRequest
 from airflow_provider_callbell.arguments import (
-    HTTP_METHODS,
-    api_path,
-    choice,
     conn_id,
     contact_uuid,
     flag,
-    json_body,
     optional_identifier,
-    query_params,
+    request_arguments,
 )
 from airflow_provider_callbell.arguments import phone_number as _phone_number
 from airflow_provider_callbell.connection import (
@@ -241,12 +237,7 @@ class CallbellHook(BaseHook):
         :param json: JSON request body.
         :raises CallbellError: or one of its subclasses, once retries are exhausted.
         """
-        checked = (
-            choice(method, "method", HTTP_METHODS),
-            api_path(path, "path"),
-            query_params(params),
-            json_body(json),
-        )
+        checked = request_arguments(method, path, params, json)
         return self._retrying(self._send, *checked)
 
     def _retrying(self, call: Callable[..., T], *args: Any) -> T:

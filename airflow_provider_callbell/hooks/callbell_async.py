@@ -16,14 +16,7 @@ from airflow_provider_callbell.api.pagination import Contact, ContactPage
 from airflow_provider_callbell.api.responses import CHUNK_BYTES, CappedBody, decode_response, request_name
 from airflow_provider_callbell.api.transport import Environment, transport_failure
 from airflow_provider_callbell.api.walk import ContactWalk, PageRequest
-from airflow_provider_callbell.arguments import (
-    HTTP_METHODS,
-    api_path,
-    choice,
-    conn_id,
-    json_body,
-    query_params,
-)
+from airflow_provider_callbell.arguments import conn_id, request_arguments
 from airflow_provider_callbell.connection import CONN_TYPE, DEFAULT_CONN_ID, ClientConfig, checked_settings
 from airflow_provider_callbell.exceptions import CallbellError, CallbellNotFoundError
 
@@ -82,12 +75,7 @@ class CallbellAsyncHook(BaseHook):
         json: Any = None,
     ) -> Any:
         """:meth:`CallbellHook.request` from an event loop: the same arguments, checked alike."""
-        checked = (
-            choice(method, "method", HTTP_METHODS),
-            api_path(path, "path"),
-            query_params(params),
-            json_body(json),
-        )
+        checked = request_arguments(method, path, params, json)
         config = await self.config()
         return await config.retry_policy.async_retrying(self.log)(self._send, config, *checked)
 
