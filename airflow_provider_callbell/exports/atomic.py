@@ -25,10 +25,14 @@ LOCAL_PROTOCOLS = ("", "file", "local")
 LEFT_BEHIND = "removing the partial file a killed run left: %s"
 #: The longest file name most file systems take.
 MAX_NAME_BYTES = 255
+#: The suffix of partial files: no other program's, so that only ours are ever removed.
+PARTIAL_SUFFIX = ".callbell-partial"
 #: A partial file untouched this long and locked by no writer was left by a killed run.
 STALE_SECONDS = 3600.0
 #: Tries at claiming a partial file that another writer moves or removes as it is opened.
 _CLAIMS = 3
+#: Tries at locking a partial file a sweep may hold for an instant, and the wait between two.
+_SWEEP_WAITS, _SWEEP_WAIT_SECONDS = 4, 0.02
 
 
 def partial_path(target: ObjectStoragePath) -> ObjectStoragePath:
@@ -37,9 +41,9 @@ def partial_path(target: ObjectStoragePath) -> ObjectStoragePath:
     Downstream globs on the suffix of ``target`` miss it. A name too long for one more prefix and
     suffix (file systems take 255 bytes) gives way to its digest.
     """
-    name = f".{target.name}.partial"
+    name = f".{target.name}{PARTIAL_SUFFIX}"
     if len(name.encode()) > MAX_NAME_BYTES:
-        name = f".{hashlib.sha256(target.name.encode()).hexdigest()}.partial"
+        name = f".{hashlib.sha256(target.name.encode()).hexdigest()}{PARTIAL_SUFFIX}"
     return target.parent / name
 
 
@@ -100,8 +104,8 @@ def atomic_write(target: ObjectStoragePath) -> Iterator[IO[bytes]]:
 
     On a local file system the file is synced to disk, renamed (readers see the old file or the
     new one, never a mix, even after a power loss) and locked meanwhile: a second writer of
-    ``target`` fails at once; the partial files killed runs left in the directory are removed.
-    On object storage the move is a copy then a delete, and the copy
+    ``target`` fails within a tenth of a second; the partial files killed runs left in the
+    directory are removed. On object storage the move is a copy then a delete, and the copy
     makes the object appear whole. If anything fails, the partial file is removed and ``target``
     is left as it was. Errors of the file name ``target``; errors of the block pass unchanged.
     """
@@ -149,7 +153,8 @@ def _local_partial(target: ObjectStoragePath, partial: ObjectStoragePath) -> Ite
 
 
 def _claim(target: ObjectStoragePath, partial: ObjectStoragePath) -> io.FileIO:
-    """``partial`` opened, locked and emptied; a second writer of ``target`` fails here, at once.
+    """``partial`` opened, locked and emptied; a second writer of ``target`` fails here, at once
+    (within a tenth of a second).
 
     The file opened may stop being the one at its path before it is locked (its writer just moved
     it onto ``target``, or a sweep removed a killed run's): then a new one is opened.
@@ -191,11 +196,21 @@ def _in_the_way(target: ObjectStoragePath, partial: ObjectStoragePath) -> OSErro
 
 
 def _locked(file: io.FileIO, path: str, target: ObjectStoragePath) -> bool:
-    """Lock ``file``, unless another writer holds it; whether it is still the file at ``path``."""
-    try:
-        fcntl.flock(file.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        raise BlockingIOError(errno.EAGAIN, f"another process is writing {target}", str(target)) from None
+    """Lock ``file``, unless another writer holds it; whether it is still the file at ``path``.
+
+    A sweep (:func:`_sweep`) holds a killed run's file locked for an instant before removing it:
+    a lock refused is asked for again a few times before it counts as another writer's.
+    """
+    for attempt in range(_SWEEP_WAITS):
+        try:
+            fcntl.flock(file.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+            break
+        except BlockingIOError:
+            if attempt == _SWEEP_WAITS - 1:
+                raise BlockingIOError(
+                    errno.EAGAIN, f"another process is writing {target}", str(target)
+                ) from None
+            time.sleep(_SWEEP_WAIT_SECONDS)
     try:
         return os.path.samestat(os.fstat(file.fileno()), os.stat(path))
     except FileNotFoundError:
@@ -216,7 +231,7 @@ def _sweep(directory: str, own: str) -> None:
 
 
 def _is_partial_name(name: str) -> bool:
-    return name.startswith(".") and name.endswith(".partial") and len(name) > len("..partial")
+    return name.startswith(".") and name.endswith(PARTIAL_SUFFIX) and len(name) > len(PARTIAL_SUFFIX) + 1
 
 
 def _remove_if_abandoned(path: str, untouched_since: float) -> None:

@@ -11,6 +11,7 @@ import re
 import stat
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -181,7 +182,7 @@ def test_a_writer_in_another_process_excludes_others_until_it_is_killed(
 
     assert target.read_bytes() == b"after the kill\n"
     assert _siblings(target) == ["out.jsonl"]
-    left = tmp_path / ".out.jsonl.partial"
+    left = tmp_path / ".out.jsonl.callbell-partial"
     assert _warnings(caplog) == [f"removing the partial file a killed run left: {left}"]
 
 
@@ -197,13 +198,13 @@ def test_the_partial_files_killed_runs_left_for_other_targets_go_with_the_next_w
     reused. Those untouched for an hour that no writer holds go; the rest stay."""
     holder.kill()
     holder.wait()
-    killed = tmp_path / ".out.jsonl.partial"  # the real one a killed writer left
-    others = [tmp_path / ".run_1.csv.partial", tmp_path / f".{'f' * 64}.partial"]
-    fresh, held, folder = (tmp_path / f".{name}.jsonl.partial" for name in ("fresh", "held", "dir"))
+    killed = tmp_path / ".out.jsonl.callbell-partial"  # the real one a killed writer left
+    others = [tmp_path / ".run_1.csv.callbell-partial", tmp_path / f".{'f' * 64}.callbell-partial"]
+    fresh, held, folder = (tmp_path / f".{name}.jsonl.callbell-partial" for name in ("fresh", "held", "dir"))
     for path in [*others, fresh, held]:
         path.write_bytes(b"half a file")
     folder.mkdir()
-    kept = [tmp_path / ".hidden", tmp_path / "data.partial"]
+    kept = [tmp_path / ".hidden", tmp_path / "data.callbell-partial", tmp_path / ".thesis.tex.partial"]
     for path in kept:
         path.write_bytes(b"not ours")
     for path in [killed, *others, held, folder, *kept]:
@@ -220,11 +221,36 @@ def test_the_partial_files_killed_runs_left_for_other_targets_go_with_the_next_w
     assert sorted(_warnings(caplog)) == sorted(removed)
 
 
+def test_a_writer_waits_out_a_sweep_that_holds_its_partial_file_for_an_instant(
+    local: MakeTarget, tmp_path: Path
+) -> None:
+    """Another task's sweep locks a killed run's partial file, then removes it: no writer holds
+    it, so the next writer of its target starts a new one rather than fail."""
+    target = local(tmp_path / "out.jsonl")
+    left = tmp_path / ".out.jsonl.callbell-partial"
+    left.write_bytes(b"half of a killed run's file")
+    with left.open("rb") as sweeping:
+        fcntl.flock(sweeping.fileno(), fcntl.LOCK_EX)
+
+        def sweep() -> None:
+            time.sleep(0.03)
+            left.unlink()
+            fcntl.flock(sweeping.fileno(), fcntl.LOCK_UN)
+
+        sweeper = threading.Thread(target=sweep)
+        sweeper.start()
+        _write(target, b"today\n")
+        sweeper.join()
+
+    assert target.read_bytes() == b"today\n"
+    assert _siblings(target) == ["out.jsonl"]
+
+
 def test_a_writer_whose_partial_file_was_just_moved_onto_the_target_starts_a_new_one(
     local: MakeTarget, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     target = local(tmp_path / "out.jsonl")
-    partial = tmp_path / ".out.jsonl.partial"
+    partial = tmp_path / ".out.jsonl.callbell-partial"
     partial.write_bytes(b"the other writer's file\n")
     real_flock = fcntl.flock
 
@@ -318,7 +344,7 @@ def test_file_errors_name_the_target_not_the_partial_file(
         _write(target, b"today\n")
 
     assert (caught.value.errno, caught.value.filename) == (code, str(target))
-    assert ".partial" not in str(caught.value)
+    assert "callbell-partial" not in str(caught.value)
     assert sorted(tmp_path.rglob("*")) == before
 
 
@@ -364,7 +390,7 @@ def test_an_error_writing_in_the_block_names_the_target(local: MakeTarget, tmp_p
     code, filename, message = child.stdout.splitlines()
     assert (int(code), filename) == (errno.EFBIG, str(target))
     assert message.startswith(f"[Errno {errno.EFBIG}] could not write {target}: File too large")
-    assert ".partial" not in message
+    assert "callbell-partial" not in message
     assert target.read_bytes() == b"yesterday\n"
     assert _siblings(target) == ["out.jsonl"]
 
@@ -395,7 +421,7 @@ def test_a_failed_clean_up_is_logged_and_the_error_of_the_block_goes_on(
     local: MakeTarget, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     target = local(tmp_path / "out.jsonl")
-    partial = tmp_path / ".out.jsonl.partial"
+    partial = tmp_path / ".out.jsonl.callbell-partial"
     error = RuntimeError("the export broke")
 
     def export_that_breaks() -> None:
