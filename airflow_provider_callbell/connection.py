@@ -258,19 +258,29 @@ def _parts_problem(parts: SplitResult) -> str | None:
 
 
 def _destination_problem(url: str) -> str | None:
-    """What is wrong with sending the token to this valid URL: in clear text over the internet, or
-    to a path of Callbell's host where no API answers."""
+    """What is wrong with sending the token to this valid URL: in clear text to Callbell or to a
+    public address, or to a path of Callbell's host where no API answers."""
     parts = urlsplit(url)
-    if parts.scheme.lower() == "http" and is_public_host(parts.hostname or ""):
+    host = parts.hostname or ""
+    if parts.scheme.lower() == "http" and (_is_callbell(url) or (_is_address(host) and is_public_host(host))):
         return (
-            f"http:// would send the API token in clear text to {parts.hostname!r}, a public host: use "
-            "https:// (plain http is for this machine and private networks, such as the sandbox)"
+            f"http:// would send the API token in clear text to {host!r}, a public host: use https:// "
+            "(plain http is for this machine and private networks, such as the sandbox)"
         )
     if _is_callbell(url) and parts.path != urlsplit(DEFAULT_BASE_URL).path:
-        return (
-            f"Callbell's API is at {DEFAULT_BASE_URL}, where the path {parts.path or '/'!r} answers nothing"
-        )
+        path = parts.path or "/"
+        return f"Callbell's API is at {DEFAULT_BASE_URL}, where the path {path!r} answers nothing"
     return None
+
+
+def _is_address(host: str) -> bool:
+    import ipaddress
+
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return True
 
 
 def _is_callbell(base_url: str) -> bool:
@@ -421,6 +431,14 @@ class ClientConfig:
         extras = extras_of(conn, conn_id)
         values = {name: _setting_of(extras, name, conn_id) for name in SETTINGS} | dict(overrides)
         base_url = base_url_of(conn, conn_id)
+        host = urlsplit(base_url).hostname or ""
+        if urlsplit(base_url).scheme.lower() == "http" and is_public_host(host):
+            logger.warning(
+                "The Callbell connection %r sends its API token in clear text (http://) to %r, a host "
+                "not known to be private: use https:// unless every network on the way is private",
+                conn_id,
+                host,
+            )
         if values["max_requests_per_second"] > CALLBELL_RATE_LIMIT and _is_callbell(base_url):
             logger.warning(
                 "max_requests_per_second=%g is above Callbell's limit of %d requests a second per "

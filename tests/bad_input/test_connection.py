@@ -77,7 +77,6 @@ def use(monkeypatch: pytest.MonkeyPatch, **connection: Any) -> None:
         ("2001:db8::1", "an IPv6 address goes in brackets"),
         ("http://api.callbell.eu/v1", "http:// would send the API token in clear text to 'api.callbell.eu'"),
         ("http://8.8.8.8:8080/v1", "in clear text to '8.8.8.8', a public host: use https://"),
-        ("HTTP://proxy.example.com/v1", "in clear text to 'proxy.example.com'"),
         ("https://api.callbell.eu", "Callbell's API is at https://api.callbell.eu/v1, where the path '/'"),
         ("https://API.callbell.eu./v2", "where the path '/v2' answers nothing"),
     ],
@@ -129,23 +128,31 @@ def test_connection_fields_that_would_be_ignored(fields: dict[str, Any], problem
 
 
 @pytest.mark.parametrize(
-    "host",
+    ("host", "warned"),
     [
-        "http://127.0.0.1:8765/v1",
-        "http://[::1]:8765/v1",
-        "http://sandbox:8765/v1",
-        "http://10.20.30.40/v1",
-        "http://callbell.internal/api",
-        "https://proxy.example.com/callbell/v1",
-        "https://api.callbell.eu/v1",
+        ("http://127.0.0.1:8765/v1", False),
+        ("http://[::1]:8765/v1", False),
+        ("http://sandbox:8765/v1", False),
+        ("http://10.20.30.40/v1", False),
+        ("http://callbell.internal/api", False),
+        ("https://proxy.example.com/callbell/v1", False),
+        ("https://api.callbell.eu/v1", False),
+        ("http://localhost.localdomain:8765/v1", True),
+        ("http://callbell-sandbox.testing.svc:8765/v1", True),
+        ("http://proxy.example.com/v1", True),
     ],
 )
-def test_plain_http_is_for_this_machine_and_private_networks(host: str) -> None:
-    from airflow.providers.common.compat.sdk import Connection
+def test_plain_http_to_a_name_not_known_to_be_private_is_warned_about(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture, host: str, warned: bool
+) -> None:
+    """A private network's name cannot be told from a public one without DNS: plain http to a
+    name not known to be private is warned about, not refused (to an address, or to Callbell, it is)."""
+    use(monkeypatch, host=host)
+    with caplog.at_level(logging.WARNING):
+        assert CallbellHook().config.base_url == host
 
-    from airflow_provider_callbell.connection import base_url_of
-
-    assert base_url_of(Connection(conn_id="c", conn_type="callbell", host=host), "c") == host
+    assert ("in clear text (http://)" in caplog.text) is warned
+    assert TOKEN[:6] not in caplog.text
 
 
 @pytest.mark.parametrize("conn_type", ["http", "slack", "redis"])
