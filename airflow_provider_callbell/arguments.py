@@ -224,7 +224,8 @@ def plain_number(value: int | float | decimal.Decimal | fractions.Fraction, name
         return "0" if number.is_zero() else format(number.normalize(exact), "f")
     except (ValueError, ArithmeticError):  # more digits than Python writes out, or than 100
         raise ValueError(
-            f"{name} holds a number with no exact plain form of at most 100 digits: give it as text"
+            f"{name} holds a number with no exact plain form (at most 100 significant digits, and an "
+            "integer of at most 4,300 digits): give it as text"
         ) from None
 
 

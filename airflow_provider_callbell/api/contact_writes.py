@@ -5,7 +5,8 @@ from __future__ import annotations
 import functools
 import json
 import re
-from collections.abc import Mapping
+from collections import deque
+from collections.abc import KeysView, Mapping, ValuesView
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
@@ -30,8 +31,8 @@ if TYPE_CHECKING:
     from airflow_provider_callbell.api.pagination import Contact
 
 MAX_NOTE_LENGTH = 1000
-#: The text a template renders for an empty list, tuple or set.
-_EMPTY_LIST = re.compile(r"\[\s*\]|\(\s*\)|(?:frozen)?set\(\)")
+#: The text a template renders for an empty list, tuple, set or other collection.
+_EMPTY_LIST = re.compile(r"\[\s*\]|\(\s*\)|(?:frozen)?set\(\)|(?:deque|o?dict_keys|o?dict_values)\(\[\s*\]\)")
 #: The API's names of what a ``PATCH /contacts/{uuid}`` may change.
 CHANGEABLE = ("name", "tags", "custom_fields", "assigned_user", "unassign_user", "team_uuid", "note")
 
@@ -94,7 +95,7 @@ def tag_list(value: Any, name: str) -> list[str]:
         raise ValueError(
             f"{name} must be a list of tags, or [] to clear them, got None: leave {name} out to keep them"
         )
-    if (isinstance(value, list | tuple | set | frozenset) and not value) or (
+    if (isinstance(value, list | tuple | set | frozenset | deque | KeysView | ValuesView) and not value) or (
         isinstance(value, str) and _EMPTY_LIST.fullmatch(value.strip())
     ):
         return []

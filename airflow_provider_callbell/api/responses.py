@@ -195,6 +195,12 @@ def _error_for(
     return error(f"{detail}. {advice}" if advice else detail, status=status)
 
 
+def _one_length(header: str) -> bool:
+    """Whether a Content-Length header names one length (given twice alike is fine: RFC 9110)."""
+    lengths = {part.strip() for part in header.split(",")}
+    return len(lengths) == 1 and all(_DIGITS.fullmatch(length) for length in lengths)
+
+
 def decode_response(
     status: int, headers: Mapping[str, str], body: bytes, *, what: str, secret: str | None = None
 ) -> Any:
@@ -207,11 +213,10 @@ def decode_response(
     if not 200 <= status < 300:
         raise _error_for(status, body, headers, what, secret)
     length = headers.get("Content-Length")
-    if length is not None and not _DIGITS.fullmatch(length.strip()):
+    if length is not None and not _one_length(length):
         # requests reads on past such a header, aiohttp refuses it: both fail alike so
         raise CallbellInvalidResponseError(
-            f"Callbell answered HTTP {status} to {what} with a Content-Length that is no length",
-            status=status,
+            f"Callbell answered HTTP {status} to {what} with a malformed Content-Length", status=status
         )
     try:
         document = msgspec.json.decode(body)

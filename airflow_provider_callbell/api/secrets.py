@@ -11,11 +11,11 @@ from urllib.parse import unquote
 
 #: Runs of the token at least this long are blanked (the whole token when it is shorter).
 MIN_HIDDEN = 6
-#: A shorter start or end of the token is blanked where a mask shows it is one (``sk_l…``,
-#: ``****uiop``), as servers show a key "safely".
+#: A shorter start or end of the token is blanked where a mask shows it is one (``sk_l****``,
+#: ``****uiop``), as servers show a key "safely"; an ellipsis is no mask (``test...`` is prose).
 MIN_HINTED = 4
 #: Masks, each of a fixed width (a lookbehind takes no other; nor can a repeat backtrack then).
-_MASKS = (r"[*•·…]{2}", r"\.{3}", r"[xX]{3}")
+_MASKS = (r"[*•·]{2}", r"[xX]{3}")
 MASK = "***"
 #: Servers and libraries change the case of what they quote; lowering ASCII letters alone keeps
 #: every character in its place.
@@ -53,8 +53,8 @@ def _conceal_hinted(text: str, secret: str) -> str:
     for size in range(MIN_HINTED, min(MIN_HIDDEN, len(secret))):
         start, end = re.escape(secret[:size]), re.escape(secret[-size:])
         for mask in _MASKS:
-            text = re.sub(rf"(?<![A-Za-z0-9]){start}(?={mask})", MASK, text, flags=re.IGNORECASE)
-            text = re.sub(rf"(?<={mask}){end}(?![A-Za-z0-9])", MASK, text, flags=re.IGNORECASE)
+            text = re.sub(rf"(?<![A-Za-z0-9]){start}(?={mask})", MASK, text)
+            text = re.sub(rf"(?<={mask}){end}(?![A-Za-z0-9])", MASK, text)
     return text
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from collections import deque
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any, cast
@@ -315,7 +316,24 @@ def test_a_set_of_tags_is_one_tuple_in_any_process() -> None:
     assert seen == {f"{ordered} {ordered}\n"}
 
 
-@pytest.mark.parametrize("cleared", [[], (), set(), "[]", "[ ]", "( )", "set()", "frozenset()"], ids=_id)
+@pytest.mark.parametrize(
+    "cleared",
+    [
+        [],
+        (),
+        set(),
+        deque(),
+        {}.keys(),
+        "[]",
+        "[ ]",
+        "( )",
+        "set()",
+        "frozenset()",
+        "deque([])",
+        "dict_keys([])",
+    ],
+    ids=_id,
+)
 def test_every_empty_list_clears_a_contacts_tags(sandbox: Any, cleared: Any) -> None:
     contact = next(c for c in sandbox.contacts() if c["tags"])
 

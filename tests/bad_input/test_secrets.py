@@ -236,7 +236,8 @@ def test_errors_are_classified_before_the_token_is_hidden(secret: str) -> None:
             "cb-secret-7f3a9e1d",
             '{"error": "Invalid API key provided: *******"}',
         ),
-        ("key cb-s... is revoked", "cb-secret-7f3a9e1d", "key ***... is revoked"),
+        ("key cb-s** is revoked", "cb-secret-7f3a9e1d", "key ***** is revoked"),
+        ("running cb-s... then CB-S**", "cb-secret-7f3a9e1d", "running cb-s... then CB-S**"),  # prose, case
         ("key cb-se••• is revoked", "cb-secret-7f3a9e1d", "key ***••• is revoked"),
         ("ends xxxx9e1d", "cb-secret-7f3a9e1d", "ends xxxx***"),
         ("the 9e1d build and cb-s shown", "cb-secret-7f3a9e1d", "the 9e1d build and cb-s shown"),
