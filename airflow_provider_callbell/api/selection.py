@@ -72,8 +72,25 @@ def _iso_moment(value: str, argument: str) -> datetime:
 
 
 def parse_fields(fields: str | Iterable[str] | None) -> tuple[str, ...] | None:
-    """The projection: a list of contact keys or a comma-separated string; ``None`` keeps all."""
-    return None if fields is None else string_list(fields, "fields", example="['uuid', 'name']", ordered=True)
+    """The projection: a list of contact keys or a comma-separated string; ``None`` keeps all.
+
+    A key spelt as a documented one in another case (``phonenumber``) is refused: it would be a
+    column of nulls, the key a contact has being ``phoneNumber``.
+    """
+    if fields is None:
+        return None
+    from airflow_provider_callbell.exports.schema import CONTACT_KEYS
+
+    parsed = string_list(fields, "fields", example="['uuid', 'name']", ordered=True)
+    known = {key.casefold(): key for key in CONTACT_KEYS}
+    for field in parsed:
+        meant = known.get(field.casefold())
+        if meant is not None and meant != field:
+            raise ValueError(
+                f"fields names {field!r}, which no contact has: keys are read as written, did you mean "
+                f"{meant!r}?"
+            )
+    return parsed
 
 
 def created_at(contact: Contact) -> datetime:

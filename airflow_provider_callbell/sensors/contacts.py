@@ -58,6 +58,9 @@ def _sensor_arguments(kwargs: dict[str, Any]) -> dict[str, Any]:
     checked = _checked(kwargs)
     if isinstance(kwargs.get("default_args"), Mapping):
         checked["default_args"] = _checked(kwargs["default_args"])
+    given = {**checked.get("default_args", {}), **checked}
+    if given.get("max_wait") is not None and given.get("exponential_backoff") is not True:
+        raise ValueError("max_wait needs exponential_backoff=True: without it Airflow ignores max_wait")
     return checked
 
 

@@ -299,3 +299,26 @@ def test_a_fraction_is_a_number_wherever_numbers_are_written(sandbox: CallbellSa
     assert written["customFields"]["score"] == "0.25"
     with pytest.raises(ValueError, match=r"custom_fields\['score'\] holds a number with no exact plain form"):
         quick_hook().update_contact(contact["uuid"], custom_fields={"score": Fraction(1, 3)})
+
+
+def test_max_wait_needs_exponential_backoff_which_it_bounds() -> None:
+    """Airflow ignores max_wait without exponential_backoff: a value with no effect is refused."""
+    from airflow.providers.common.compat.sdk import DAG
+
+    refusal = "'wait': max_wait needs exponential_backoff=True"
+    with pytest.raises(ValueError, match=refusal):
+        CallbellNewLeadsSensor(task_id="wait", max_wait=10)
+    with (
+        DAG("defaults", schedule=None, default_args={"max_wait": 5}),
+        pytest.raises(ValueError, match=refusal),
+    ):
+        CallbellNewLeadsSensor(task_id="wait")
+    assert CallbellNewLeadsSensor(task_id="wait", max_wait=10, exponential_backoff=True).max_wait
+
+
+@pytest.mark.parametrize("field", ["phonenumber", "CreatedAt", "UUID", "customfields"])
+def test_a_field_spelt_as_a_contact_key_in_another_case_is_refused(field: str) -> None:
+    """It would be a column of nulls: contacts have phoneNumber, not phonenumber."""
+    with pytest.raises(ValueError, match=f"fields names '{field}', which no contact has: .*did you mean"):
+        CallbellListContactsOperator(task_id="export", fields=["uuid", field] if field != "UUID" else [field])
+    assert CallbellListContactsOperator(task_id="export", fields=["uuid", "phoneNumber", "my_custom"])
