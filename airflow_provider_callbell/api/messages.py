@@ -240,9 +240,10 @@ def status_path(uuid: str) -> str:
     return f"messages/status/{quote(identifier(uuid, 'uuid'))}"
 
 
-def sent_message(document: Any) -> dict[str, Any]:
+def sent_message(document: Any, uuid: str | None = None) -> dict[str, Any]:
     """``{"uuid", "status", ...}`` of a ``{"message": {...}}`` answer: its uuid a Callbell
-    identifier, its status (if any) text in lower case (``FAILED`` is ``failed``)."""
+    identifier (``uuid`` when the request named it), its status (if any) text in lower case
+    (``FAILED`` is ``failed``)."""
     message = document.get("message") if isinstance(document, Mapping) else None
     if not isinstance(message, dict):
         raise CallbellInvalidResponseError("Callbell answered without the 'message' object it documents")
@@ -252,6 +253,11 @@ def sent_message(document: Any) -> dict[str, Any]:
         raise CallbellInvalidResponseError(
             "Callbell answered with a message without a uuid that is a Callbell identifier"
         ) from None
+    if uuid is not None and message["uuid"] != uuid:
+        # another message's status, taken for this one's, could report it delivered
+        raise CallbellInvalidResponseError(
+            f"Callbell answered a request for message {uuid} with another message ({message['uuid']})"
+        )
     status = message.get("status")
     if status is not None and not isinstance(status, str):
         raise CallbellInvalidResponseError(
@@ -262,6 +268,11 @@ def sent_message(document: Any) -> dict[str, Any]:
 
 def send_message(message: OutgoingMessage, key: str, *, now: datetime | None = None) -> Write[dict[str, Any]]:
     """``POST /messages/send``; a lost answer is looked for among the recipient's messages by ``key``."""
+    if not isinstance(message, OutgoingMessage):
+        raise ValueError(
+            f"message must be an OutgoingMessage (airflow_provider_callbell.api.messages), "
+            f"got a {type(message).__name__}"
+        )
     since = (now or datetime.now(UTC)) - CLOCK_SKEW
     key = free_text(key, IDEMPOTENCY_KEY)
     if len(key) > MAX_METADATA_VALUE_LENGTH:

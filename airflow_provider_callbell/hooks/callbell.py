@@ -26,6 +26,7 @@ from airflow_provider_callbell.api.responses import (
     one_line,
     request_name,
 )
+from airflow_provider_callbell.api.selection import parse_moment
 from airflow_provider_callbell.api.transport import (
     Deadline,
     DeadlineAdapter,
@@ -441,16 +442,19 @@ class CallbellHook(BaseHook):
 
     def get_message_status(self, uuid: str) -> dict[str, Any]:
         """A sent message and its ``status``: enqueued, sent, delivered, read or failed."""
-        return messages.sent_message(self.request("GET", messages.status_path(uuid)))
+        return messages.sent_message(self.request("GET", messages.status_path(uuid)), uuid)
 
     def find_sent_message(
-        self, message: messages.OutgoingMessage, idempotency_key: str, *, since: datetime
+        self, message: messages.OutgoingMessage, idempotency_key: str, *, since: datetime | str
     ) -> dict[str, Any] | None:
         """The message sent with ``idempotency_key`` to ``message.to`` since ``since``, if any.
 
         :raises CallbellWriteUncertainError: when Callbell's message list cannot tell.
         """
-        find = messages.send_message(message, idempotency_key, now=since).find
+        moment = parse_moment(since, "since")
+        if moment is None:
+            raise ValueError("since must be a moment: a datetime (naive means UTC) or an ISO 8601 string")
+        find = messages.send_message(message, messages.send_key(idempotency_key), now=moment).find
         return self._look_up(find()) if find is not None else None
 
     def test_connection(self) -> tuple[bool, str]:

@@ -120,7 +120,7 @@ class CallbellAsyncHook(BaseHook):
 
     async def get_message_status(self, uuid: str) -> dict[str, Any]:
         """:meth:`CallbellHook.get_message_status` from an event loop."""
-        return messages.sent_message(await self.request("GET", messages.status_path(uuid)))
+        return messages.sent_message(await self.request("GET", messages.status_path(uuid)), uuid)
 
     async def _send(
         self,

@@ -373,3 +373,44 @@ def test_the_notifier_offers_no_none_it_would_refuse(to: Any) -> None:
     with pytest.raises(ValueError, match=r"^CallbellNotifier: to must") as caught:
         CallbellNotifier(to=to, text="hi")
     assert "None" not in str(caught.value)
+
+
+def test_find_sent_message_reads_its_arguments_as_send_message_does(sandbox_factory: SandboxFactory) -> None:
+    """A key send_message refuses is refused too, before any request (a confident "not found"
+    for a key that could never have been sent would invite a resend); since is a moment as
+    everywhere; a message is an OutgoingMessage."""
+    from airflow_provider_callbell.api.messages import OutgoingMessage
+    from tests.conftest import quick_hook
+
+    sandbox = sandbox_factory(contacts=20, seed=2)
+    contact = next(c for c in sandbox.contacts() if c["source"] == "whatsapp")
+    message = OutgoingMessage(to=contact["phoneNumber"], text="Ciao")
+    hook = quick_hook()
+    for key in ("k 1", " k1", ""):
+        with pytest.raises(ValueError, match="idempotency_key must be"):
+            hook.find_sent_message(message, key, since="2026-01-01")
+    with pytest.raises(ValueError, match=r"^since must be"):
+        hook.find_sent_message(message, "k1", since="yesterday")
+    with pytest.raises(ValueError, match="message must be an OutgoingMessage"):
+        hook.find_sent_message({"to": contact["phoneNumber"], "text": "Ciao"}, "k1", since="2026-01-01")  # type: ignore[arg-type]
+    assert sandbox.stats.total_requests == 0
+
+    sandbox.receive_message(contact["uuid"])  # the 24-hour window opens
+    sent = hook.send_message(message, idempotency_key="k1")
+    assert hook.find_sent_message(message, "k1", since="2000-01-01") == {
+        "uuid": sent["uuid"],
+        "status": "enqueued",
+    }
+
+
+def test_a_status_answered_for_another_message_is_invalid() -> None:
+    """Taken for the one asked, another message's 'delivered' would settle a wait for delivery."""
+    from airflow_provider_callbell.api.messages import sent_message
+    from airflow_provider_callbell.exceptions import CallbellInvalidResponseError
+
+    answer = {"message": {"uuid": "m2", "status": "delivered"}}
+    with pytest.raises(
+        CallbellInvalidResponseError, match=r"a request for message m1 with another message \(m2\)"
+    ):
+        sent_message(answer, "m1")
+    assert sent_message(answer, "m2")["status"] == "delivered"
