@@ -522,13 +522,18 @@ def query_params(value: Any, name: str = "params") -> dict[str, str] | None:
         )
     checked = {}
     for key, item in value.items():
-        if not isinstance(key, str) or not visible(key):
-            raise ValueError(f"{name} must name each parameter with non-empty text, got {key!r}")
+        if not isinstance(key, str) or not visible(key) or key != key.strip():
+            raise ValueError(
+                f"{name} must name each parameter with non-empty text without spaces around it, got {key!r}"
+            )
+        no_controls(key, f"the names of {name}")
         if not (isinstance(item, str) or is_finite_number(item)):
             raise ValueError(
                 f"{name}[{key!r}] must be text or a finite int, float, Decimal or Fraction, "
                 f"got {_shown(item)}"
             )
+        if isinstance(item, str):
+            no_controls(item, f"{name}[{key!r}]")
         checked[key] = item if isinstance(item, str) else plain_number(item, f"{name}[{key!r}]")
     return checked
 
@@ -550,7 +555,7 @@ def json_body(value: Any, name: str = "json") -> Any:
     if value is not None:
         try:
             json.dumps(value, allow_nan=False)
-            _texts_name(value)
+            _json_texts(value)
         except (TypeError, ValueError, RecursionError) as error:
             raise ValueError(
                 f"{name} must be what JSON writes (objects, lists, text, finite numbers): {error}"
@@ -558,16 +563,20 @@ def json_body(value: Any, name: str = "json") -> Any:
     return value
 
 
-def _texts_name(value: Any) -> None:
-    """Check that every object's keys are texts: JSON would write ``1`` and ``"1"`` both as ``"1"``."""
+def _json_texts(value: Any) -> None:
+    """Check that every object's keys are texts (JSON would write ``1`` and ``"1"`` both as
+    ``"1"``), and that every text is valid Unicode (a lone surrogate is half a character)."""
     if isinstance(value, Mapping):
         for key, item in value.items():
             if not isinstance(key, str):
                 raise TypeError(f"keys must be texts, got {_shown(key)}, which JSON would write as text")
-            _texts_name(item)
+            _json_texts(key)
+            _json_texts(item)
     elif isinstance(value, list | tuple):
         for item in value:
-            _texts_name(item)
+            _json_texts(item)
+    elif isinstance(value, str) and any(unicodedata.category(char) == "Cs" for char in value):
+        raise TypeError("texts must be valid Unicode: one holds a lone surrogate, half a character")
 
 
 def optional_identifier(value: Any, name: str) -> str | None:

@@ -373,6 +373,17 @@ def test_non_strings_are_named_by_type_not_shown() -> None:
         ),
         ({"params": {"page": Fraction(1, 3)}}, r"params\['page'\] holds a number with no exact plain form"),
         ({"json": {1: "a", "1": "b"}}, "json must be what JSON writes .*keys must be texts, got 1"),
+        ({"json": {"a": ["\ud800"]}}, "json must be what JSON writes .*a lone surrogate"),
+        (
+            {"params": {"x": "\ud800"}},
+            r"params\['x'\] must hold no control characters.*U\+D800 \(a lone surrogate\)",
+        ),
+        ({"params": {"\udc80": "1"}}, r"the names of params must hold no control characters.*U\+DC80"),
+        ({"params": {"x": "a\x00b"}}, r"params\['x'\] must hold no control characters.*U\+0000"),
+        (
+            {"params": {" page ": "2"}},
+            "params must name each parameter with non-empty text without spaces around it",
+        ),
         ({"json": {"a": [{True: 1}]}}, "json must be what JSON writes .*keys must be texts, got True"),
     ],
     ids=_id,
