@@ -419,14 +419,15 @@ def is_public_host(host: str) -> bool:
     """Whether ``host`` names a machine of the public internet: neither this one nor one of a
     private network (by address, or by a name without a dot or under ``.local``, ``.internal``...)."""
     host = _ascii_host(host).rstrip(".").lower()  # IDNA maps other full stops (U+3002) to "."
-    address = _ip_address(host)
+    address = ip_address_of(host)
     if address is None:
         return "." in host and host.rpartition(".")[2] not in _PRIVATE_DOMAINS
     embedded = _embedded_ipv4(address)
     return bool(address.is_global and (embedded is None or embedded.is_global))
 
 
-def _ip_address(host: str) -> Any:
+def ip_address_of(host: str) -> Any:
+    """The IP address ``host`` is written as, or ``None`` for a name."""
     import ipaddress
 
     try:
@@ -440,7 +441,7 @@ def _private_host_problem(host: str) -> str | None:
     if is_public_host(host):
         return None
     host = _ascii_host(host).rstrip(".").lower()
-    what = "host name" if _ip_address(host) is None else "address"
+    what = "host name" if ip_address_of(host) is None else "address"
     return f"{host!r} is not a public {what} (Callbell's servers fetch the media)"
 
 

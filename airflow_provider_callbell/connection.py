@@ -18,6 +18,7 @@ from airflow_provider_callbell.api.secrets import conceal
 from airflow_provider_callbell.arguments import conn_id as conn_id_rule
 from airflow_provider_callbell.arguments import (
     host_problem,
+    ip_address_of,
     is_public_host,
     number_between,
     seconds,
@@ -262,7 +263,9 @@ def _destination_problem(url: str) -> str | None:
     public address, or to a path of Callbell's host where no API answers."""
     parts = urlsplit(url)
     host = parts.hostname or ""
-    if parts.scheme.lower() == "http" and (_is_callbell(url) or (_is_address(host) and is_public_host(host))):
+    if parts.scheme.lower() == "http" and (
+        _is_callbell(url) or (ip_address_of(host) is not None and is_public_host(host))
+    ):
         return (
             f"http:// would send the API token in clear text to {host!r}, a public host: use https:// "
             "(plain http is for this machine and private networks, such as the sandbox)"
@@ -271,16 +274,6 @@ def _destination_problem(url: str) -> str | None:
         path = parts.path or "/"
         return f"Callbell's API is at {DEFAULT_BASE_URL}, where the path {path!r} answers nothing"
     return None
-
-
-def _is_address(host: str) -> bool:
-    import ipaddress
-
-    try:
-        ipaddress.ip_address(host)
-    except ValueError:
-        return False
-    return True
 
 
 def _is_callbell(base_url: str) -> bool:
@@ -431,8 +424,9 @@ class ClientConfig:
         extras = extras_of(conn, conn_id)
         values = {name: _setting_of(extras, name, conn_id) for name in SETTINGS} | dict(overrides)
         base_url = base_url_of(conn, conn_id)
-        host = urlsplit(base_url).hostname or ""
-        if urlsplit(base_url).scheme.lower() == "http" and is_public_host(host):
+        parts = urlsplit(base_url)
+        host = parts.hostname or ""
+        if parts.scheme.lower() == "http" and is_public_host(host):
             logger.warning(
                 "The Callbell connection %r sends its API token in clear text (http://) to %r, a host "
                 "not known to be private: use https:// unless every network on the way is private",

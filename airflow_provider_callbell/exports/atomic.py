@@ -160,10 +160,10 @@ def _claim(target: ObjectStoragePath, partial: ObjectStoragePath) -> io.FileIO:
     it onto ``target``, or a sweep removed a killed run's): then a new one is opened.
     """
     path = partial.path
+    # Non-blocking, so a FIFO in the way fails here rather than waiting for a reader for ever.
+    flags = os.O_WRONLY | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC | os.O_NONBLOCK
     for _ in range(_CLAIMS):
         left = os.path.lexists(path)
-        # Non-blocking, so a FIFO in the way fails here rather than waiting for a reader for ever.
-        flags = os.O_WRONLY | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC | os.O_NONBLOCK
         try:
             file = io.FileIO(os.open(path, flags, 0o666), "wb")
         except OSError as error:
@@ -183,7 +183,7 @@ def _claim(target: ObjectStoragePath, partial: ObjectStoragePath) -> io.FileIO:
             file.close()
             raise
         file.close()
-    raise BlockingIOError(errno.EAGAIN, f"another process is writing {target}", str(target))
+    raise _being_written(target)
 
 
 def _in_the_way(target: ObjectStoragePath, partial: ObjectStoragePath) -> OSError:
@@ -207,14 +207,16 @@ def _locked(file: io.FileIO, path: str, target: ObjectStoragePath) -> bool:
             break
         except BlockingIOError:
             if attempt == _SWEEP_WAITS - 1:
-                raise BlockingIOError(
-                    errno.EAGAIN, f"another process is writing {target}", str(target)
-                ) from None
+                raise _being_written(target) from None
             time.sleep(_SWEEP_WAIT_SECONDS)
     try:
         return os.path.samestat(os.fstat(file.fileno()), os.stat(path))
     except FileNotFoundError:
         return False
+
+
+def _being_written(target: ObjectStoragePath) -> BlockingIOError:
+    return BlockingIOError(errno.EAGAIN, f"another process is writing {target}", str(target))
 
 
 def _sweep(directory: str, own: str) -> None:
@@ -225,9 +227,10 @@ def _sweep(directory: str, own: str) -> None:
         names = [entry.path for entry in os.scandir(directory) if _is_partial_name(entry.name)]
     except OSError:
         return
+    untouched_since = time.time() - STALE_SECONDS
     for path in names:
         if path != own:
-            _remove_if_abandoned(path, time.time() - STALE_SECONDS)
+            _remove_if_abandoned(path, untouched_since)
 
 
 def _is_partial_name(name: str) -> bool:
