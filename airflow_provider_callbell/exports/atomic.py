@@ -13,6 +13,8 @@ import stat
 import time
 from typing import IO, TYPE_CHECKING
 
+from airflow_provider_callbell.exports.storage import LOCAL_SCHEMES
+
 if TYPE_CHECKING:
     from collections.abc import Iterator
 
@@ -21,7 +23,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-LOCAL_PROTOCOLS = ("", "file", "local")
 LEFT_BEHIND = "removing the partial file a killed run left: %s"
 #: The longest file name most file systems take.
 MAX_NAME_BYTES = 255
@@ -57,7 +58,7 @@ def check_target(target: ObjectStoragePath, path: str, name: str) -> None:
     from airflow_provider_callbell.exports.storage import check_filesystem
 
     check_filesystem(target, name, path)
-    local = target.protocol in LOCAL_PROTOCOLS
+    local = target.protocol in LOCAL_SCHEMES
     try:
         if path.endswith("/") or target.is_dir():
             raise ValueError(
@@ -109,7 +110,7 @@ def atomic_write(target: ObjectStoragePath) -> Iterator[IO[bytes]]:
     makes the object appear whole. If anything fails, the partial file is removed and ``target``
     is left as it was. Errors of the file name ``target``; errors of the block pass unchanged.
     """
-    partial_file = _local_partial if target.protocol in LOCAL_PROTOCOLS else _remote_partial
+    partial_file = _local_partial if target.protocol in LOCAL_SCHEMES else _remote_partial
     with partial_file(target, partial_path(target)) as file, _Named(file, target) as named:
         out = io.BufferedWriter(named)
         yield out
